@@ -1,0 +1,56 @@
+# Projekt server. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test check lint typecheck format openapi migrate bench clean browser
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP) ## serve on http://127.0.0.1:8000 (SQLite under ./var/; demo data on first run)
+	$(BIN)/projekt serve --host $(HOST) --port $(PORT) --demo
+
+migrate: $(STAMP) ## apply pending migrations
+	$(BIN)/projekt migrate
+
+test: $(STAMP) browser ## lint, type check and the whole test suite
+	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+check: test ## what CI runs (same as test)
+
+browser: ## make sure Debian's chromium is there for the browser tests
+	@test -x /usr/bin/chromium || ./scripts/install-chromium
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests migrations bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+format: $(STAMP) ## reformat the code
+	$(BIN)/ruff format src tests migrations bench
+	$(BIN)/ruff check --fix src tests migrations bench
+
+openapi: $(STAMP) ## regenerate the committed openapi.yaml from the app
+	$(BIN)/projekt openapi > openapi.yaml
+
+bench: $(STAMP) ## run the benchmarks (QUICK=1 for a few seconds each)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,18 @@
+"""Every router of the app, in one readable list."""
+
+from fastapi import APIRouter
+
+from projekt import health
+from projekt.api_keys.router import router as api_keys_router
+from projekt.auth.router import router as auth_router
+from projekt.orgs.router import router as orgs_router
+from projekt.search.router import router as search_router
+from projekt.web.router import router as web_router
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(auth_router)
+api_router.include_router(orgs_router)
+api_router.include_router(api_keys_router)
+api_router.include_router(search_router)
+api_router.include_router(web_router)

@@ -1,0 +1,78 @@
+"""Personal access tokens: minted once, stored as a digest, revoked instantly."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from projekt.api_keys.errors import ApiKeyNotFound, KeyLimitReached, expiry_in_past
+from projekt.api_keys.models import ApiKey
+from projekt.api_keys.repository import ApiKeyRepository
+from projekt.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from projekt.core.context import OrgContext, Role
+from projekt.core.deps import AppServices
+from projekt.core.errors import Forbidden
+from projekt.core.repository import lock_row
+from projekt.core.security import digest, new_pat
+from projekt.orgs.models import Membership
+
+
+class ApiKeyService:
+    def __init__(self, session: AsyncSession, services: AppServices) -> None:
+        self.session = session
+        self.services = services
+
+    async def mint(self, ctx: OrgContext, data: ApiKeyCreate) -> ApiKeyCreated:
+        return await self.mint_for(ctx.org_id, ctx.user_id, ctx.membership_id, data)
+
+    async def mint_for(
+        self, org_id: uuid.UUID, user_id: uuid.UUID, membership_id: uuid.UUID, data: ApiKeyCreate
+    ) -> ApiKeyCreated:
+        now = self.services.clock.now()
+        if data.expires_at is not None and data.expires_at <= now:
+            raise expiry_in_past()
+        keys = ApiKeyRepository(self.session, org_id)
+        # Concurrent mints by one person queue on their membership row, so the count is exact.
+        await lock_row(self.session, Membership, membership_id)
+        if (
+            await keys.count_active(user_id, now)
+            >= self.services.settings.max_active_keys_per_user_org
+        ):
+            raise KeyLimitReached()
+        token = new_pat()
+        key = await keys.add(
+            ApiKey(
+                id=uuid.uuid4(),
+                org_id=org_id,
+                user_id=user_id,
+                name=data.name,
+                token_hash=digest(token),
+                last_four=token[-4:],
+                created_at=now,
+                expires_at=data.expires_at,
+                revoked_at=None,
+                last_used_at=None,
+            )
+        )
+        return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), token=token)
+
+    async def listing(self, ctx: OrgContext, everyone: bool) -> list[ApiKeyRead]:
+        if everyone and not ctx.role.at_least(Role.ADMIN):
+            raise Forbidden(
+                "Only admins and owners may list everyone's keys.", code="insufficient_role"
+            )
+        keys = await ApiKeyRepository(self.session, ctx.org_id).listing(
+            None if everyone else ctx.user_id
+        )
+        return [ApiKeyRead.model_validate(key) for key in keys]
+
+    async def revoke(self, ctx: OrgContext, key_id: uuid.UUID) -> None:
+        key = await ApiKeyRepository(self.session, ctx.org_id).get(key_id)
+        if key is None or key.revoked_at is not None:
+            raise ApiKeyNotFound()
+        if key.user_id != ctx.user_id and not ctx.role.at_least(Role.ADMIN):
+            # Someone else's key in the same org: not theirs to see, so it does not exist for them.
+            raise ApiKeyNotFound()
+        key.revoked_at = self.services.clock.now()
+        await self.session.flush()

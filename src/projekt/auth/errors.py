@@ -1,0 +1,13 @@
+from projekt.core.errors import Conflict, Unauthorized
+
+
+class InvalidCredentials(Unauthorized):
+    code, message = "invalid_credentials", "Email or password is incorrect."
+
+
+class EmailTaken(Conflict):
+    code, message = "email_taken", "An account with this email already exists."
+
+
+class UsernameTaken(Conflict):
+    code, message = "username_taken", "This username is taken."

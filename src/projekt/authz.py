@@ -1,0 +1,137 @@
+"""Default-deny authorization driven by one matrix kept as data (``projekt.policy``).
+
+Middleware has already identified the caller; this dependency runs on every route and decides
+whether the route's rule admits them, resolving the org the route acts in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fastapi import Request
+
+from projekt.core.context import CredentialKind, OrgContext, Principal, Role
+from projekt.core.deps import get_principal, get_services
+from projekt.core.errors import BadRequest, Forbidden, NotFound
+from projekt.core.security import csrf_token_for, same
+from projekt.orgs.service import find_membership
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class Audience(StrEnum):
+    PUBLIC = "public"  # anyone, signed in or not
+    USER = "user"  # any signed-in caller; no org involved
+    ORG = "org"  # a member of the org named by the credential or X-Org-Id
+    PATH_ORG = "path_org"  # a member of the org named in the path ({org_id})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    audience: Audience
+    min_role: Role = Role.VIEWER
+    tokens: bool = True  # False: PAT and OAuth tokens get 403 (cross-org or key-management routes)
+    csrf: bool = True  # cookie-authenticated writes must carry the CSRF token
+
+
+def public() -> Rule:
+    return Rule(Audience.PUBLIC, csrf=False)
+
+
+def web() -> Rule:
+    """A server-rendered page: it checks the session itself (and redirects to sign-in), but a
+    form post that arrives with a session cookie must still carry the CSRF token."""
+    return Rule(Audience.PUBLIC)
+
+
+def user(*, tokens: bool = True) -> Rule:
+    return Rule(Audience.USER, tokens=tokens)
+
+
+def org(min_role: Role = Role.VIEWER, *, tokens: bool = True) -> Rule:
+    return Rule(Audience.ORG, min_role, tokens)
+
+
+def path_org(min_role: Role = Role.VIEWER) -> Rule:
+    return Rule(Audience.PATH_ORG, min_role)
+
+
+async def authorize(request: Request) -> None:
+    route = request.scope.get("route")
+    policy: dict[str, Rule] = request.app.state.policy
+    rule = policy.get(getattr(route, "name", ""))
+    if rule is None:
+        raise Forbidden("This route has no authorization rule.", code="no_rule")
+    if rule.audience is Audience.PUBLIC:
+        present = request.scope.get("state", {}).get("principal")
+        is_session = present is not None and present.kind is CredentialKind.SESSION
+        if rule.csrf and is_session and request.method in UNSAFE_METHODS:
+            await _check_csrf(request)
+        return
+    principal = get_principal(request)
+    if principal.is_token and not rule.tokens:
+        raise Forbidden(
+            "API keys and OAuth tokens cannot use this endpoint.", code="token_forbidden"
+        )
+    if rule.csrf and principal.kind is CredentialKind.SESSION and request.method in UNSAFE_METHODS:
+        await _check_csrf(request)
+    if rule.audience is Audience.ORG:
+        context = _header_org(principal, rule)
+    elif rule.audience is Audience.PATH_ORG:
+        context = await _path_org(request, principal, rule)
+    else:
+        return
+    request.scope["state"]["org_context"] = context
+
+
+def _header_org(principal: Principal, rule: Rule) -> OrgContext:
+    if principal.org_id is None:
+        raise BadRequest("The X-Org-Id header is required for this endpoint.", code="org_required")
+    if principal.role is None or principal.membership_id is None:
+        raise Forbidden("You are not a member of this organization.", code="not_a_member")
+    return _admit(principal, principal.org_id, principal.role, principal.membership_id, rule)
+
+
+async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgContext:
+    try:
+        org_id = uuid.UUID(str(request.path_params.get("org_id")))
+    except ValueError:
+        raise NotFound("Organization not found.", code="org_not_found") from None
+    if principal.org_id == org_id and principal.role and principal.membership_id:
+        return _admit(principal, org_id, principal.role, principal.membership_id, rule)
+    if principal.is_token:
+        # A token only ever sees its bound org; anything else does not exist for it.
+        raise NotFound("Organization not found.", code="org_not_found")
+    async with get_services(request).db.read() as session:
+        found = await find_membership(session, org_id, principal.user_id)
+    if found is None:
+        raise NotFound("Organization not found.", code="org_not_found")
+    membership_id, role = found
+    return _admit(principal, org_id, role, membership_id, rule)
+
+
+def _admit(
+    principal: Principal, org_id: uuid.UUID, role: Role, membership_id: uuid.UUID, rule: Rule
+) -> OrgContext:
+    if not role.at_least(rule.min_role):
+        raise Forbidden(
+            f"This needs the {rule.min_role.value} role or higher; yours is {role.value}.",
+            code="insufficient_role",
+        )
+    return OrgContext(principal, org_id, role, membership_id)
+
+
+async def _check_csrf(request: Request) -> None:
+    """Cookie-authenticated writes must prove they come from our pages (double-submit token)."""
+    raw = request.cookies.get(get_services(request).settings.session_cookie_name, "")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not raw or not sent or not same(sent, csrf_token_for(raw)):
+        raise Forbidden("Missing or invalid CSRF token.", code="csrf_failed")

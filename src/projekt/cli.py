@@ -1,0 +1,272 @@
+"""``projekt``: serve, migrate, and the admin commands CI uses to bootstrap without a browser."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from projekt.config import Settings
+from projekt.core import migrate
+from projekt.core.context import Role
+from projekt.core.errors import AppError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"projekt: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    try:
+        return handler(settings, args)
+    except AppError as exc:
+        print(f"projekt: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="projekt", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    serve = sub.add_parser("serve", help="apply migrations and serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="seed a demo org on an empty database")
+    serve.set_defaults(handler=_serve)
+
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(handler=_migrate)
+    sub.add_parser("openapi", help="print the OpenAPI document as YAML").set_defaults(
+        handler=_openapi
+    )
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(required=True)
+    create_user = users.add_parser("create", help="create a user")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--name", required=True)
+    create_user.add_argument("--password", help="default: read from PROJEKT_NEW_PASSWORD or stdin")
+    create_user.set_defaults(handler=_create_user)
+
+    orgs = sub.add_parser("orgs", help="manage organizations").add_subparsers(required=True)
+    create_org = orgs.add_parser("create", help="create an org owned by a user")
+    create_org.add_argument("--name", required=True)
+    create_org.add_argument("--slug")
+    create_org.add_argument("--owner", required=True, help="the owner's email")
+    create_org.set_defaults(handler=_create_org)
+    add_member = orgs.add_parser("add-member", help="add a user to an org")
+    add_member.add_argument("--org", required=True, help="org id or slug")
+    add_member.add_argument("--email", required=True)
+    add_member.add_argument("--role", default="member", choices=[r.value for r in Role])
+    add_member.set_defaults(handler=_add_member)
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(required=True)
+    mint = keys.add_parser("mint", help="mint a personal access token for a user in an org")
+    mint.add_argument("--org", required=True, help="org id or slug")
+    mint.add_argument("--email", required=True)
+    mint.add_argument("--name", default="cli")
+    mint.set_defaults(handler=_mint_key)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    migrate.upgrade(settings)
+    if args.demo:
+        _run(settings, _seed_demo)
+    uvicorn.run(
+        "projekt.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,  # ours leaves query strings (OAuth codes) out
+        log_level=settings.log_level,
+        proxy_headers=False,  # client IPs come from our own trusted-proxy setting
+    )
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    migrate.upgrade(settings)
+    print("projekt: database is at the latest migration")
+    return 0
+
+
+def _openapi(settings: Settings, _args: argparse.Namespace) -> int:
+    from projekt.main import create_app
+
+    sys.stdout.write(create_app(settings).state.openapi_yaml.decode())
+    return 0
+
+
+def _run(settings: Settings, job: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    from projekt.main import build_services
+
+    async def runner() -> Any:
+        services = build_services(settings)
+        try:
+            async with services.db.session() as session:
+                return await job(session, services, *args)
+        finally:
+            await services.db.dispose()
+
+    return asyncio.run(runner())
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    password = (
+        args.password or os.environ.get("PROJEKT_NEW_PASSWORD") or sys.stdin.readline().strip()
+    )
+
+    async def job(session: Any, services: Any) -> uuid.UUID:
+        from projekt.auth.service import AuthService
+
+        user = await AuthService(session, services).create_user(args.email, password, args.name)
+        return user.id
+
+    print(_run(settings, job))
+    return 0
+
+
+def _create_org(settings: Settings, args: argparse.Namespace) -> int:
+    async def job(session: Any, services: Any) -> uuid.UUID:
+        from projekt.orgs.schemas import OrgCreate
+        from projekt.orgs.service import OrgService
+
+        user = await _user_by_email(session, args.owner)
+        org = await OrgService(session, services).create_org(
+            user.id, OrgCreate(name=args.name, slug=args.slug)
+        )
+        return org.id
+
+    print(_run(settings, job))
+    return 0
+
+
+def _add_member(settings: Settings, args: argparse.Namespace) -> int:
+    async def job(session: Any, services: Any) -> uuid.UUID:
+        from projekt.orgs.service import OrgService
+
+        org_id = await _org_id(session, args.org)
+        user = await _user_by_email(session, args.email)
+        return await OrgService(session, services).add_member(org_id, user.id, Role(args.role))
+
+    print(_run(settings, job))
+    return 0
+
+
+def _mint_key(settings: Settings, args: argparse.Namespace) -> int:
+    async def job(session: Any, services: Any) -> str:
+        from projekt.api_keys.schemas import ApiKeyCreate
+        from projekt.api_keys.service import ApiKeyService
+        from projekt.orgs.service import find_membership
+
+        org_id = await _org_id(session, args.org)
+        user = await _user_by_email(session, args.email)
+        found = await find_membership(session, org_id, user.id)
+        if found is None:
+            raise AppError(f"{args.email} is not a member of that org", code="not_a_member")
+        created = await ApiKeyService(session, services).mint_for(
+            org_id, user.id, found[0], ApiKeyCreate(name=args.name)
+        )
+        return created.token
+
+    print(_run(settings, job))
+    return 0
+
+
+async def _user_by_email(session: Any, email: str) -> Any:
+    from projekt.auth.repository import UserRepository
+    from projekt.auth.schemas import normalize_email
+
+    user = await UserRepository(session).by_email(normalize_email(email))
+    if user is None:
+        raise AppError(f"no user with email {email}", code="user_not_found")
+    return user
+
+
+async def _org_id(session: Any, ref: str) -> uuid.UUID:
+    from sqlalchemy import select
+
+    from projekt.orgs.models import Org
+
+    try:
+        return uuid.UUID(ref)
+    except ValueError:
+        pass
+    org_id = (await session.execute(select(Org.id).where(Org.slug == ref))).scalar_one_or_none()
+    if org_id is None:
+        raise AppError(f"no org with slug {ref}", code="org_not_found")
+    return uuid.UUID(str(org_id))
+
+
+DEMO_EMAIL = "demo@projekt.local"
+
+
+async def _seed_demo(session: Any, services: Any) -> None:
+    """On an empty database only: a demo person, org and project, and one API key, printed once."""
+    from sqlalchemy import func, select
+
+    from projekt.api_keys.schemas import ApiKeyCreate
+    from projekt.api_keys.service import ApiKeyService
+    from projekt.auth.models import User
+    from projekt.auth.service import AuthService
+    from projekt.orgs.schemas import OrgCreate
+    from projekt.orgs.service import OrgService, find_membership
+    from projekt.projects.service import ProjectService
+
+    if (await session.execute(select(func.count()).select_from(User))).scalar_one():
+        return
+    password = secrets.token_urlsafe(12)
+    user = await AuthService(session, services).create_user(DEMO_EMAIL, password, "Demo User")
+    org = await OrgService(session, services).create_org(
+        user.id, OrgCreate(name="Demo Org", slug="demo")
+    )
+    project = await ProjectService(session, services.clock).create(
+        org.id, user.id, "WEB", "Website redesign", "The demo project."
+    )
+    found = await find_membership(session, org.id, user.id)
+    assert found is not None
+    key = await ApiKeyService(session, services).mint_for(
+        org.id, user.id, found[0], ApiKeyCreate(name="demo")
+    )
+    base = services.settings.base_url
+    print(
+        "\n".join(
+            [
+                "",
+                "Projekt demo data created (shown once, not stored anywhere in plaintext):",
+                f"  sign in at   {base}/app/login",
+                f"  email        {DEMO_EMAIL}",
+                f"  password     {password}",
+                f"  org id       {org.id}",
+                f"  project id   {project.id}",
+                f"  API key      {key.token}",
+                "",
+                f'  curl {base}/api/me -H "Authorization: Bearer {key.token}"',
+                "",
+            ]
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Typed settings read from ``PROJEKT_*`` environment variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("var") / "projekt.db"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server; nonsense fails at start-up, not on the first request."""
+
+    model_config = SettingsConfigDict(env_prefix="PROJEKT_", extra="ignore", frozen=True)
+
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+    redis_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    environment: Literal["development", "production", "test"] = "development"
+
+    db_pool_size: int = Field(default=8, ge=1, le=256)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    redis_timeout_s: float = Field(default=0.05, gt=0, le=5)
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    session_idle_days: int = Field(default=30, ge=1, le=365)
+    session_absolute_days: int = Field(default=90, ge=1, le=730)
+    invitation_days: int = Field(default=7, ge=1, le=90)
+    max_active_keys_per_user_org: int = Field(default=20, ge=1, le=1000)
+    # argon2id: argon2-cffi's default profile (t=3, m=64 MiB, p=4) unless tests ask for "cheap".
+    password_hash_profile: Literal["default", "cheap"] = "default"
+    trusted_proxies: list[str] = Field(default_factory=list)
+    access_log: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite"):
+            value = "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        if not (
+            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
+        ):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as https://projekt.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _lifetimes_ordered(self) -> Settings:
+        if self.session_absolute_days < self.session_idle_days:
+            raise ValueError("session_absolute_days must be at least session_idle_days")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def session_cookie_name(self) -> str:
+        # The __Host- prefix is only honoured by browsers on secure origins.
+        return "__Host-projekt_session" if self.secure_cookies else "projekt_session"
+
+    @property
+    def api_resource(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(days=self.session_idle_days)
+
+    @property
+    def session_absolute(self) -> timedelta:
+        return timedelta(days=self.session_absolute_days)

@@ -1,0 +1,221 @@
+"""One error hierarchy and one envelope for every non-2xx answer (API.md §2)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+logger = logging.getLogger("projekt.errors")
+
+
+class AppError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    message: str = "Internal server error."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        self.message = message or type(self).message
+        if code:
+            self.code = code
+        self.headers = dict(headers or {})
+        self.errors = dict(errors) if errors else None
+        super().__init__(self.message)
+
+
+class BadRequest(AppError):
+    status, code, message = 400, "bad_request", "Bad request."
+
+
+class Unauthorized(AppError):
+    status, code, message = 401, "unauthorized", "Missing, expired or revoked credential."
+
+
+class Forbidden(AppError):
+    status, code, message = 403, "forbidden", "You may not do this."
+
+
+class NotFound(AppError):
+    status, code, message = 404, "not_found", "Not found."
+
+
+class MethodNotAllowed(AppError):
+    status, code, message = 405, "method_not_allowed", "Method not allowed."
+
+
+class Conflict(AppError):
+    status, code, message = 409, "conflict", "Conflict."
+
+
+class PreconditionFailed(AppError):
+    status, code, message = 412, "precondition_failed", "The resource changed since you read it."
+
+
+class PayloadTooLarge(AppError):
+    status, code, message = 413, "payload_too_large", "Request body too large."
+
+
+class ValidationFailed(AppError):
+    status, code, message = 422, "validation_failed", "Validation failed"
+
+
+class TooManyRequests(AppError):
+    status, code, message = 429, "rate_limited", "Too many requests."
+
+
+class ServiceUnavailable(AppError):
+    status, code, message = 503, "service_unavailable", "Service temporarily unavailable."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("Retry-After", "5")
+
+
+def error_body(
+    status: int, message: str, code: str, errors: Mapping[str, Any] | None = None
+) -> bytes:
+    body: dict[str, Any] = {"error": message, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return orjson.dumps(body)
+
+
+def error_response(exc: AppError) -> Response:
+    return Response(
+        error_body(exc.status, exc.message, exc.code, exc.errors),
+        status_code=exc.status,
+        headers=exc.headers,
+        media_type="application/json",
+    )
+
+
+_DB_OUTAGE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+
+def as_app_error(exc: BaseException) -> AppError:
+    """Map any exception to the AppError that answers for it; unknown ones become a generic 500."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, StarletteHTTPException):
+        return _from_http_exception(exc)
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return ServiceUnavailable(
+            "The database is unreachable; retry shortly.", code="db_unavailable"
+        )
+    if isinstance(exc, _DB_OUTAGE):
+        return ServiceUnavailable(
+            "The database is unreachable; retry shortly.", code="db_unavailable"
+        )
+    return AppError()
+
+
+_STATUS_CODES = {
+    400: ("bad_request", "Bad request."),
+    401: ("unauthorized", "Missing, expired or revoked credential."),
+    403: ("forbidden", "You may not do this."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    406: ("not_acceptable", "Not acceptable."),
+    413: ("payload_too_large", "Request body too large."),
+    415: ("unsupported_media_type", "Unsupported media type."),
+}
+
+
+def _from_http_exception(exc: StarletteHTTPException) -> AppError:
+    code, message = _STATUS_CODES.get(exc.status_code, ("http_error", "Request failed."))
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        message = "No such endpoint."
+    elif exc.status_code == 413 and exc.detail:
+        message = str(exc.detail)
+    error = AppError(message, code=code, headers=exc.headers)
+    error.status = exc.status_code
+    return error
+
+
+async def _starlette_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(_from_http_exception(exc))
+
+
+async def _app_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(translate_validation(exc.errors()))
+
+
+def translate_validation(errors: Sequence[Any]) -> AppError:
+    """Pydantic's error list, rendered as the documented ``errors`` map of field → messages."""
+    fields: dict[str, list[str]] = {}
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            return BadRequest("Malformed JSON body.", code="malformed_json")
+        loc = [
+            str(part)
+            for part in err.get("loc", ())
+            if part not in ("body", "query", "path", "header")
+        ]
+        field = ".".join(loc) or "body"
+        fields.setdefault(field, []).append(_message(field, err))
+    return ValidationFailed(errors=fields)
+
+
+def _message(field: str, err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    name = field.rsplit(".", 1)[-1]
+    if kind == "missing":
+        return f"The {name} field is required"
+    if kind == "extra_forbidden":
+        return f"The {name} field is not allowed"
+    if kind in ("literal_error", "enum"):
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"The {name} must be one of: {expected}"
+    if kind == "string_too_short":
+        return f"The {name} must be at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"The {name} may not be longer than {ctx.get('max_length')} characters"
+    if kind == "uuid_parsing" or kind == "uuid_type":
+        return f"The {name} must be a valid UUID"
+    if kind == "model_attributes_type" or kind == "dict_type":
+        return f"The {name} must be an object"
+    msg = str(err.get("msg", "is invalid"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"The {name} is invalid: {msg}"
+
+
+async def _db_outage(_request: Request, exc: Exception) -> Response:
+    return error_response(as_app_error(exc))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _starlette_http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for exc_type in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(exc_type, _db_outage)

@@ -1,0 +1,11 @@
+"""Imports every domain's models so Alembic and the tests see the whole schema."""
+
+from projekt.api_keys import models as api_keys_models
+from projekt.auth import models as auth_models
+from projekt.core.db import Base
+from projekt.orgs import models as orgs_models
+from projekt.projects import models as projects_models
+
+__all__ = ["Base", "api_keys_models", "auth_models", "orgs_models", "projects_models"]
+
+metadata = Base.metadata

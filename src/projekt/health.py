@@ -1,0 +1,45 @@
+"""Liveness, readiness, and the canonical OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from projekt.core.deps import ServicesDep
+from projekt.core.errors import ServiceUnavailable
+from projekt.core.responses import JSONResponse
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/healthz", responses={200: {"description": "The process is up."}})
+async def healthz() -> JSONResponse:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz", responses={503: {"description": "A backing service is unreachable."}})
+async def readyz(services: ServicesDep) -> JSONResponse:
+    """Readiness: the database (and Redis, when configured) answer."""
+    try:
+        await services.db.ping()
+    except Exception as exc:
+        raise ServiceUnavailable("The database is unreachable.", code="db_unavailable") from exc
+    checks = {"database": "ok"}
+    if services.redis is not None:
+        try:
+            await services.redis.ping()
+        except Exception as exc:
+            raise ServiceUnavailable("Redis is unreachable.", code="redis_unavailable") from exc
+        checks["redis"] = "ok"
+    return JSONResponse({"status": "ok", "checks": checks})
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi_json(request: Request) -> Response:
+    return Response(request.app.state.openapi_json, media_type="application/json")
+
+
+@router.get("/openapi.yaml", include_in_schema=False)
+async def openapi_yaml(request: Request) -> Response:
+    return Response(request.app.state.openapi_yaml, media_type="application/yaml")

@@ -1,0 +1,145 @@
+"""The application factory: settings in, a fully wired ASGI app out. No import-time globals."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import yaml
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from redis.asyncio import Redis
+from starlette.middleware import Middleware
+from starlette.staticfiles import StaticFiles
+
+from projekt import __version__
+from projekt.api import api_router
+from projekt.auth.credentials import CredentialResolver
+from projekt.authz import authorize
+from projekt.config import Settings
+from projekt.core.clock import Clock
+from projekt.core.db import Database
+from projekt.core.deps import AppServices
+from projekt.core.errors import install_error_handlers
+from projekt.core.responses import JSONResponse
+from projekt.core.security import Passwords
+from projekt.middleware.authentication import AuthenticationMiddleware
+from projekt.middleware.body_limit import BodyLimitMiddleware
+from projekt.middleware.request_id import RequestIdMiddleware
+from projekt.policy import POLICY
+from projekt.web.router import STATIC_DIR, install_web_handlers
+
+API_DESCRIPTION = (
+    "The Projekt REST API: orgs, projects, issues and more, for scripts, apps and AI agents. "
+    "Authenticate with `Authorization: Bearer pjk_live_…` (a personal access token bound to one "
+    "org), an OAuth 2.1 access token, or a browser session cookie. Every non-2xx answer is "
+    '`{"error": "…", "code": "…"}`.'
+)
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> AppServices:
+    redis = None
+    if settings.redis_url:
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
+    return AppServices(
+        settings=settings,
+        db=Database(settings),
+        clock=clock or Clock(),
+        passwords=Passwords(settings.password_hash_profile),
+        redis=redis,
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = build_services(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.db.dispose()
+        if services.redis is not None:
+            await services.redis.aclose()
+
+    # Request order: id and last-resort errors, body limit, then identity.
+    middleware = [
+        Middleware(RequestIdMiddleware, access_log=settings.access_log),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(
+            AuthenticationMiddleware,
+            resolver=CredentialResolver(settings, services.db, services.clock),
+            cookie_name=settings.session_cookie_name,
+        ),
+    ]
+    app = FastAPI(
+        title="Projekt API",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        middleware=middleware,
+        dependencies=[Depends(authorize)],
+        default_response_class=JSONResponse,
+        # operationId = route name = the key of the route's rule in the policy.
+        generate_unique_id_function=lambda route: route.name,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.policy = POLICY
+    install_error_handlers(app)
+    install_web_handlers(app)
+    app.include_router(api_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    spec = build_openapi(app)
+    app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
+    app.state.openapi_yaml = render_yaml(spec).encode()
+    logging.getLogger("projekt").setLevel(settings.log_level.upper())
+    return app
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    spec["components"].setdefault("securitySchemes", {}).update(
+        {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "PAT or OAuth token"},
+            "authToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "projekt_session"},
+        }
+    )
+    for path_item in spec["paths"].values():
+        for operation in path_item.values():
+            _describe_security(operation)
+    return spec
+
+
+def _describe_security(operation: dict[str, Any]) -> None:
+    rule = POLICY.get(operation.get("operationId", ""))
+    if rule is None or rule.audience == "public":
+        operation["security"] = []
+        return
+    schemes: list[dict[str, list[str]]] = [{"session": []}]
+    if rule.tokens:
+        schemes = [{"bearer": []}, {"authToken": []}, *schemes]
+    operation["security"] = schemes
+    operation["x-projekt-authorization"] = {
+        "audience": rule.audience.value,
+        "min_role": rule.min_role.value if rule.audience in ("org", "path_org") else None,
+        "tokens": rule.tokens,
+    }
+
+
+def render_yaml(spec: dict[str, Any]) -> str:
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)

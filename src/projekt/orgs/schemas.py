@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from projekt.auth.schemas import normalize_email
+from projekt.core.context import Role
+from projekt.core.schemas import InputModel, OutputModel, Timestamp
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+RoleName = Literal["owner", "admin", "manager", "member", "viewer"]
+
+
+class OrgCreate(InputModel):
+    name: str = Field(min_length=1, max_length=120)
+    slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+
+
+class OrgUpdate(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    discoverable: bool | None = None
+
+
+class OrgRead(OutputModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    discoverable: bool
+    role: Role
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProjectRef(OutputModel):
+    id: uuid.UUID
+    name: str
+    key: str
+
+
+class MeOrg(OutputModel):
+    employee_id: uuid.UUID
+    org_id: uuid.UUID
+    org_name: str
+    org_slug: str
+    role: Role
+    projects: list[ProjectRef]
+
+
+class MeOrgs(OutputModel):
+    orgs: list[MeOrg]
+    count: int
+
+
+class TeamMember(OutputModel):
+    employee_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+    joined_at: Timestamp
+
+
+class RoleChange(InputModel):
+    role: RoleName
+
+
+class InvitationCreate(InputModel):
+    email: str | None = None
+    role: RoleName = "member"
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_email(value)
+
+
+class InvitationRead(OutputModel):
+    code: str = Field(description="Give this to the invitee; it is shown only once.")
+    expires_at: Timestamp
+    role: Role
+    email: str | None
+
+
+class JoinIn(InputModel):
+    code: str = Field(min_length=1, max_length=128)
+
+
+class Joined(OutputModel):
+    employee_id: uuid.UUID
+    org_id: uuid.UUID
+    org_name: str
+    org_slug: str
+    role: Role
+
+
+class OrgHit(OutputModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+class PersonHit(OutputModel):
+    employee_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    username: str | None
+    email: str
+    role: Role

@@ -1,0 +1,327 @@
+"""Organizations, their roster and roles, invitations, and searches over them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from projekt.auth.models import User
+from projekt.core.context import OrgContext, Principal, Role
+from projekt.core.deps import AppServices
+from projekt.core.repository import lock_row
+from projekt.core.security import digest, random_base62
+from projekt.orgs.errors import (
+    AlreadyMember,
+    InvalidInvitation,
+    LastOwner,
+    MemberNotFound,
+    OrgNotFound,
+    RoleNotGrantable,
+    SlugTaken,
+)
+from projekt.orgs.models import Invitation, Membership, Org
+from projekt.orgs.repository import (
+    InvitationRepository,
+    MembershipRepository,
+    OrgRepository,
+    invitation_by_code_hash,
+)
+from projekt.orgs.schemas import (
+    InvitationCreate,
+    InvitationRead,
+    Joined,
+    MeOrg,
+    MeOrgs,
+    OrgCreate,
+    OrgHit,
+    OrgRead,
+    OrgUpdate,
+    PersonHit,
+    ProjectRef,
+    TeamMember,
+)
+from projekt.projects.service import ProjectService
+
+SEARCH_LIMIT = 20
+
+
+async def find_membership(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[uuid.UUID, Role] | None:
+    stmt = select(Membership.id, Membership.role).where(
+        Membership.org_id == org_id, Membership.user_id == user_id
+    )
+    row = (await session.execute(stmt)).first()
+    return (row.id, Role(row.role)) if row else None
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-")
+    return slug or "org"
+
+
+class OrgService:
+    def __init__(self, session: AsyncSession, services: AppServices) -> None:
+        self.session = session
+        self.services = services
+        self.orgs = OrgRepository(session)
+
+    # -- orgs -------------------------------------------------------------------------------
+
+    async def create_org(self, user_id: uuid.UUID, data: OrgCreate) -> OrgRead:
+        slug = data.slug or await self._free_slug(slugify(data.name))
+        if data.slug and await self.orgs.slug_taken(slug):
+            raise SlugTaken()
+        now = self.services.clock.now()
+        org = Org(
+            id=uuid.uuid4(),
+            name=data.name,
+            slug=slug,
+            discoverable=False,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.orgs.add(org)
+        except IntegrityError:  # a concurrent create took the slug
+            raise SlugTaken() from None
+        await MembershipRepository(self.session, org.id).add(
+            Membership(id=uuid.uuid4(), org_id=org.id, user_id=user_id, role="owner", joined_at=now)
+        )
+        return _org_read(org, Role.OWNER)
+
+    async def _free_slug(self, base: str) -> str:
+        slug = base
+        while await self.orgs.slug_taken(slug):
+            slug = f"{base[:44]}-{random_base62(5).lower()}"
+        return slug
+
+    async def list_orgs(self, principal: Principal) -> list[OrgRead]:
+        rows = await self.orgs.memberships_of(principal.user_id, principal.bound_org_id)
+        return [_org_read(row.Org, Role(row.role)) for row in rows]
+
+    async def get_org(self, ctx: OrgContext) -> OrgRead:
+        org = await self.orgs.get(ctx.org_id)
+        if org is None:
+            raise OrgNotFound()
+        return _org_read(org, ctx.role)
+
+    async def update_org(self, ctx: OrgContext, data: OrgUpdate) -> OrgRead:
+        org = await self.orgs.get(ctx.org_id)
+        if org is None:
+            raise OrgNotFound()
+        changes = data.model_dump(exclude_unset=True)
+        if (
+            changes.get("slug")
+            and changes["slug"] != org.slug
+            and await self.orgs.slug_taken(changes["slug"])
+        ):
+            raise SlugTaken()
+        for field in ("name", "slug", "discoverable"):
+            if changes.get(field) is not None:
+                setattr(org, field, changes[field])
+        org.updated_at = self.services.clock.now()
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError:
+            raise SlugTaken() from None
+        return _org_read(org, ctx.role)
+
+    async def delete_org(self, ctx: OrgContext) -> None:
+        await self.orgs.delete(ctx.org_id)
+
+    async def me_orgs(self, principal: Principal) -> MeOrgs:
+        rows = await self.orgs.memberships_of(principal.user_id, principal.bound_org_id)
+        projects = ProjectService(self.session, self.services.clock)
+        refs = await projects.refs_in_orgs(principal.user_id, [row.Org.id for row in rows])
+        orgs = [
+            MeOrg(
+                employee_id=row.membership_id,
+                org_id=row.Org.id,
+                org_name=row.Org.name,
+                org_slug=row.Org.slug,
+                role=Role(row.role),
+                projects=[ProjectRef(id=p.id, name=p.name, key=p.key) for p in refs[row.Org.id]],
+            )
+            for row in rows
+        ]
+        return MeOrgs(orgs=orgs, count=len(orgs))
+
+    async def search_my_orgs(self, principal: Principal, q: str) -> list[OrgHit]:
+        rows = await self.orgs.memberships_of(principal.user_id, q=q)
+        return [OrgHit.model_validate(row.Org) for row in rows[:SEARCH_LIMIT]]
+
+    async def search_crossorg(self, principal: Principal, q: str) -> list[OrgHit]:
+        orgs = await self.orgs.discoverable(principal.user_id, q, SEARCH_LIMIT)
+        return [OrgHit.model_validate(org) for org in orgs]
+
+    # -- roster -----------------------------------------------------------------------------
+
+    async def team(self, ctx: OrgContext) -> list[TeamMember]:
+        rows = await MembershipRepository(self.session, ctx.org_id).roster()
+        return [_team_member(row.Membership, row.User) for row in rows]
+
+    async def search_people(self, ctx: OrgContext, q: str) -> list[PersonHit]:
+        rows = await MembershipRepository(self.session, ctx.org_id).roster(q, SEARCH_LIMIT)
+        return [
+            PersonHit(
+                employee_id=row.Membership.id,
+                user_id=row.User.id,
+                name=row.User.name,
+                username=row.User.username,
+                email=row.User.email,
+                role=Role(row.Membership.role),
+            )
+            for row in rows
+        ]
+
+    async def change_role(self, ctx: OrgContext, employee_id: uuid.UUID, role: Role) -> TeamMember:
+        members = MembershipRepository(self.session, ctx.org_id)
+        owners = await self._lock_owners(members, ctx.org_id)
+        target = await members.get(employee_id)
+        if target is None:
+            raise MemberNotFound()
+        _check_may_manage(ctx.role, Role(target.role), role)
+        if target.role == Role.OWNER and role is not Role.OWNER and len(owners) <= 1:
+            raise LastOwner()
+        target.role = role.value
+        await self.session.flush()
+        user = await self.session.get(User, target.user_id)
+        assert user is not None
+        return _team_member(target, user)
+
+    async def remove_member(self, ctx: OrgContext, employee_id: uuid.UUID) -> None:
+        members = MembershipRepository(self.session, ctx.org_id)
+        owners = await self._lock_owners(members, ctx.org_id)
+        target = await members.get(employee_id)
+        if target is None:
+            raise MemberNotFound()
+        _check_may_manage(ctx.role, Role(target.role), None)
+        if target.role == Role.OWNER and len(owners) <= 1:
+            raise LastOwner()
+        await members.remove(target)
+
+    async def add_member(self, org_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> uuid.UUID:
+        """Admin CLI path: put a user straight into an org."""
+        if await self.orgs.get(org_id) is None:
+            raise OrgNotFound()
+        members = MembershipRepository(self.session, org_id)
+        if await members.for_user(user_id):
+            raise AlreadyMember("This user is already a member of the organization.")
+        membership = Membership(
+            id=uuid.uuid4(),
+            org_id=org_id,
+            user_id=user_id,
+            role=role.value,
+            joined_at=self.services.clock.now(),
+        )
+        await members.add(membership)
+        return membership.id
+
+    async def _lock_owners(
+        self, members: MembershipRepository, org_id: uuid.UUID
+    ) -> list[Membership]:
+        """The org row is locked first, so two demotions cannot both see a second owner."""
+        await lock_row(self.session, Org, org_id)
+        return await members.owners()
+
+    # -- invitations ------------------------------------------------------------------------
+
+    async def invite(self, ctx: OrgContext, data: InvitationCreate) -> InvitationRead:
+        role = Role(data.role)
+        _check_may_manage(ctx.role, None, role)
+        code = random_base62(24)
+        now = self.services.clock.now()
+        invitation = Invitation(
+            id=uuid.uuid4(),
+            org_id=ctx.org_id,
+            code_hash=digest(code),
+            email=data.email,
+            role=role.value,
+            created_by_id=ctx.user_id,
+            created_at=now,
+            expires_at=now + timedelta(days=self.services.settings.invitation_days),
+            used_at=None,
+            used_by_id=None,
+        )
+        await InvitationRepository(self.session, ctx.org_id).add(invitation)
+        return InvitationRead(
+            code=code, expires_at=invitation.expires_at, role=role, email=data.email
+        )
+
+    async def join(self, user_id: uuid.UUID, code: str) -> Joined:
+        invitation = await invitation_by_code_hash(self.orgs, digest(code))
+        now = self.services.clock.now()
+        user = await self.session.get(User, user_id)
+        if (
+            invitation is None
+            or user is None
+            or invitation.used_at is not None
+            or invitation.expires_at <= now
+            or (invitation.email is not None and invitation.email != user.email)
+        ):
+            raise InvalidInvitation()
+        members = MembershipRepository(self.session, invitation.org_id)
+        if await members.for_user(user_id):
+            raise AlreadyMember()
+        membership = Membership(
+            id=uuid.uuid4(),
+            org_id=invitation.org_id,
+            user_id=user_id,
+            role=invitation.role,
+            joined_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                await members.add(membership)
+        except IntegrityError:
+            raise AlreadyMember() from None
+        invitation.used_at = now
+        invitation.used_by_id = user_id
+        org = await self.orgs.get(invitation.org_id)
+        assert org is not None
+        return Joined(
+            employee_id=membership.id,
+            org_id=org.id,
+            org_name=org.name,
+            org_slug=org.slug,
+            role=Role(membership.role),
+        )
+
+
+def _check_may_manage(actor: Role, target: Role | None, new_role: Role | None) -> None:
+    """Admins manage people and roles up to admin; only owners touch owners or grant ownership."""
+    if actor is Role.OWNER:
+        return
+    if target is Role.OWNER or new_role is Role.OWNER or not actor.at_least(Role.ADMIN):
+        raise RoleNotGrantable()
+
+
+def _org_read(org: Org, role: Role) -> OrgRead:
+    return OrgRead(
+        id=org.id,
+        name=org.name,
+        slug=org.slug,
+        discoverable=org.discoverable,
+        role=role,
+        created_at=org.created_at,
+        updated_at=org.updated_at,
+    )
+
+
+def _team_member(membership: Membership, user: User) -> TeamMember:
+    return TeamMember(
+        employee_id=membership.id,
+        user_id=user.id,
+        name=user.name,
+        email=user.email,
+        role=Role(membership.role),
+        joined_at=membership.joined_at,
+    )

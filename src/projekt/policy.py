@@ -1,0 +1,56 @@
+"""The authorization matrix: every route's rule, by route name. A route not listed is denied.
+
+Roles (API.md §3): viewer reads; member writes issues and comments; manager runs projects,
+sprints and milestones and mints API keys; admin manages people, roles up to admin, settings and
+all keys; owner deletes the org and grants ownership.
+"""
+
+from __future__ import annotations
+
+from projekt.authz import Rule, org, path_org, public, user, web
+from projekt.core.context import Role
+
+POLICY: dict[str, Rule] = {
+    # meta
+    "healthz": public(),
+    "readyz": public(),
+    "openapi_json": public(),
+    "openapi_yaml": public(),
+    # identity
+    "signup": public(),
+    "login": public(),
+    "logout": user(tokens=False),
+    "get_me": user(),
+    # orgs: cross-org routes refuse tokens (a key is bound to one org)
+    "list_orgs": user(),
+    "create_org": user(tokens=False),
+    "search_orgs": user(tokens=False),
+    "search_crossorg_orgs": user(tokens=False),
+    "join_org": user(tokens=False),
+    "list_my_orgs": user(),
+    "get_org": path_org(Role.VIEWER),
+    "update_org": path_org(Role.ADMIN),
+    "delete_org": path_org(Role.OWNER),
+    "create_invitation": org(Role.ADMIN),
+    "list_team": org(Role.VIEWER),
+    "change_member_role": org(Role.ADMIN),
+    "remove_member": org(Role.ADMIN),
+    "search_people": org(Role.VIEWER),
+    "palette_search": org(Role.VIEWER),
+    # API keys: minting and revoking need a signed-in person, never another key
+    "mint_api_key": org(Role.MANAGER, tokens=False),
+    "list_api_keys": org(Role.VIEWER),
+    "revoke_api_key": org(Role.VIEWER, tokens=False),
+    # web pages check the session themselves and redirect to sign-in
+    "web_signup_page": public(),
+    "web_signup": public(),
+    "web_login_page": public(),
+    "web_login": public(),
+    "web_logout": web(),
+    "web_home": web(),
+    "web_create_org": web(),
+    "web_switch_org": web(),
+    "web_integrations": web(),
+    "web_mint_key": web(),
+    "web_revoke_key": web(),
+}

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.openapi import errors
+from projekt.orgs.dependencies import SearchQuery
+from projekt.orgs.service import OrgService
+from projekt.projects.service import ProjectService
+from projekt.search.schemas import PaletteHit
+
+router = APIRouter(tags=["search"])
+
+PALETTE_LIMIT = 10
+
+
+@router.get("/api/palette/search", response_model=list[PaletteHit], responses=errors(401, 403, 422))
+async def palette_search(
+    q: SearchQuery, ctx: OrgDep, session: SessionDep, services: ServicesDep
+) -> list[PaletteHit]:
+    """Command-palette search over the organization's projects and people."""
+    projects = await ProjectService(session, services.clock).visible(
+        ctx.org_id, ctx.user_id, q, PALETTE_LIMIT
+    )
+    people = await OrgService(session, services).search_people(ctx, q)
+    hits = [
+        PaletteHit(type="project", id=p.id, title=p.name, subtitle=p.description, key=p.key)
+        for p in projects
+    ]
+    hits += [
+        PaletteHit(type="person", id=p.user_id, title=p.name, subtitle=p.email)
+        for p in people[:PALETTE_LIMIT]
+    ]
+    return hits

@@ -1,0 +1,109 @@
+"""Shared fixtures: one migrated database and one app per test session, real middleware stack.
+
+The backend comes from the environment, so the same suite runs on both legs of CI:
+``PROJEKT_TEST_DATABASE_URL`` (default: a fresh SQLite file) and ``PROJEKT_TEST_REDIS_URL``.
+Tests do not roll back: the app commits at the edge like in production (and concurrency tests
+need real commits), so every test builds its own orgs and people and never shares them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from projekt.config import Settings
+from projekt.core import migrate
+from projekt.core.clock import Clock
+from projekt.main import create_app
+from tests.factories import Factory
+from tests.support import MovableClock, reset_database
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_report_header() -> str:
+    redis = os.environ.get("PROJEKT_TEST_REDIS_URL") or "none"
+    return f"projekt database: {_database_url()} redis: {redis}"
+
+
+_SQLITE_DIR = tempfile.mkdtemp(prefix="projekt-tests-")
+
+
+def _database_url() -> str:
+    return os.environ.get("PROJEKT_TEST_DATABASE_URL") or (
+        f"sqlite+aiosqlite:///{Path(_SQLITE_DIR) / 'test.db'}"
+    )
+
+
+def make_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": _database_url(),
+        "redis_url": os.environ.get("PROJEKT_TEST_REDIS_URL") or None,
+        "base_url": "http://testserver",
+        "environment": "test",
+        "password_hash_profile": "cheap",
+        "access_log": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def migrated(settings: Settings) -> Settings:
+    try:
+        asyncio.run(reset_database(settings))
+    except OSError as exc:  # pragma: no cover - depends on the machine
+        message = f"database unreachable at {settings.database_url}: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    migrate.upgrade(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def time_travel(clock: MovableClock) -> Iterator[MovableClock]:
+    """Move the app's clock inside one test; it is put back afterwards."""
+    yield clock
+    clock.reset()
+
+
+@pytest.fixture(scope="session")
+async def app(migrated: Settings, clock: Clock) -> AsyncIterator[FastAPI]:
+    application = create_app(migrated, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def client_for(app: FastAPI, **headers: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers
+    )
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as c:
+        yield c
+
+
+@pytest.fixture
+def factory(app: FastAPI) -> Factory:
+    return Factory(app)

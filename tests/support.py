@@ -1,0 +1,65 @@
+"""Test helpers that are not factories: clocks, database reset, statement counting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from projekt.config import Settings
+from projekt.core.clock import Clock
+from projekt.core.db import create_engine
+
+
+class MovableClock(Clock):
+    """Real time plus an offset the test moves (never sleeps)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+    def reset(self) -> None:
+        self.offset = timedelta()
+
+
+async def reset_database(settings: Settings) -> None:
+    """An empty database, so that the migrations alone build the schema."""
+    if settings.is_sqlite:
+        database = make_url(settings.database_url).database
+        if database:
+            for suffix in ("", "-wal", "-shm"):
+                Path(database + suffix).unlink(missing_ok=True)
+        return
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the engine runs inside the block."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
