@@ -1,0 +1,261 @@
+"""The authorization matrix, driven from the policy itself: every route × every principal.
+
+Each route gets a recipe (how to call it in a fresh org); a route without a recipe, or without a
+rule, fails the suite, so new routes join the sweep automatically. The same recipes, pointed at
+another org's ids, drive the isolation sweep.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from projekt.authz import Audience, Rule
+from projekt.core.context import Role
+from projekt.core.routes import route_table
+from projekt.policy import POLICY
+from tests.factories import PASSWORD, Factory, Org, Person
+
+ROLES = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.MEMBER, Role.VIEWER)
+OTHER_ROLES = ROLES[1:]
+
+
+@dataclass
+class World:
+    """An org with one member per role and some objects to aim at."""
+
+    org: Org
+    key_id: uuid.UUID
+    project_id: uuid.UUID
+    login_email: str
+
+
+Recipe = Callable[[World], tuple[str, str, Any]]
+
+# How to call each route: (method, path, json body). Paths use the world's ids.
+RECIPES: dict[str, Recipe] = {
+    "healthz": lambda w: ("GET", "/healthz", None),
+    "readyz": lambda w: ("GET", "/readyz", None),
+    "openapi_json": lambda w: ("GET", "/openapi.json", None),
+    "openapi_yaml": lambda w: ("GET", "/openapi.yaml", None),
+    "signup": lambda w: (
+        "POST",
+        "/api/auth/signup",
+        {"email": f"m{uuid.uuid4().hex[:10]}@example.test", "password": "x" * 12, "name": "M"},
+    ),
+    "login": lambda w: ("POST", "/api/auth/login", {"email": w.login_email, "password": PASSWORD}),
+    "logout": lambda w: ("POST", "/api/auth/logout", None),
+    "get_me": lambda w: ("GET", "/api/me", None),
+    "list_orgs": lambda w: ("GET", "/api/orgs", None),
+    "create_org": lambda w: ("POST", "/api/orgs", {"name": "Matrix org"}),
+    "search_orgs": lambda w: ("GET", "/api/orgs/search?q=org", None),
+    "search_crossorg_orgs": lambda w: ("GET", "/api/crossorg/orgs/search?q=org", None),
+    "join_org": lambda w: ("POST", "/api/orgs/join", {"code": "not-a-real-code"}),
+    "list_my_orgs": lambda w: ("GET", "/api/me/orgs", None),
+    "get_org": lambda w: ("GET", f"/api/orgs/{w.org.id}", None),
+    "update_org": lambda w: ("PATCH", f"/api/orgs/{w.org.id}", {"name": "Renamed"}),
+    "delete_org": lambda w: ("DELETE", f"/api/orgs/{w.org.id}", None),
+    "create_invitation": lambda w: ("POST", "/api/orgs/invitations", {"role": "member"}),
+    "list_team": lambda w: ("GET", "/api/team", None),
+    "change_member_role": lambda w: (
+        "PATCH",
+        f"/api/team/{w.org.employee_ids[Role.VIEWER]}",
+        {"role": "member"},
+    ),
+    "remove_member": lambda w: ("DELETE", f"/api/team/{w.org.employee_ids[Role.VIEWER]}", None),
+    "search_people": lambda w: ("GET", "/api/people/search?q=person", None),
+    "palette_search": lambda w: ("GET", "/api/palette/search?q=project", None),
+    "mint_api_key": lambda w: ("POST", "/api/api-keys", {"name": "matrix"}),
+    "list_api_keys": lambda w: ("GET", "/api/api-keys", None),
+    "revoke_api_key": lambda w: ("DELETE", f"/api/api-keys/{w.key_id}", None),
+}
+
+# Web pages answer a redirect to sign-in instead of 401; they are checked in tests/web.
+WEB_ROUTES = {name for name in POLICY if name.startswith("web_")}
+
+
+def test_every_route_has_a_rule_and_a_recipe(app: FastAPI) -> None:
+    names = {route.name for route in route_table(app)}
+    assert names - set(POLICY) == set(), "routes without an authorization rule"
+    assert set(POLICY) - names == set(), "rules for routes that do not exist"
+    assert names - WEB_ROUTES - set(RECIPES) == set(), "routes missing from the matrix"
+
+
+def test_documented_rules_are_pinned() -> None:
+    """API.md §3–4 in a few lines, so loosening the policy by accident fails here."""
+    for name in ("create_org", "join_org", "search_orgs", "search_crossorg_orgs"):
+        assert POLICY[name].tokens is False, name
+    assert POLICY["mint_api_key"] == Rule(Audience.ORG, Role.MANAGER, tokens=False)
+    assert POLICY["revoke_api_key"].tokens is False
+    assert POLICY["delete_org"].min_role is Role.OWNER
+    assert POLICY["update_org"].min_role is Role.ADMIN
+    assert POLICY["change_member_role"].min_role is Role.ADMIN
+    assert POLICY["create_invitation"].min_role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # anon | session | pat | outsider
+    role: Role | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}-{self.role.value}" if self.role else self.kind
+
+
+PRINCIPALS = (
+    [Principal("anon"), Principal("outsider")]
+    + [Principal("session", r) for r in ROLES]
+    + [Principal("pat", r) for r in ROLES]
+)
+
+
+def expected_denial(rule: Rule, who: Principal) -> int | None:
+    """The status a principal must get from a route's rule, or None when it is let through."""
+    if rule.audience is Audience.PUBLIC:
+        return None
+    if who.kind == "anon":
+        return 401
+    if who.kind == "pat" and not rule.tokens:
+        return 403
+    if rule.audience is Audience.USER:
+        return None
+    if who.kind == "outsider":
+        return 404 if rule.audience is Audience.PATH_ORG else 403
+    assert who.role is not None
+    return None if who.role.at_least(rule.min_role) else 403
+
+
+@pytest.fixture(scope="module")
+async def people(app: FastAPI) -> dict[str, Person]:
+    factory = Factory(app)
+    pool = {role.value: await factory.person() for role in ROLES}
+    pool["outsider"] = await factory.person()
+    return pool
+
+
+async def build_world(factory: Factory, people: dict[str, Person]) -> World:
+    org = await factory.org(owner=people["owner"])
+    for role in OTHER_ROLES:
+        org.employee_ids[role] = await factory.add_member(org.id, people[role.value], role)
+        org.members[role] = people[role.value]
+    project = await factory.project(org)
+    token = await factory.key(org.id, people["viewer"], "target")  # a key to revoke
+    async with factory.client(Authorization=f"Bearer {token}") as keyed:
+        key_id = uuid.UUID((await keyed.get("/api/api-keys")).json()[0]["id"])
+    return World(org, key_id, project.id, people["viewer"].email)
+
+
+async def fresh_session(factory: Factory, person: Person) -> tuple[httpx.AsyncClient, str]:
+    """A new sign-in of the person, so a call that signs out or in changes no shared client."""
+    client = factory.client()
+    response = await client.post(
+        "/api/auth/login", json={"email": person.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    return client, response.json()["csrf_token"]
+
+
+async def call(
+    factory: Factory, world: World, who: Principal, recipe: Recipe, people: dict[str, Person]
+) -> httpx.Response:
+    method, path, body = recipe(world)
+    if who.kind == "anon":
+        async with factory.client() as c:
+            return await c.request(method, path, json=body)
+    if who.kind == "pat":
+        assert who.role is not None
+        token = await factory.key(world.org.id, people[who.role.value], "matrix caller")
+        async with factory.client(Authorization=f"Bearer {token}") as c:
+            return await c.request(method, path, json=body)
+    person = people["outsider"] if who.kind == "outsider" else people[str(who.role)]
+    client, csrf = await fresh_session(factory, person)
+    try:
+        headers = {"X-CSRF-Token": csrf, "X-Org-Id": str(world.org.id)}
+        return await client.request(method, path, json=body, headers=headers)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("who", PRINCIPALS, ids=str)
+@pytest.mark.parametrize("route", sorted(RECIPES))
+async def test_matrix(
+    app: FastAPI, people: dict[str, Person], route: str, who: Principal
+) -> None:
+    factory = Factory(app)
+    world = await build_world(factory, people)
+    response = await call(factory, world, who, RECIPES[route], people)
+    denial = expected_denial(POLICY[route], who)
+    if denial is None:
+        assert response.status_code not in (401, 403), response.text
+        if POLICY[route].audience is Audience.PATH_ORG:
+            assert response.status_code != 404, response.text
+    else:
+        assert response.status_code == denial, response.text
+    if response.status_code >= 400:
+        assert "error" in response.json()
+
+
+# -- isolation sweep: org A's credentials aimed at org B's ids ----------------------------------
+
+
+def _takes_ids(app: FastAPI) -> list[str]:
+    return sorted(
+        route.name
+        for route in route_table(app)
+        if "{" in route.path and route.name in RECIPES
+    )
+
+
+async def test_isolation_sweep_is_not_empty(app: FastAPI) -> None:
+    assert len(_takes_ids(app)) >= 6
+
+
+@pytest.mark.parametrize("credential", ["pat", "session"])
+async def test_isolation_sweep(app: FastAPI, credential: str) -> None:
+    factory = Factory(app)
+    mine = await factory.org()
+    theirs_owner = await factory.person()
+    people_b = {role.value: await factory.person() for role in OTHER_ROLES}
+    people_b["owner"] = theirs_owner
+    world_b = await build_world(factory, people_b)
+    before = await snapshot(factory, world_b)
+    token = await factory.key(mine.id, mine.owner)
+    for name in _takes_ids(app):
+        method, path, body = RECIPES[name](world_b)
+        if credential == "pat":
+            async with factory.client(Authorization=f"Bearer {token}") as c:
+                response = await c.request(method, path, json=body)
+        else:
+            owner = mine.owner
+            response = await owner.client.request(
+                method, path, json=body, headers=owner.headers(mine.id)
+            )
+        if credential == "pat" and not POLICY[name].tokens:
+            # Refused for every id alike, the key's own org's included: it reveals nothing.
+            assert response.json()["code"] == "token_forbidden", name
+            continue
+        assert response.status_code == 404, (name, response.text)
+        assert str(world_b.org.id) not in response.text or name.endswith("_org")
+    assert await snapshot(factory, world_b) == before
+
+
+async def snapshot(factory: Factory, world: World) -> str:
+    """Everything org B has, as text: nothing of it may change."""
+    from sqlalchemy import text
+
+    parts = []
+    async with factory.services.db.read() as session:
+        for table in ("orgs", "memberships", "api_keys", "projects", "invitations"):
+            column = "id" if table == "orgs" else "org_id"
+            rows = await session.execute(
+                text(f"SELECT * FROM {table} WHERE {column} = :org ORDER BY 1"),  # noqa: S608
+                {"org": world.org.id if factory.services.db.dialect != "sqlite" else world.org.id.hex},
+            )
+            parts.append(repr(rows.all()))
+    return "\n".join(parts)
