@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+LINT_PATHS := src tests migrations $(wildcard bench)
 
 .DEFAULT_GOAL := help
 .PHONY: help run test check lint typecheck format openapi migrate bench clean browser
@@ -26,8 +27,8 @@ migrate: $(STAMP) ## apply pending migrations
 	$(BIN)/projekt migrate
 
 test: $(STAMP) browser ## lint, type check and the whole test suite
-	$(BIN)/ruff format --check src tests migrations bench
-	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -37,14 +38,14 @@ browser: ## make sure Debian's chromium is there for the browser tests
 	@test -x /usr/bin/chromium || ./scripts/install-chromium
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 format: $(STAMP) ## reformat the code
-	$(BIN)/ruff format src tests migrations bench
-	$(BIN)/ruff check --fix src tests migrations bench
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 openapi: $(STAMP) ## regenerate the committed openapi.yaml from the app
 	$(BIN)/projekt openapi > openapi.yaml

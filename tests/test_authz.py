@@ -184,9 +184,7 @@ async def call(
 
 @pytest.mark.parametrize("who", PRINCIPALS, ids=str)
 @pytest.mark.parametrize("route", sorted(RECIPES))
-async def test_matrix(
-    app: FastAPI, people: dict[str, Person], route: str, who: Principal
-) -> None:
+async def test_matrix(app: FastAPI, people: dict[str, Person], route: str, who: Principal) -> None:
     factory = Factory(app)
     world = await build_world(factory, people)
     response = await call(factory, world, who, RECIPES[route], people)
@@ -206,9 +204,7 @@ async def test_matrix(
 
 def _takes_ids(app: FastAPI) -> list[str]:
     return sorted(
-        route.name
-        for route in route_table(app)
-        if "{" in route.path and route.name in RECIPES
+        route.name for route in route_table(app) if "{" in route.path and route.name in RECIPES
     )
 
 
@@ -254,8 +250,12 @@ async def snapshot(factory: Factory, world: World) -> str:
         for table in ("orgs", "memberships", "api_keys", "projects", "invitations"):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(
-                text(f"SELECT * FROM {table} WHERE {column} = :org ORDER BY 1"),  # noqa: S608
-                {"org": world.org.id if factory.services.db.dialect != "sqlite" else world.org.id.hex},
+                text(f"SELECT * FROM {table} WHERE {column} = :org ORDER BY 1"),
+                {
+                    "org": world.org.id
+                    if factory.services.db.dialect != "sqlite"
+                    else world.org.id.hex
+                },
             )
             parts.append(repr(rows.all()))
     return "\n".join(parts)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,7 +43,9 @@ async def test_mint_shape_and_storage(app: FastAPI, factory: Factory) -> None:
     assert created["last_four"] == token[-4:]
     assert created["org_id"] == str(org.id)
     async with app.state.services.db.read() as session:
-        row = (await session.execute(select(ApiKey).where(ApiKey.id == uuid.UUID(str(created["id"]))))).scalar_one()
+        row = (
+            await session.execute(select(ApiKey).where(ApiKey.id == uuid.UUID(str(created["id"]))))
+        ).scalar_one()
         assert row.token_hash == digest(token)
         dump = str((await session.execute(text("SELECT * FROM api_keys"))).all())
     assert token not in dump
@@ -102,7 +104,9 @@ async def test_twenty_active_keys_at_most(factory: Factory, time_travel: Movable
     for _ in range(19):
         await _mint(org)
     owner = org.owner
-    over = await owner.client.post("/api/api-keys", json={"name": "21"}, headers=owner.headers(org.id))
+    over = await owner.client.post(
+        "/api/api-keys", json={"name": "21"}, headers=owner.headers(org.id)
+    )
     assert over.status_code == 409
     assert over.json()["code"] == "key_limit_reached"
     time_travel.advance(timedelta(hours=2))
@@ -143,8 +147,9 @@ async def test_revocation_is_instant(factory: Factory) -> None:
         assert revoked.status_code == 204
         after = await keyed.get("/api/me")
     assert after.status_code == 401
-    assert 'resource_metadata="http://testserver/.well-known/oauth-protected-resource"' in (
-        after.headers["www-authenticate"]
+    assert (
+        'resource_metadata="http://testserver/.well-known/oauth-protected-resource"'
+        in (after.headers["www-authenticate"])
     )
     again = await org.owner.client.delete(
         f"/api/api-keys/{created['id']}", headers=org.owner.headers(org.id)
@@ -273,9 +278,7 @@ async def test_key_sees_only_its_bound_org(factory: Factory) -> None:
     assert {o["id"] for o in session_orgs} == {str(org.id), str(other.id)}
 
 
-async def test_last_used_at_is_not_written_on_every_request(
-    app: FastAPI, factory: Factory
-) -> None:
+async def test_last_used_at_is_not_written_on_every_request(app: FastAPI, factory: Factory) -> None:
     org = await factory.org()
     token = await factory.key(org.id, org.owner)
     engine = app.state.services.db.engine
@@ -289,7 +292,9 @@ async def test_last_used_at_is_not_written_on_every_request(
     assert listed.json()[0]["last_used_at"] is not None
 
 
-def test_cli_mints_a_key(migrated: object, factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_mints_a_key(
+    migrated: object, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`projekt keys mint` for CI bootstraps (runs its own event loop, so a sync test)."""
     import io
     from contextlib import redirect_stdout

@@ -155,9 +155,7 @@ async def test_logout_ends_the_session(app: FastAPI, factory: Factory) -> None:
         assert (await replay.get("/api/me")).status_code == 401
 
 
-async def test_session_idle_expiry_and_sliding(
-    factory: Factory, time_travel: MovableClock
-) -> None:
+async def test_session_idle_expiry_and_sliding(factory: Factory, time_travel: MovableClock) -> None:
     person = await factory.person()
     for _ in range(3):  # used every 20 days: stays alive past 30 days in total
         time_travel.advance(timedelta(days=20))

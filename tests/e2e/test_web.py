@@ -97,7 +97,9 @@ async def test_member_sees_why_they_cannot_mint(live_server: str, browser: Any) 
     member_ctx = await browser.new_context()
     member = await member_ctx.new_page()
     await _signup(member, live_server)
-    member_csrf = next(c["value"] for c in await member_ctx.cookies() if c["name"] == "projekt_csrf")
+    member_csrf = next(
+        c["value"] for c in await member_ctx.cookies() if c["name"] == "projekt_csrf"
+    )
     joined = await member.request.post(
         f"{live_server}/api/orgs/join", data={"code": code}, headers={"X-CSRF-Token": member_csrf}
     )

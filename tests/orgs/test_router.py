@@ -70,15 +70,21 @@ async def test_get_update_delete_org(factory: Factory) -> None:
     assert got.status_code == 200
     assert got.json()["role"] == "member"
     patched = await admin.client.patch(
-        f"/api/orgs/{org.id}", json={"name": "Renamed", "discoverable": True}, headers=admin.headers()
+        f"/api/orgs/{org.id}",
+        json={"name": "Renamed", "discoverable": True},
+        headers=admin.headers(),
     )
     assert patched.status_code == 200
     assert patched.json()["name"] == "Renamed"
     assert patched.json()["discoverable"] is True
     assert (
-        await member.client.patch(f"/api/orgs/{org.id}", json={"name": "x"}, headers=member.headers())
+        await member.client.patch(
+            f"/api/orgs/{org.id}", json={"name": "x"}, headers=member.headers()
+        )
     ).status_code == 403
-    assert (await admin.client.delete(f"/api/orgs/{org.id}", headers=admin.headers())).status_code == 403
+    assert (
+        await admin.client.delete(f"/api/orgs/{org.id}", headers=admin.headers())
+    ).status_code == 403
     deleted = await org.owner.client.delete(f"/api/orgs/{org.id}", headers=org.owner.headers())
     assert deleted.status_code == 204
     assert (await org.owner.client.get(f"/api/orgs/{org.id}")).status_code == 404
@@ -228,7 +234,9 @@ async def test_invitation_single_use_and_email_bound(factory: Factory) -> None:
         "/api/orgs/join", json={"code": code}, headers=invited.headers()
     )
     assert replay.status_code == 404
-    bogus = await other.client.post("/api/orgs/join", json={"code": "nope"}, headers=other.headers())
+    bogus = await other.client.post(
+        "/api/orgs/join", json={"code": "nope"}, headers=other.headers()
+    )
     assert bogus.status_code == 404
 
 
@@ -239,7 +247,9 @@ async def test_searches(factory: Factory) -> None:
     mine = await owner.client.get("/api/orgs/search", params={"q": org.slug[:6]})
     assert str(org.id) in [hit["id"] for hit in mine.json()]
     people = await owner.client.get(
-        "/api/people/search", params={"q": org.members[Role.MEMBER].name}, headers=owner.headers(org.id)
+        "/api/people/search",
+        params={"q": org.members[Role.MEMBER].name},
+        headers=owner.headers(org.id),
     )
     assert [p["user_id"] for p in people.json()] == [str(org.members[Role.MEMBER].user_id)]
     palette = await owner.client.get(
