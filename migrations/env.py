@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from projekt.config import Settings
 from projekt.core.db import create_engine
+from projekt.core.migrate import include_object
 from projekt.db_registry import metadata
 
 config = context.config
@@ -29,6 +30,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

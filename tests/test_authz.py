@@ -34,6 +34,21 @@ class World:
     key_id: uuid.UUID
     project_id: uuid.UUID
     login_email: str
+    issue_id: uuid.UUID
+    comment_id: uuid.UUID
+
+
+def _project_key() -> str:
+    return "M" + uuid.uuid4().hex[:6].upper().replace("0", "Q").replace("1", "R")
+
+
+COLUMNS = [
+    {"key": "backlog", "name": "Backlog", "category": "todo"},
+    {"key": "todo", "name": "To Do", "category": "todo"},
+    {"key": "in_progress", "name": "In Progress", "category": "in_progress"},
+    {"key": "in_review", "name": "In Review", "category": "in_progress"},
+    {"key": "done", "name": "Done", "category": "done"},
+]
 
 
 Recipe = Callable[[World], tuple[str, str, Any]]
@@ -74,7 +89,66 @@ RECIPES: dict[str, Recipe] = {
     "mint_api_key": lambda w: ("POST", "/api/api-keys", {"name": "matrix"}),
     "list_api_keys": lambda w: ("GET", "/api/api-keys", None),
     "revoke_api_key": lambda w: ("DELETE", f"/api/api-keys/{w.key_id}", None),
+    "list_projects": lambda w: ("GET", "/api/projects", None),
+    "create_project": lambda w: ("POST", "/api/projects", {"key": _project_key(), "name": "M"}),
+    "get_project": lambda w: ("GET", f"/api/projects/{w.project_id}", None),
+    "replace_project": lambda w: ("PUT", f"/api/projects/{w.project_id}", {"name": "R"}),
+    "update_project": lambda w: ("PATCH", f"/api/projects/{w.project_id}", {"name": "U"}),
+    "delete_project": lambda w: ("DELETE", f"/api/projects/{w.project_id}", None),
+    "get_columns": lambda w: ("GET", f"/api/projects/{w.project_id}/columns", None),
+    "replace_columns": lambda w: ("PUT", f"/api/projects/{w.project_id}/columns", COLUMNS),
+    "list_project_members": lambda w: ("GET", f"/api/projects/{w.project_id}/members", None),
+    "add_project_member": lambda w: (
+        "POST",
+        f"/api/projects/{w.project_id}/members",
+        {"user_id": str(w.org.members[Role.MEMBER].user_id)},
+    ),
+    "remove_project_member": lambda w: (
+        "DELETE",
+        f"/api/projects/{w.project_id}/members?user_id={w.org.members[Role.VIEWER].user_id}",
+        None,
+    ),
+    "list_issues": lambda w: ("GET", f"/api/issues?project_id={w.project_id}", None),
+    "create_issue": lambda w: (
+        "POST",
+        "/api/issues",
+        {"project_id": str(w.project_id), "title": "Matrix issue"},
+    ),
+    "bulk_issues": lambda w: (
+        "POST",
+        "/api/issues/bulk",
+        {"issue_ids": [str(w.issue_id)], "action": "set_priority", "value": "high"},
+    ),
+    "issue_schema": lambda w: ("GET", f"/api/issue_schema?project_id={w.project_id}", None),
+    "get_issue": lambda w: ("GET", f"/api/issues/{w.issue_id}", None),
+    "replace_issue": lambda w: ("PUT", f"/api/issues/{w.issue_id}", {"title": "Put"}),
+    "update_issue": lambda w: ("PATCH", f"/api/issues/{w.issue_id}", {"title": "Patch"}),
+    "delete_issue": lambda w: ("DELETE", f"/api/issues/{w.issue_id}", None),
+    "transition_issue": lambda w: (
+        "POST",
+        f"/api/issues/{w.issue_id}/transition",
+        {"status": "Done"},
+    ),
+    "archive_issue": lambda w: ("POST", f"/api/issues/{w.issue_id}/archive", None),
+    "unarchive_issue": lambda w: ("POST", f"/api/issues/{w.issue_id}/unarchive", None),
+    "duplicate_issue": lambda w: ("POST", f"/api/issues/{w.issue_id}/duplicate", None),
+    "list_comments": lambda w: ("GET", f"/api/issues/{w.issue_id}/comments", None),
+    "add_comment": lambda w: ("POST", f"/api/issues/{w.issue_id}/comments", {"text": "Hi"}),
+    "edit_comment": lambda w: (
+        "PATCH",
+        f"/api/issues/{w.issue_id}/comments/{w.comment_id}",
+        {"text": "Edited"},
+    ),
+    "delete_comment": lambda w: (
+        "DELETE",
+        f"/api/issues/{w.issue_id}/comments/{w.comment_id}",
+        None,
+    ),
+    "issue_activity": lambda w: ("GET", f"/api/issues/{w.issue_id}/activity", None),
 }
+
+# A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
+RESOURCE_DENIALS = {"not_comment_author"}
 
 # Web pages answer a redirect to sign-in instead of 401; they are checked in tests/web.
 WEB_ROUTES = {name for name in POLICY if name.startswith("web_")}
@@ -148,7 +222,22 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
     token = await factory.key(org.id, people["viewer"], "target")  # a key to revoke
     async with factory.client(Authorization=f"Bearer {token}") as keyed:
         key_id = uuid.UUID((await keyed.get("/api/api-keys")).json()[0]["id"])
-    return World(org, key_id, project.id, people["viewer"].email)
+    owner = people["owner"]
+    headers = owner.headers(org.id)
+    await owner.client.post(
+        f"/api/projects/{project.id}/members",
+        json={"user_id": str(people["viewer"].user_id)},
+        headers=headers,
+    )
+    issue = await owner.client.post(
+        "/api/issues", json={"project_id": str(project.id), "title": "Target"}, headers=headers
+    )
+    issue_id = uuid.UUID(issue.json()["id"])
+    comment = await owner.client.post(
+        f"/api/issues/{issue_id}/comments", json={"text": "Target"}, headers=headers
+    )
+    comment_id = uuid.UUID(comment.json()["id"])
+    return World(org, key_id, project.id, people["viewer"].email, issue_id, comment_id)
 
 
 async def fresh_session(factory: Factory, person: Person) -> tuple[httpx.AsyncClient, str]:
@@ -190,7 +279,9 @@ async def test_matrix(app: FastAPI, people: dict[str, Person], route: str, who: 
     response = await call(factory, world, who, RECIPES[route], people)
     denial = expected_denial(POLICY[route], who)
     if denial is None:
-        assert response.status_code not in (401, 403), response.text
+        if response.status_code == 403:
+            assert response.json()["code"] in RESOURCE_DENIALS, response.text
+        assert response.status_code != 401, response.text
         if POLICY[route].audience is Audience.PATH_ORG:
             assert response.status_code != 404, response.text
     else:
@@ -247,7 +338,17 @@ async def snapshot(factory: Factory, world: World) -> str:
 
     parts = []
     async with factory.services.db.read() as session:
-        for table in ("orgs", "memberships", "api_keys", "projects", "invitations"):
+        for table in (
+            "orgs",
+            "memberships",
+            "api_keys",
+            "projects",
+            "project_members",
+            "invitations",
+            "issues",
+            "comments",
+            "issue_activity",
+        ):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(
                 text(f"SELECT * FROM {table} WHERE {column} = :org ORDER BY 1"),

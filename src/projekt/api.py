@@ -5,7 +5,9 @@ from fastapi import APIRouter
 from projekt import health
 from projekt.api_keys.router import router as api_keys_router
 from projekt.auth.router import router as auth_router
+from projekt.issues.router import router as issues_router
 from projekt.orgs.router import router as orgs_router
+from projekt.projects.router import router as projects_router
 from projekt.search.router import router as search_router
 from projekt.web.router import router as web_router
 
@@ -14,5 +16,7 @@ api_router.include_router(health.router)
 api_router.include_router(auth_router)
 api_router.include_router(orgs_router)
 api_router.include_router(api_keys_router)
+api_router.include_router(projects_router)
+api_router.include_router(issues_router)
 api_router.include_router(search_router)
 api_router.include_router(web_router)

@@ -3,9 +3,17 @@
 from projekt.api_keys import models as api_keys_models
 from projekt.auth import models as auth_models
 from projekt.core.db import Base
+from projekt.issues import models as issues_models
 from projekt.orgs import models as orgs_models
 from projekt.projects import models as projects_models
 
-__all__ = ["Base", "api_keys_models", "auth_models", "orgs_models", "projects_models"]
+__all__ = [
+    "Base",
+    "api_keys_models",
+    "auth_models",
+    "issues_models",
+    "orgs_models",
+    "projects_models",
+]
 
 metadata = Base.metadata

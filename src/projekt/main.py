@@ -28,6 +28,7 @@ from projekt.core.responses import JSONResponse
 from projekt.core.security import Passwords
 from projekt.middleware.authentication import AuthenticationMiddleware
 from projekt.middleware.body_limit import BodyLimitMiddleware
+from projekt.middleware.etag import ETagMiddleware
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.policy import POLICY
 from projekt.web.router import STATIC_DIR, install_web_handlers
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if services.redis is not None:
             await services.redis.aclose()
 
-    # Request order: id and last-resort errors, body limit, then identity.
+    # Request order: id and last-resort errors, body limit, identity, then ETags.
     middleware = [
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             resolver=CredentialResolver(settings, services.db, services.clock),
             cookie_name=settings.session_cookie_name,
         ),
+        Middleware(ETagMiddleware),
     ]
     app = FastAPI(
         title="Projekt API",

@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 
 from projekt.config import Settings
-from projekt.core.migrate import alembic_config
+from projekt.core.migrate import alembic_config, include_object
 from projekt.db_registry import metadata
 
 
@@ -21,7 +21,8 @@ def test_one_head(settings: Settings) -> None:
 
 async def test_models_match_migrations(app: FastAPI) -> None:
     def diff(connection: Any) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": include_object}
+        context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, metadata))
 
     async with app.state.services.db.engine.connect() as conn:

@@ -23,8 +23,14 @@ class Project(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    # Next issue number; bumped under a row lock so keys have no gaps or duplicates.
+    # The last issue number handed out; bumped by an atomic UPDATE … RETURNING, so keys have
+    # no gaps or duplicates under concurrent creates.
     issue_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every change to the project's representation (its ETag).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by every write to any of its issues: the validator of issue lists, so a list 304
+    # needs no list query.
+    issues_version: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

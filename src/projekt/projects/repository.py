@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from projekt.auth.models import User
 from projekt.core.repository import OrgScopedRepository, like_pattern
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project, ProjectMember
@@ -27,14 +28,28 @@ def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
 class ProjectRepository(OrgScopedRepository[Project]):
     model = Project
 
-    async def key_taken(self, key: str) -> bool:
+    async def key_taken(self, key: str, *, other_than: uuid.UUID | None = None) -> bool:
         stmt = self.select(Project.id).where(Project.key == key)
+        if other_than is not None:
+            stmt = stmt.where(Project.id != other_than)
         return (await self.session.execute(stmt)).first() is not None
 
-    async def visible(
-        self, user_id: uuid.UUID, q: str | None = None, limit: int = 100
-    ) -> list[Project]:
-        stmt = self.select().where(visible_to(user_id))
+    async def visible_one(self, project_id: uuid.UUID, user_id: uuid.UUID) -> Project | None:
+        stmt = self.select().where(Project.id == project_id, visible_to(user_id))
+        project: Project | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return project
+
+    async def listing(
+        self,
+        user_id: uuid.UUID,
+        *,
+        q: str | None,
+        status: str | None,
+        order: list[ColumnElement[Any]],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Project], int]:
+        stmt = self.select(Project, func.count().over().label("total")).where(visible_to(user_id))
         if q:
             pattern = like_pattern(q)
             stmt = stmt.where(
@@ -43,8 +58,55 @@ class ProjectRepository(OrgScopedRepository[Project]):
                     func.lower(Project.key).like(pattern, escape="\\"),
                 )
             )
-        stmt = stmt.order_by(Project.name, Project.id).limit(limit)
-        return list((await self.session.execute(stmt)).scalars())
+        if status:
+            stmt = stmt.where(Project.status == status)
+        stmt = stmt.order_by(*order, Project.id).limit(limit).offset(offset)
+        rows = (await self.session.execute(stmt)).all()
+        if rows:
+            return [row.Project for row in rows], int(rows[0].total)
+        count = self.select(func.count()).where(visible_to(user_id))
+        return [], int((await self.session.execute(count)).scalar_one()) if offset else 0
+
+    async def visible(
+        self, user_id: uuid.UUID, q: str | None = None, limit: int = 100
+    ) -> list[Project]:
+        projects, _ = await self.listing(
+            user_id, q=q, status=None, order=[Project.name.asc()], limit=limit, offset=0
+        )
+        return projects
+
+    async def delete(self, project_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(Project).where(Project.id == project_id, Project.org_id == self.org_id)
+        )
+
+    async def bump_issues_version(self, project_id: uuid.UUID) -> None:
+        stmt = (
+            update(Project)
+            .where(Project.id == project_id, Project.org_id == self.org_id)
+            .values(issues_version=Project.issues_version + 1)
+        )
+        await self.session.execute(stmt)
+
+
+class ProjectMemberRepository(OrgScopedRepository[ProjectMember]):
+    model = ProjectMember
+
+    async def listing(self, project_id: uuid.UUID) -> list[Any]:
+        stmt = (
+            self.select(ProjectMember, User)
+            .join(User, User.id == ProjectMember.user_id)
+            .where(ProjectMember.project_id == project_id)
+            .order_by(ProjectMember.added_at, ProjectMember.id)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def find(self, project_id: uuid.UUID, user_id: uuid.UUID) -> ProjectMember | None:
+        stmt = self.select().where(
+            ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
+        )
+        member: ProjectMember | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return member
 
 
 async def visible_refs_in_orgs(

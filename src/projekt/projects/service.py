@@ -1,16 +1,31 @@
-"""Projects: the part the identity layer and the demo seed need (full CRUD lives with issues)."""
+"""Projects: CRUD, board columns and members, with private-project visibility."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.clock import Clock
-from projekt.core.errors import Conflict
-from projekt.projects.models import Project
-from projekt.projects.repository import ProjectRepository, visible_refs_in_orgs
+from projekt.core.conditional import version_etag
+from projekt.core.context import OrgContext
+from projekt.projects.errors import ColumnInUse, ProjectKeyTaken, ProjectNotFound, field_error
+from projekt.projects.models import Project, ProjectMember
+from projekt.projects.repository import (
+    ProjectMemberRepository,
+    ProjectRepository,
+    visible_refs_in_orgs,
+)
+from projekt.projects.schemas import (
+    ColumnIn,
+    ProjectCreate,
+    ProjectMemberRead,
+    ProjectRead,
+    ProjectUpdate,
+)
 
 DEFAULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("backlog", "Backlog", "todo"),
@@ -28,8 +43,12 @@ def default_columns() -> list[dict[str, Any]]:
     ]
 
 
-class ProjectKeyTaken(Conflict):
-    code, message = "project_key_taken", "Another project of this organization has this key."
+def project_etag(project: Project) -> str:
+    return version_etag("project", project.id, project.version)
+
+
+def project_read(project: Project) -> ProjectRead:
+    return ProjectRead.model_validate(project)
 
 
 class ProjectService:
@@ -37,36 +56,18 @@ class ProjectService:
         self.session = session
         self.clock = clock
 
-    async def create(
-        self,
-        org_id: uuid.UUID,
-        created_by: uuid.UUID,
-        key: str,
-        name: str,
-        description: str | None = None,
-        visibility: str = "org",
-    ) -> Project:
-        repo = ProjectRepository(self.session, org_id)
-        if await repo.key_taken(key):
-            raise ProjectKeyTaken()
-        now = self.clock.now()
-        return await repo.add(
-            Project(
-                id=uuid.uuid4(),
-                org_id=org_id,
-                key=key,
-                name=name,
-                description=description,
-                visibility=visibility,
-                status="active",
-                lead_id=created_by,
-                columns=default_columns(),
-                issue_seq=0,
-                created_by_id=created_by,
-                created_at=now,
-                updated_at=now,
-            )
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get_visible(self, ctx: OrgContext, project_id: uuid.UUID) -> Project:
+        project = await ProjectRepository(self.session, ctx.org_id).visible_one(
+            project_id, ctx.user_id
         )
+        if project is None:
+            raise ProjectNotFound()
+        return project
+
+    async def listing(self, ctx: OrgContext, **filters: Any) -> tuple[list[Project], int]:
+        return await ProjectRepository(self.session, ctx.org_id).listing(ctx.user_id, **filters)
 
     async def visible(
         self, org_id: uuid.UUID, user_id: uuid.UUID, q: str, limit: int
@@ -77,3 +78,197 @@ class ProjectService:
         self, user_id: uuid.UUID, org_ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, list[Any]]:
         return await visible_refs_in_orgs(self.session, user_id, org_ids)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        org_id: uuid.UUID,
+        created_by: uuid.UUID,
+        key: str,
+        name: str,
+        description: str | None = None,
+        visibility: str = "org",
+        *,
+        status: str = "active",
+        lead_id: uuid.UUID | None = None,
+        columns: list[dict[str, Any]] | None = None,
+    ) -> Project:
+        repo = ProjectRepository(self.session, org_id)
+        if await repo.key_taken(key):
+            raise ProjectKeyTaken()
+        now = self.clock.now()
+        project = Project(
+            id=uuid.uuid4(),
+            org_id=org_id,
+            key=key,
+            name=name,
+            description=description,
+            visibility=visibility,
+            status=status,
+            lead_id=lead_id if lead_id is not None else created_by,
+            columns=columns or default_columns(),
+            issue_seq=0,
+            version=1,
+            issues_version=0,
+            created_by_id=created_by,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                await repo.add(project)
+        except IntegrityError:  # a concurrent create took the key
+            raise ProjectKeyTaken() from None
+        if visibility == "private":
+            # The creator of a private project can see it.
+            await self._add_member(project, created_by)
+        return project
+
+    async def create_from(self, ctx: OrgContext, data: ProjectCreate) -> Project:
+        if data.lead_id is not None:
+            await self._require_org_member(ctx, data.lead_id, "lead_id")
+        columns = normalize_columns(data.columns) if data.columns else None
+        return await self.create(
+            ctx.org_id,
+            ctx.user_id,
+            data.key,
+            data.name,
+            data.description,
+            data.visibility,
+            status=data.status,
+            lead_id=data.lead_id,
+            columns=columns,
+        )
+
+    async def update(self, ctx: OrgContext, project: Project, data: ProjectUpdate) -> Project:
+        changes = data.model_dump(exclude_unset=True)
+        for required in ("key", "name", "visibility", "status"):
+            if required in changes and changes[required] is None:
+                raise field_error(required, f"The {required} cannot be null")
+        repo = ProjectRepository(self.session, ctx.org_id)
+        if changes.get("key") and await repo.key_taken(changes["key"], other_than=project.id):
+            raise ProjectKeyTaken()
+        if changes.get("lead_id") is not None:
+            await self._require_org_member(ctx, changes["lead_id"], "lead_id")
+        for field, value in changes.items():
+            setattr(project, field, value)
+        await self._touch(project, issues_changed="key" in changes)
+        return project
+
+    async def delete(self, ctx: OrgContext, project: Project) -> None:
+        await ProjectRepository(self.session, ctx.org_id).delete(project.id)
+
+    async def replace_columns(
+        self, ctx: OrgContext, project: Project, columns: list[ColumnIn]
+    ) -> Project:
+        from projekt.issues.service import issue_counts_by_status, rename_status
+
+        new = normalize_columns(columns)
+        old_by_key = {c["key"]: c for c in project.columns}
+        new_names = {c["name"] for c in new}
+        renames = {
+            old_by_key[c["key"]]["name"]: c["name"]
+            for c in new
+            if c["key"] in old_by_key and old_by_key[c["key"]]["name"] != c["name"]
+        }
+        counts = await issue_counts_by_status(self.session, ctx.org_id, project.id)
+        for name, count in counts.items():
+            if count and name not in new_names and name not in renames:
+                raise ColumnInUse(f"The column '{name}' still holds {count} issue(s).")
+        for old, new_name in renames.items():
+            await rename_status(self.session, ctx.org_id, project.id, old, new_name)
+        project.columns = new
+        await self._touch(project, issues_changed=bool(renames))
+        return project
+
+    async def _touch(self, project: Project, *, issues_changed: bool) -> None:
+        project.version += 1
+        if issues_changed:
+            project.issues_version += 1
+        project.updated_at = self.clock.now()
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError:
+            raise ProjectKeyTaken() from None
+
+    # -- members ----------------------------------------------------------------------------
+
+    async def members(self, ctx: OrgContext, project: Project) -> list[ProjectMemberRead]:
+        rows = await ProjectMemberRepository(self.session, ctx.org_id).listing(project.id)
+        return [
+            ProjectMemberRead(
+                user_id=row.User.id,
+                name=row.User.name,
+                email=row.User.email,
+                added_at=row.ProjectMember.added_at,
+            )
+            for row in rows
+        ]
+
+    async def add_member(
+        self, ctx: OrgContext, project: Project, user_id: uuid.UUID
+    ) -> ProjectMemberRead:
+        await self._require_org_member(ctx, user_id, "user_id")
+        repo = ProjectMemberRepository(self.session, ctx.org_id)
+        if await repo.find(project.id, user_id) is None:
+            await self._add_member(project, user_id)
+        member = next(m for m in await self.members(ctx, project) if m.user_id == user_id)
+        return member
+
+    async def remove_member(self, ctx: OrgContext, project: Project, user_id: uuid.UUID) -> None:
+        repo = ProjectMemberRepository(self.session, ctx.org_id)
+        member = await repo.find(project.id, user_id)
+        if member is None:
+            raise ProjectNotFound("That person is not a member of this project.")
+        await self.session.delete(member)
+        await self.session.flush()
+
+    async def _add_member(self, project: Project, user_id: uuid.UUID) -> None:
+        await ProjectMemberRepository(self.session, project.org_id).add(
+            ProjectMember(
+                id=uuid.uuid4(),
+                org_id=project.org_id,
+                project_id=project.id,
+                user_id=user_id,
+                added_at=self.clock.now(),
+            )
+        )
+
+    async def _require_org_member(self, ctx: OrgContext, user_id: uuid.UUID, field: str) -> None:
+        from projekt.orgs.service import find_membership
+
+        if await find_membership(self.session, ctx.org_id, user_id) is None:
+            raise field_error(field, f"The {field} must be a member of this organization")
+
+
+def normalize_columns(columns: list[ColumnIn]) -> list[dict[str, Any]]:
+    ordered = sorted(
+        enumerate(columns),
+        key=lambda pair: (pair[1].position if pair[1].position is not None else pair[0], pair[0]),
+    )
+    result: list[dict[str, Any]] = []
+    seen_names: set[str] = set()
+    seen_keys: set[str] = set()
+    for position, (_, column) in enumerate(ordered):
+        folded = column.name.casefold()
+        if folded in seen_names:
+            raise field_error("columns", f"The column name '{column.name}' is used twice")
+        key = column.key or _column_key(column.name, seen_keys)
+        if key in seen_keys:
+            raise field_error("columns", f"The column key '{key}' is used twice")
+        seen_names.add(folded)
+        seen_keys.add(key)
+        result.append(
+            {"key": key, "name": column.name, "category": column.category, "position": position}
+        )
+    return result
+
+
+def _column_key(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:36] or "column"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key

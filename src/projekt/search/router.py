@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
+from projekt.issues.service import IssueService
 from projekt.orgs.dependencies import SearchQuery
 from projekt.orgs.service import OrgService
 from projekt.projects.service import ProjectService
@@ -18,14 +19,19 @@ PALETTE_LIMIT = 10
 async def palette_search(
     q: SearchQuery, ctx: OrgDep, session: SessionDep, services: ServicesDep
 ) -> list[PaletteHit]:
-    """Command-palette search over the organization's projects and people."""
+    """Command-palette search over projects, issues (by key or title) and people."""
     projects = await ProjectService(session, services.clock).visible(
         ctx.org_id, ctx.user_id, q, PALETTE_LIMIT
     )
+    issues = await IssueService(session, services, ctx).search(q, PALETTE_LIMIT)
     people = await OrgService(session, services).search_people(ctx, q)
     hits = [
         PaletteHit(type="project", id=p.id, title=p.name, subtitle=p.description, key=p.key)
         for p in projects
+    ]
+    hits += [
+        PaletteHit(type="issue", id=i["id"], title=i["title"], subtitle=i["status"], key=i["key"])
+        for i in issues
     ]
     hits += [
         PaletteHit(type="person", id=p.user_id, title=p.name, subtitle=p.email)

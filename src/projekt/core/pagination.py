@@ -1,0 +1,114 @@
+"""The two list shapes of API.md §2, paging parameters, and sort parsing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import ColumnElement
+from starlette.datastructures import QueryParams
+from starlette.responses import Response
+
+from projekt.core.errors import BadRequest
+from projekt.core.responses import dumps
+
+PLAIN_CAP = 100
+MAX_LIMIT = 200
+PAGING_PARAMS = ("limit", "offset", "page", "per_page")
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    limit: int
+    offset: int
+    enveloped: bool  # any paging parameter was sent: answer {data, meta}
+
+
+def parse_paging(query: QueryParams) -> Paging:
+    sent = {name: query.get(name) for name in PAGING_PARAMS if name in query}
+    if not sent:
+        return Paging(PLAIN_CAP, 0, enveloped=False)
+    values = {name: _int(name, value) for name, value in sent.items()}
+    if "offset" in values and "page" in values:
+        raise BadRequest("Use either offset or page, not both.", code="bad_paging")
+    size = values.get("limit", values.get("per_page", 50))
+    if not 1 <= size <= MAX_LIMIT:
+        raise BadRequest(f"limit/per_page must be between 1 and {MAX_LIMIT}.", code="bad_paging")
+    if "page" in values:
+        if values["page"] < 1:
+            raise BadRequest("page starts at 1.", code="bad_paging")
+        offset = (values["page"] - 1) * size
+    else:
+        offset = values.get("offset", 0)
+        if offset < 0:
+            raise BadRequest("offset cannot be negative.", code="bad_paging")
+    return Paging(size, offset, enveloped=True)
+
+
+def _int(name: str, value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number.", code="bad_paging") from None
+
+
+def parse_sort(
+    value: str | None,
+    columns: Mapping[str, Any],
+    default: str,
+) -> list[ColumnElement[Any]]:
+    """``sort=field`` or ``sort=-field`` (comma-separated for ties) into ORDER BY clauses."""
+    order: list[ColumnElement[Any]] = []
+    for part in (value or default).split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part.lstrip("-+")
+        if name not in columns:
+            allowed = ", ".join(sorted(columns))
+            raise BadRequest(f"Cannot sort by '{name}'; use one of: {allowed}.", code="bad_sort")
+        column = columns[name]
+        order.append(column.desc() if descending else column.asc())
+    return order
+
+
+def list_response(
+    items: Sequence[Any],
+    total: int,
+    paging: Paging,
+    url_path: str,
+    query: QueryParams,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    extra = dict(headers or {})
+    if paging.enveloped:
+        page = paging.offset // paging.limit + 1
+        body: Any = {
+            "data": items,
+            "meta": {
+                "total": total,
+                "page": page,
+                "per_page": paging.limit,
+                "pages": math.ceil(total / paging.limit) if total else 0,
+                "limit": paging.limit,
+                "offset": paging.offset,
+            },
+        }
+    else:
+        body = items
+        extra["X-Total-Count"] = str(total)
+        if total > len(items):
+            kept = [(k, v) for k, v in query.multi_items() if k not in PAGING_PARAMS]
+            nxt = urlencode([*kept, ("offset", str(len(items))), ("limit", str(PLAIN_CAP))])
+            extra["Link"] = f'<{url_path}?{nxt}>; rel="next"'
+    if paging.enveloped:
+        extra["X-Total-Count"] = str(total)
+        if paging.offset + len(items) < total:
+            kept = [(k, v) for k, v in query.multi_items() if k not in PAGING_PARAMS]
+            nxt = urlencode(
+                [*kept, ("offset", str(paging.offset + paging.limit)), ("limit", str(paging.limit))]
+            )
+            extra["Link"] = f'<{url_path}?{nxt}>; rel="next"'
+    return Response(dumps(body), media_type="application/json", headers=extra)

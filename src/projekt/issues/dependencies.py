@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.issues.service import IssueService
+
+
+def get_issue_service(session: SessionDep, services: ServicesDep, ctx: OrgDep) -> IssueService:
+    return IssueService(session, services, ctx)
+
+
+IssueServiceDep = Annotated[IssueService, Depends(get_issue_service)]
+IssueRef = Annotated[
+    str, Path(max_length=64, description="The issue's UUID or its key, such as WEB-12.")
+]

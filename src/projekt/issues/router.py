@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from projekt.core.conditional import check_if_match
+from projekt.core.openapi import errors
+from projekt.core.pagination import list_response, parse_paging, parse_sort
+from projekt.core.responses import dumps
+from projekt.issues.dependencies import IssueRef, IssueServiceDep
+from projekt.issues.repository import SORTABLE, issue_dict
+from projekt.issues.schemas import (
+    ISSUE_TYPES,
+    PRIORITIES,
+    ActivityRead,
+    BulkRequest,
+    BulkResult,
+    CommentEdit,
+    CommentIn,
+    CommentRead,
+    IssueCreate,
+    IssueDetail,
+    IssueRead,
+    IssueSchema,
+    IssueType,
+    IssueUpdate,
+    Priority,
+    StatusRead,
+    Transition,
+)
+from projekt.issues.service import IssueService, issue_etag, list_etag
+from projekt.middleware.etag import none_match
+from projekt.projects.errors import ProjectNotFound
+from projekt.projects.service import default_columns
+
+router = APIRouter(tags=["issues"])
+
+LIST_DOC = (
+    "Without paging parameters: a plain array (at most 100) with `X-Total-Count` and a `Link` "
+    'rel="next" when more exist. With `limit`/`offset` or `page`/`per_page`: `{data, meta}`.'
+)
+
+
+def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(content), status_code, headers, media_type="application/json")
+
+
+def _etag_of(row: Any) -> str:
+    return issue_etag(row.id, row.version, row.project_key)
+
+
+def _tagged(issue: dict[str, Any], version: int, status_code: int = 200) -> Response:
+    etag = issue_etag(issue["id"], version, issue["key"].rsplit("-", 1)[0])
+    return _json(issue, status_code, {"ETag": etag})
+
+
+@router.get(
+    "/api/issues",
+    response_model=list[IssueRead],
+    responses=errors(401, 403, 422),
+    description=LIST_DOC,
+)
+async def list_issues(
+    request: Request,
+    issues: IssueServiceDep,
+    project_id: uuid.UUID | None = None,
+    status: Annotated[str | None, Query(max_length=60)] = None,
+    priority: Priority | None = None,
+    type: IssueType | None = None,
+    assignee_id: uuid.UUID | None = None,
+    sprint_id: uuid.UUID | None = None,
+    label: Annotated[str | None, Query(max_length=50)] = None,
+    archived: bool = False,
+    q: Annotated[str | None, Query(max_length=200, description="Full-text search.")] = None,
+    sort: Annotated[str | None, Query(description="e.g. -created_at, priority")] = None,
+) -> Response:
+    """List issues, newest first unless sorted otherwise."""
+    paging = parse_paging(request.query_params)
+    order = parse_sort(sort, SORTABLE, "-created_at")
+    etag = None
+    if project_id is not None:
+        project = await issues.listing_project(project_id)
+        if project is None:
+            return list_response([], 0, paging, request.url.path, request.query_params)
+        # The list changes only when one of the project's issues does: a 304 costs no list query.
+        etag = list_etag(project, str(sorted(request.query_params.multi_items())))
+        if none_match(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"ETag": etag})
+    filters = {
+        "project_id": project_id,
+        "status": status,
+        "priority": priority,
+        "type": type,
+        "assignee_id": assignee_id,
+        "sprint_id": sprint_id,
+        "label": label,
+        "archived": archived,
+    }
+    items, total = await issues.listing(
+        filters=filters, q=q, order=order, limit=paging.limit, offset=paging.offset
+    )
+    headers = {"ETag": etag} if etag else None
+    return list_response(items, total, paging, request.url.path, request.query_params, headers)
+
+
+@router.post(
+    "/api/issues",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssueRead,
+    responses=errors(401, 403, 422),
+)
+async def create_issue(body: IssueCreate, issues: IssueServiceDep) -> Response:
+    """Create an issue; its key (WEB-13) is the project's next number."""
+    created = await issues.create(body)
+    response = _tagged(created, 1, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/issues/{created['id']}"
+    return response
+
+
+@router.post("/api/issues/bulk", response_model=BulkResult, responses=errors(401, 403, 422))
+async def bulk_issues(body: BulkRequest, issues: IssueServiceDep) -> BulkResult:
+    """Apply one action to up to 200 issues in one transaction (all or nothing)."""
+    return await issues.bulk(body)
+
+
+@router.get("/api/issue_schema", response_model=IssueSchema, responses=errors(401, 403, 404))
+async def issue_schema(issues: IssueServiceDep, project_id: uuid.UUID | None = None) -> IssueSchema:
+    """Types, priorities, statuses (the project's columns) and custom fields of issues."""
+    columns = default_columns()
+    if project_id is not None:
+        project = await issues.listing_project(project_id)
+        if project is None:
+            raise ProjectNotFound()
+        columns = project.columns
+    return IssueSchema(
+        issue_types=list(ISSUE_TYPES),
+        priorities=list(PRIORITIES),
+        statuses=[StatusRead(**c) for c in columns],
+        custom_fields=[],
+    )
+
+
+@router.get("/api/issues/{ref}", response_model=IssueDetail, responses=errors(401, 403, 404))
+async def get_issue(ref: IssueRef, request: Request, issues: IssueServiceDep) -> Response:
+    """One issue by id or key, with its comments."""
+    row = await issues.resolve(ref)
+    etag = _etag_of(row)
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    detail = issue_dict(row)
+    detail["comments"] = await issues.comments(row.id)
+    return _json(detail, headers={"ETag": etag})
+
+
+async def _update(ref: str, body: Any, request: Request, issues: IssueService) -> Response:
+    row = await issues.resolve(ref)
+    check_if_match(request, _etag_of(row))
+    updated = await issues.update(row, body)
+    return await _fresh(issues, updated)
+
+
+async def _fresh(issues: IssueService, issue: dict[str, Any]) -> Response:
+    row = await issues.resolve(str(issue["id"]))
+    return _json(issue, headers={"ETag": _etag_of(row)})
+
+
+@router.put(
+    "/api/issues/{ref}", response_model=IssueRead, responses=errors(401, 403, 404, 412, 422)
+)
+async def replace_issue(
+    ref: IssueRef, body: IssueUpdate, request: Request, issues: IssueServiceDep
+) -> Response:
+    """Update an issue (PATCH semantics, as the Projekt apps send PUT)."""
+    return await _update(ref, body, request, issues)
+
+
+@router.patch(
+    "/api/issues/{ref}", response_model=IssueRead, responses=errors(401, 403, 404, 412, 422)
+)
+async def update_issue(
+    ref: IssueRef, body: IssueUpdate, request: Request, issues: IssueServiceDep
+) -> Response:
+    """Update the fields sent; null clears a nullable field."""
+    return await _update(ref, body, request, issues)
+
+
+@router.delete(
+    "/api/issues/{ref}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 412),
+)
+async def delete_issue(ref: IssueRef, request: Request, issues: IssueServiceDep) -> Response:
+    """Delete an issue with its comments and activity."""
+    row = await issues.resolve(ref)
+    check_if_match(request, _etag_of(row))
+    await issues.delete(row)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/issues/{ref}/transition",
+    response_model=IssueRead,
+    responses=errors(401, 403, 404, 412, 422),
+)
+async def transition_issue(
+    ref: IssueRef, body: Transition, request: Request, issues: IssueServiceDep
+) -> Response:
+    """Move an issue to a column of its project."""
+    row = await issues.resolve(ref)
+    check_if_match(request, _etag_of(row))
+    return await _fresh(issues, await issues.transition(row, body.status))
+
+
+@router.post("/api/issues/{ref}/archive", response_model=IssueRead, responses=errors(401, 403, 404))
+async def archive_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
+    """Archive an issue (hidden from lists unless archived=true)."""
+    return await _fresh(issues, await issues.set_archived(await issues.resolve(ref), True))
+
+
+@router.post(
+    "/api/issues/{ref}/unarchive", response_model=IssueRead, responses=errors(401, 403, 404)
+)
+async def unarchive_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
+    """Bring an archived issue back."""
+    return await _fresh(issues, await issues.set_archived(await issues.resolve(ref), False))
+
+
+@router.post(
+    "/api/issues/{ref}/duplicate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssueRead,
+    responses=errors(401, 403, 404),
+)
+async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
+    """Copy an issue into a new one of the same project."""
+    created = await issues.duplicate(await issues.resolve(ref))
+    response = _tagged(created, 1, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/issues/{created['id']}"
+    return response
+
+
+@router.get(
+    "/api/issues/{ref}/comments", response_model=list[CommentRead], responses=errors(401, 404)
+)
+async def list_comments(ref: IssueRef, issues: IssueServiceDep) -> Response:
+    """The issue's comments, oldest first."""
+    return _json(await issues.comments((await issues.resolve(ref)).id))
+
+
+@router.post(
+    "/api/issues/{ref}/comments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommentRead,
+    responses=errors(401, 403, 404, 422),
+)
+async def add_comment(ref: IssueRef, body: CommentIn, issues: IssueServiceDep) -> Response:
+    """Comment on an issue (optionally replying to another comment)."""
+    comment = await issues.add_comment(await issues.resolve(ref), body)
+    return _json(comment, status.HTTP_201_CREATED)
+
+
+@router.patch(
+    "/api/issues/{ref}/comments/{comment_id}",
+    response_model=CommentRead,
+    responses=errors(401, 403, 404, 422),
+)
+async def edit_comment(
+    ref: IssueRef, comment_id: uuid.UUID, body: CommentEdit, issues: IssueServiceDep
+) -> Response:
+    """Edit a comment (its author, or an admin)."""
+    return _json(await issues.edit_comment(await issues.resolve(ref), comment_id, body.text))
+
+
+@router.delete(
+    "/api/issues/{ref}/comments/{comment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404),
+)
+async def delete_comment(ref: IssueRef, comment_id: uuid.UUID, issues: IssueServiceDep) -> Response:
+    """Delete a comment (its author, or an admin)."""
+    await issues.delete_comment(await issues.resolve(ref), comment_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/api/issues/{ref}/activity", response_model=list[ActivityRead], responses=errors(401, 404)
+)
+async def issue_activity(ref: IssueRef, issues: IssueServiceDep) -> list[ActivityRead]:
+    """Who changed what and when, and through which kind of credential."""
+    return [ActivityRead.model_validate(a) for a in await issues.activity_of(ref)]

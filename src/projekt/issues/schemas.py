@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from projekt.core.schemas import InputModel, OutputModel, Timestamp
+
+Priority = Literal["low", "medium", "high", "urgent"]
+IssueType = Literal["task", "bug", "story", "epic", "spike", "chore"]
+PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "urgent")
+ISSUE_TYPES: tuple[str, ...] = ("task", "bug", "story", "epic", "spike", "chore")
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class IssueFields(InputModel):
+    description: str | None = Field(default=None, max_length=100_000)
+    status: str | None = Field(default=None, min_length=1, max_length=60)
+    assignee_id: uuid.UUID | None = None
+    labels: list[Label] | None = Field(default=None, max_length=30)
+    estimated_hours: float | None = Field(default=None, ge=0, le=100_000)
+    sprint_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    due_date: date | None = None
+    external_ref: str | None = Field(default=None, max_length=255)
+
+
+class IssueCreate(IssueFields):
+    project_id: uuid.UUID
+    title: str = Field(min_length=1, max_length=500)
+    priority: Priority = "medium"
+    type: IssueType = "task"
+
+
+class IssueUpdate(IssueFields):
+    """PUT and PATCH alike: only the fields sent change; ``null`` clears a nullable one."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    priority: Priority | None = None
+    type: IssueType | None = None
+
+
+class Transition(InputModel):
+    status: str = Field(min_length=1, max_length=60)
+
+
+BulkAction = Literal[
+    "set_status",
+    "set_priority",
+    "set_type",
+    "set_assignee",
+    "set_sprint",
+    "add_label",
+    "remove_label",
+    "archive",
+    "unarchive",
+    "delete",
+]
+
+
+class BulkRequest(InputModel):
+    issue_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+    action: BulkAction
+    value: Any = None
+
+
+class BulkResult(OutputModel):
+    updated: int
+    skipped: list[uuid.UUID]
+    errors: list[dict[str, str]]
+
+
+class CommentIn(InputModel):
+    text: str = Field(min_length=1, max_length=50_000)
+    parent_id: uuid.UUID | None = None
+
+
+class CommentEdit(InputModel):
+    text: str = Field(min_length=1, max_length=50_000)
+
+
+class CommentRead(OutputModel):
+    id: uuid.UUID
+    issue_id: uuid.UUID
+    author_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    text: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class IssueRead(OutputModel):
+    id: uuid.UUID
+    key: str
+    number: int
+    project_id: uuid.UUID
+    title: str
+    description: str | None
+    status: str
+    priority: Priority
+    type: IssueType
+    assignee_id: uuid.UUID | None
+    reporter_id: uuid.UUID | None
+    labels: list[str]
+    estimated_hours: float | None
+    sprint_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    due_date: date | None
+    external_ref: str | None
+    archived: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class IssueDetail(IssueRead):
+    comments: list[CommentRead]
+
+
+class ActivityRead(OutputModel):
+    id: uuid.UUID
+    action: str
+    actor_id: uuid.UUID | None
+    credential_kind: str
+    changes: dict[str, Any]
+    created_at: Timestamp
+
+
+class StatusRead(OutputModel):
+    key: str
+    name: str
+    category: str
+    position: int
+
+
+class IssueSchema(OutputModel):
+    issue_types: list[str]
+    priorities: list[str]
+    statuses: list[StatusRead]
+    custom_fields: list[dict[str, Any]]

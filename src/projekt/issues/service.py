@@ -1,0 +1,452 @@
+"""Issues, comments and activity: the work-tracking core."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from projekt.core.conditional import version_etag
+from projekt.core.context import OrgContext, Role
+from projekt.core.deps import AppServices
+from projekt.core.errors import Forbidden, ValidationFailed
+from projekt.issues.errors import CommentNotFound, IssueNotFound
+from projekt.issues.models import Comment, Issue
+from projekt.issues.repository import (
+    COMMENT_FIELDS,
+    ISSUE_FIELDS,
+    ActivityRepository,
+    CommentRepository,
+    IssueRepository,
+    issue_dict,
+)
+from projekt.issues.schemas import BulkRequest, BulkResult, CommentIn, IssueCreate, IssueUpdate
+from projekt.orgs.service import find_membership
+from projekt.projects.models import Project
+from projekt.projects.repository import ProjectRepository
+
+ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$")
+# Fields whose history the activity log keeps (and burndowns replay).
+TRACKED = (
+    "title",
+    "description",
+    "status",
+    "priority",
+    "type",
+    "assignee_id",
+    "labels",
+    "estimated_hours",
+    "sprint_id",
+    "parent_id",
+    "due_date",
+    "external_ref",
+    "archived",
+)
+
+
+def issue_etag(issue_id: uuid.UUID, version: int, project_key: str) -> str:
+    return version_etag("issue", issue_id, version, project_key)
+
+
+def list_etag(project: Project, canonical_query: str) -> str:
+    return version_etag("issues", project.id, project.issues_version, project.key, canonical_query)
+
+
+async def issue_counts_by_status(
+    session: AsyncSession, org_id: uuid.UUID, project_id: uuid.UUID
+) -> dict[str, int]:
+    return await IssueRepository(session, org_id).status_counts(project_id)
+
+
+async def rename_status(
+    session: AsyncSession, org_id: uuid.UUID, project_id: uuid.UUID, old: str, new: str
+) -> None:
+    await IssueRepository(session, org_id).rename_status(project_id, old, new)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _status_in(columns: list[dict[str, Any]], value: str) -> str | None:
+    folded = value.casefold()
+    return next((c["name"] for c in columns if c["name"].casefold() == folded), None)
+
+
+def _status_error(columns: list[dict[str, Any]]) -> str:
+    return "The status must be one of: " + ", ".join(c["name"] for c in columns)
+
+
+class IssueService:
+    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
+        self.session = session
+        self.services = services
+        self.ctx = ctx
+        self.issues = IssueRepository(session, ctx.org_id)
+        self.activity = ActivityRepository(session, ctx.org_id)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def resolve(self, ref: str) -> Row[Any]:
+        """An issue by UUID or by key (``WEB-12``), if the caller may see it."""
+        row = None
+        match = ISSUE_KEY.match(ref.upper())
+        if match:
+            row = await self.issues.by_key(match[1], int(match[2]), self.ctx.user_id)
+        else:
+            try:
+                issue_id = uuid.UUID(ref)
+            except ValueError:
+                raise IssueNotFound() from None
+            row = await self.issues.by_id(issue_id, self.ctx.user_id)
+        if row is None:
+            raise IssueNotFound()
+        return row
+
+    async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
+        return await self.issues.comments(issue_id)
+
+    async def listing_project(self, project_id: uuid.UUID) -> Project | None:
+        return await ProjectRepository(self.session, self.ctx.org_id).visible_one(
+            project_id, self.ctx.user_id
+        )
+
+    async def listing(self, **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
+        rows, total = await self.issues.listing(
+            self.ctx.user_id, dialect=self.services.db.dialect, **kwargs
+        )
+        return [issue_dict(row) for row in rows], total
+
+    async def activity_of(self, ref: str) -> list[Any]:
+        row = await self.resolve(ref)
+        return await self.activity.for_issue(row.id)
+
+    async def search(self, q: str, limit: int) -> list[dict[str, Any]]:
+        return [issue_dict(row) for row in await self.issues.search(self.ctx.user_id, q, limit)]
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def create(self, data: IssueCreate) -> dict[str, Any]:
+        allocated = await self.issues.allocate_number(data.project_id, self.ctx.user_id)
+        if allocated is None:
+            raise ValidationFailed(errors={"project_id": ["The project_id does not exist"]})
+        number, project_key = allocated.issue_seq, allocated.key
+        columns: list[dict[str, Any]] = allocated.columns
+        errors: dict[str, list[str]] = {}
+        status = columns[0]["name"]
+        if data.status is not None:
+            status = _status_in(columns, data.status) or status
+            if _status_in(columns, data.status) is None:
+                errors["status"] = [_status_error(columns)]
+        await self._check_references(data.model_dump(exclude_unset=True), None, errors)
+        if errors:
+            raise ValidationFailed(errors=errors)
+        now = self.services.clock.now()
+        values = {
+            "id": uuid.uuid4(),
+            "org_id": self.ctx.org_id,
+            "project_id": data.project_id,
+            "number": number,
+            "title": data.title,
+            "description": data.description,
+            "status": status,
+            "priority": data.priority,
+            "type": data.type,
+            "assignee_id": data.assignee_id,
+            "reporter_id": self.ctx.user_id,
+            "labels": list(dict.fromkeys(data.labels or [])),
+            "estimated_hours": data.estimated_hours,
+            "sprint_id": data.sprint_id,
+            "parent_id": data.parent_id,
+            "due_date": data.due_date,
+            "external_ref": data.external_ref,
+            "archived": False,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self.issues.insert(values)
+        created = {f: [None, _jsonable(values[f])] for f in TRACKED if values[f] not in (None, [])}
+        await self._record(values["id"], "created", created, now)
+        return {"id": values["id"], "key": f"{project_key}-{number}"} | {
+            f: values[f] for f in ISSUE_FIELDS if f != "id"
+        }
+
+    async def update(self, row: Row[Any], data: IssueUpdate) -> dict[str, Any]:
+        changes = data.model_dump(exclude_unset=True)
+        for required in ("title", "priority", "type", "status"):
+            if required in changes and changes[required] is None:
+                raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
+        issue, project = await self._for_write(row)
+        errors: dict[str, list[str]] = {}
+        if "status" in changes:
+            canonical = _status_in(project.columns, changes["status"])
+            if canonical is None:
+                errors["status"] = [_status_error(project.columns)]
+            changes["status"] = canonical
+        if "labels" in changes:
+            changes["labels"] = list(dict.fromkeys(changes["labels"] or []))
+        await self._check_references(changes, issue, errors)
+        if errors:
+            raise ValidationFailed(errors=errors)
+        return await self._apply(issue, project, changes, "updated")
+
+    async def transition(self, row: Row[Any], status: str) -> dict[str, Any]:
+        issue, project = await self._for_write(row)
+        canonical = _status_in(project.columns, status)
+        if canonical is None:
+            raise ValidationFailed(errors={"status": [_status_error(project.columns)]})
+        return await self._apply(issue, project, {"status": canonical}, "transitioned")
+
+    async def set_archived(self, row: Row[Any], archived: bool) -> dict[str, Any]:
+        issue, project = await self._for_write(row)
+        action = "archived" if archived else "unarchived"
+        return await self._apply(issue, project, {"archived": archived}, action)
+
+    async def delete(self, row: Row[Any]) -> None:
+        await self.issues.delete(row.id)
+        await ProjectRepository(self.session, self.ctx.org_id).bump_issues_version(row.project_id)
+
+    async def duplicate(self, row: Row[Any]) -> dict[str, Any]:
+        source = issue_dict(row)
+        copy = IssueCreate(
+            project_id=source["project_id"],
+            title=source["title"],
+            description=source["description"],
+            priority=source["priority"],
+            type=source["type"],
+            assignee_id=source["assignee_id"],
+            labels=source["labels"],
+            estimated_hours=source["estimated_hours"],
+            parent_id=source["parent_id"],
+            due_date=source["due_date"],
+        )
+        created = await self.create(copy)
+        await self._record(created["id"], "duplicated", {"from": [None, source["key"]]})
+        return created
+
+    async def bulk(self, request: BulkRequest) -> BulkResult:
+        """One transaction: every change lands, or (any per-issue error) none does."""
+        ids = list(dict.fromkeys(request.issue_ids))
+        found = {issue.id: issue for issue in await self.issues.many(ids, self.ctx.user_id)}
+        skipped = [i for i in ids if i not in found]
+        errors: list[dict[str, str]] = []
+        updated = 0
+        projects: dict[uuid.UUID, Project] = {}
+        for issue_id in ids:
+            issue = found.get(issue_id)
+            if issue is None:
+                continue
+            project = projects.get(issue.project_id)
+            if project is None:
+                project = await self._project(issue.project_id)
+                projects[issue.project_id] = project
+            try:
+                changes = await self._bulk_changes(request, issue, project)
+            except ValidationFailed as exc:
+                message = "; ".join(m for msgs in (exc.errors or {}).values() for m in msgs)
+                errors.append({"id": str(issue_id), "error": message})
+                continue
+            if request.action == "delete":
+                await self.issues.delete(issue.id)
+                updated += 1
+            elif not changes:
+                skipped.append(issue_id)
+            else:
+                await self._apply(issue, project, changes, f"bulk_{request.action}")
+                updated += 1
+        if errors:
+            # The transaction rolls back with this error: not one of the issues changed.
+            raise ValidationFailed(
+                "Some issues could not be changed; nothing was written.",
+                code="bulk_failed",
+                errors={e["id"]: [e["error"]] for e in errors},
+            )
+        for project in projects.values():
+            project.issues_version += 1
+        await self.session.flush()
+        return BulkResult(updated=updated, skipped=skipped, errors=[])
+
+    async def _bulk_changes(
+        self, request: BulkRequest, issue: Issue, project: Project
+    ) -> dict[str, Any]:
+        action, value = request.action, request.value
+        if action in ("archive", "unarchive", "delete"):
+            target = action == "archive"
+            return {} if action == "delete" or issue.archived == target else {"archived": target}
+        if action in ("add_label", "remove_label"):
+            if not isinstance(value, str) or not value.strip() or len(value) > 50:
+                raise ValidationFailed(errors={"value": ["The value must be a label"]})
+            labels = list(issue.labels)
+            if action == "add_label" and value.strip() not in labels:
+                return {"labels": [*labels, value.strip()]}
+            if action == "remove_label" and value.strip() in labels:
+                return {"labels": [label for label in labels if label != value.strip()]}
+            return {}
+        field = {
+            "set_status": "status",
+            "set_priority": "priority",
+            "set_type": "type",
+            "set_assignee": "assignee_id",
+            "set_sprint": "sprint_id",
+        }[action]
+        try:
+            checked = IssueUpdate.model_validate({field: value})
+        except ValueError:
+            raise ValidationFailed(
+                errors={"value": [f"The value is not a valid {field}"]}
+            ) from None
+        changes = checked.model_dump(exclude_unset=True)
+        errors: dict[str, list[str]] = {}
+        if field == "status":
+            canonical = _status_in(project.columns, str(value))
+            if canonical is None:
+                errors["status"] = [_status_error(project.columns)]
+            changes["status"] = canonical
+        await self._check_references(changes, issue, errors)
+        if errors:
+            raise ValidationFailed(errors=errors)
+        return {k: v for k, v in changes.items() if getattr(issue, k) != v}
+
+    # -- comments ---------------------------------------------------------------------------
+
+    async def add_comment(self, row: Row[Any], data: CommentIn) -> dict[str, Any]:
+        if data.parent_id is not None:
+            parent = await CommentRepository(self.session, self.ctx.org_id).get(data.parent_id)
+            if parent is None or parent.issue_id != row.id:
+                raise ValidationFailed(errors={"parent_id": ["The parent_id does not exist"]})
+        now = self.services.clock.now()
+        comment = Comment(
+            id=uuid.uuid4(),
+            org_id=self.ctx.org_id,
+            issue_id=row.id,
+            author_id=self.ctx.user_id,
+            parent_id=data.parent_id,
+            text=data.text,
+            created_at=now,
+            updated_at=now,
+        )
+        await CommentRepository(self.session, self.ctx.org_id).add(comment)
+        await self._bump(row.id)
+        await self._record(row.id, "commented", {"comment_id": [None, str(comment.id)]}, now)
+        return _comment_read(comment)
+
+    async def edit_comment(self, row: Row[Any], comment_id: uuid.UUID, text: str) -> dict[str, Any]:
+        comment = await self._own_comment(row, comment_id)
+        comment.text = text
+        comment.updated_at = self.services.clock.now()
+        await self.session.flush()
+        await self._bump(row.id)
+        return _comment_read(comment)
+
+    async def delete_comment(self, row: Row[Any], comment_id: uuid.UUID) -> None:
+        comment = await self._own_comment(row, comment_id)
+        await self.session.delete(comment)
+        await self.session.flush()
+        await self._bump(row.id)
+
+    async def _own_comment(self, row: Row[Any], comment_id: uuid.UUID) -> Comment:
+        comment = await CommentRepository(self.session, self.ctx.org_id).get(comment_id)
+        if comment is None or comment.issue_id != row.id:
+            raise CommentNotFound()
+        if comment.author_id != self.ctx.user_id and not self.ctx.role.at_least(Role.ADMIN):
+            raise Forbidden(
+                "Only the author or an admin may change this comment.", code="not_comment_author"
+            )
+        return comment
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _for_write(self, row: Row[Any]) -> tuple[Issue, Project]:
+        issue = await self.issues.locked(row.id)
+        if issue is None:  # deleted between the read and the write
+            raise IssueNotFound()
+        return issue, await self._project(issue.project_id)
+
+    async def _project(self, project_id: uuid.UUID) -> Project:
+        project = await ProjectRepository(self.session, self.ctx.org_id).get(project_id)
+        if project is None:
+            raise IssueNotFound()
+        return project
+
+    async def _apply(
+        self, issue: Issue, project: Project, changes: dict[str, Any], action: str
+    ) -> dict[str, Any]:
+        diff = {
+            field: [_jsonable(getattr(issue, field)), _jsonable(value)]
+            for field, value in changes.items()
+            if getattr(issue, field) != value
+        }
+        now = self.services.clock.now()
+        if diff:
+            for field, value in changes.items():
+                setattr(issue, field, value)
+            issue.version += 1
+            issue.updated_at = now
+            project.issues_version += 1
+            await self.session.flush()
+            await self._record(issue.id, action, diff, now)
+        data = {f: getattr(issue, f) for f in ISSUE_FIELDS}
+        return {"id": data.pop("id"), "key": f"{project.key}-{issue.number}", **data}
+
+    async def _bump(self, issue_id: uuid.UUID) -> None:
+        """Comments are part of the issue's representation: its ETag must change with them."""
+        issue = await self.issues.locked(issue_id)
+        if issue is not None:
+            issue.version += 1
+            issue.updated_at = self.services.clock.now()
+            await self.session.flush()
+
+    async def _record(
+        self,
+        issue_id: uuid.UUID,
+        action: str,
+        changes: dict[str, Any],
+        now: datetime | None = None,
+    ) -> None:
+        principal = self.ctx.principal
+        await self.activity.record(
+            {
+                "id": uuid.uuid4(),
+                "issue_id": issue_id,
+                "actor_id": principal.user_id,
+                "credential_kind": principal.kind.value,
+                "credential_id": principal.credential_id,
+                "action": action,
+                "changes": changes,
+                "created_at": now or self.services.clock.now(),
+            }
+        )
+
+    async def _check_references(
+        self, values: dict[str, Any], issue: Issue | None, errors: dict[str, list[str]]
+    ) -> None:
+        """Every id in a body must name something of the caller's org that they may see."""
+        assignee = values.get("assignee_id")
+        if assignee is not None and not await find_membership(
+            self.session, self.ctx.org_id, assignee
+        ):
+            errors["assignee_id"] = ["The assignee_id must be a member of this organization"]
+        parent = values.get("parent_id")
+        if parent is not None:
+            if not await self.issues.exists_in_org(parent, self.ctx.user_id):
+                errors["parent_id"] = ["The parent_id does not exist"]
+            elif issue is not None and issue.id in await self.issues.ancestors(parent):
+                errors["parent_id"] = ["The parent_id would make a cycle"]
+        if values.get("sprint_id") is not None:
+            # Sprints arrive with the planning milestone; until then no id can name one.
+            errors["sprint_id"] = ["The sprint_id does not exist"]
+
+
+def _comment_read(comment: Comment) -> dict[str, Any]:
+    return {name: getattr(comment, name) for name in COMMENT_FIELDS}

@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from projekt.core.conditional import check_if_match
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.openapi import errors
+from projekt.core.pagination import list_response, parse_paging, parse_sort
+from projekt.projects.errors import field_error
+from projekt.projects.models import Project
+from projekt.projects.schemas import (
+    ColumnIn,
+    ColumnRead,
+    ProjectCreate,
+    ProjectMemberIn,
+    ProjectMemberRead,
+    ProjectRead,
+    ProjectStatus,
+    ProjectUpdate,
+)
+from projekt.projects.service import ProjectService, project_etag, project_read
+
+router = APIRouter(tags=["projects"])
+
+SORTABLE = {
+    "name": Project.name,
+    "key": Project.key,
+    "created_at": Project.created_at,
+    "updated_at": Project.updated_at,
+}
+
+
+def get_project_service(session: SessionDep, services: ServicesDep) -> ProjectService:
+    return ProjectService(session, services.clock)
+
+
+ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]
+
+
+def _tagged(project: Project, status_code: int = 200) -> Response:
+    body = project_read(project).model_dump_json().encode()
+    headers = {"ETag": project_etag(project)}
+    return Response(body, status_code, headers, media_type="application/json")
+
+
+@router.get("/api/projects", response_model=list[ProjectRead], responses=errors(401, 403))
+async def list_projects(
+    request: Request,
+    ctx: OrgDep,
+    projects: ProjectServiceDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    status: ProjectStatus | None = None,
+    sort: str | None = None,
+) -> Response:
+    """Projects of the organization you can see (private ones only as a member or admin)."""
+    paging = parse_paging(request.query_params)
+    order = parse_sort(sort, SORTABLE, "name")
+    found, total = await projects.listing(
+        ctx, q=q, status=status, order=order, limit=paging.limit, offset=paging.offset
+    )
+    items = [project_read(p).model_dump(mode="json") for p in found]
+    return list_response(items, total, paging, request.url.path, request.query_params)
+
+
+@router.post(
+    "/api/projects",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProjectRead,
+    responses=errors(401, 403, 409, 422),
+)
+async def create_project(body: ProjectCreate, ctx: OrgDep, projects: ProjectServiceDep) -> Response:
+    """Create a project with the default board columns unless others are given."""
+    project = await projects.create_from(ctx, body)
+    response = _tagged(project, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/projects/{project.id}"
+    return response
+
+
+@router.get("/api/projects/{project_id}", response_model=ProjectRead, responses=errors(401, 404))
+async def get_project(project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep) -> Response:
+    """One project."""
+    return _tagged(await projects.get_visible(ctx, project_id))
+
+
+async def _update(
+    project_id: uuid.UUID,
+    body: ProjectUpdate,
+    request: Request,
+    ctx: OrgDep,
+    projects: ProjectService,
+) -> Response:
+    project = await projects.get_visible(ctx, project_id)
+    check_if_match(request, project_etag(project))
+    return _tagged(await projects.update(ctx, project, body))
+
+
+@router.put(
+    "/api/projects/{project_id}",
+    response_model=ProjectRead,
+    responses=errors(401, 403, 404, 409, 412, 422),
+)
+async def replace_project(
+    project_id: uuid.UUID,
+    body: ProjectUpdate,
+    request: Request,
+    ctx: OrgDep,
+    projects: ProjectServiceDep,
+) -> Response:
+    """Update a project (PATCH semantics, as the Projekt apps send PUT)."""
+    return await _update(project_id, body, request, ctx, projects)
+
+
+@router.patch(
+    "/api/projects/{project_id}",
+    response_model=ProjectRead,
+    responses=errors(401, 403, 404, 409, 412, 422),
+)
+async def update_project(
+    project_id: uuid.UUID,
+    body: ProjectUpdate,
+    request: Request,
+    ctx: OrgDep,
+    projects: ProjectServiceDep,
+) -> Response:
+    """Update the fields sent; null clears a nullable field."""
+    return await _update(project_id, body, request, ctx, projects)
+
+
+@router.delete(
+    "/api/projects/{project_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 412),
+)
+async def delete_project(
+    project_id: uuid.UUID, request: Request, ctx: OrgDep, projects: ProjectServiceDep
+) -> Response:
+    """Delete a project and all its issues."""
+    project = await projects.get_visible(ctx, project_id)
+    check_if_match(request, project_etag(project))
+    await projects.delete(ctx, project)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/api/projects/{project_id}/columns",
+    response_model=list[ColumnRead],
+    responses=errors(401, 404),
+)
+async def get_columns(
+    project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep
+) -> list[ColumnRead]:
+    """The project's board columns, in order."""
+    project = await projects.get_visible(ctx, project_id)
+    return [ColumnRead(**c) for c in project.columns]
+
+
+@router.put(
+    "/api/projects/{project_id}/columns",
+    response_model=list[ColumnRead],
+    responses=errors(401, 403, 404, 409, 412, 422),
+)
+async def replace_columns(
+    project_id: uuid.UUID,
+    body: list[ColumnIn],
+    request: Request,
+    ctx: OrgDep,
+    projects: ProjectServiceDep,
+) -> list[ColumnRead]:
+    """Replace the columns: keep a column's key to rename it (its issues follow)."""
+    project = await projects.get_visible(ctx, project_id)
+    check_if_match(request, project_etag(project))
+    if not 1 <= len(body) <= 20:
+        raise field_error("columns", "A project has between 1 and 20 columns")
+    project = await projects.replace_columns(ctx, project, body)
+    return [ColumnRead(**c) for c in project.columns]
+
+
+@router.get(
+    "/api/projects/{project_id}/members",
+    response_model=list[ProjectMemberRead],
+    responses=errors(401, 404),
+)
+async def list_project_members(
+    project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep
+) -> list[ProjectMemberRead]:
+    """People added to the project (they see it even when it is private)."""
+    return await projects.members(ctx, await projects.get_visible(ctx, project_id))
+
+
+@router.post(
+    "/api/projects/{project_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProjectMemberRead,
+    responses=errors(401, 403, 404, 422),
+)
+async def add_project_member(
+    project_id: uuid.UUID, body: ProjectMemberIn, ctx: OrgDep, projects: ProjectServiceDep
+) -> ProjectMemberRead:
+    """Add a person of the organization to the project."""
+    project = await projects.get_visible(ctx, project_id)
+    return await projects.add_member(ctx, project, body.user_id)
+
+
+@router.delete(
+    "/api/projects/{project_id}/members",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 422),
+)
+async def remove_project_member(
+    project_id: uuid.UUID,
+    user_id: Annotated[uuid.UUID, Query(description="The person to remove.")],
+    ctx: OrgDep,
+    projects: ProjectServiceDep,
+) -> Response:
+    """Remove a person from the project (`?user_id=`)."""
+    project = await projects.get_visible(ctx, project_id)
+    await projects.remove_member(ctx, project, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
