@@ -12,6 +12,7 @@ import asyncio
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from tests.factories import Factory
 from tests.support import MovableClock, reset_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Each test run keeps its rate-limit buckets apart from any other run on the same Redis.
+RUN_PREFIX = f"projekt-test-{uuid.uuid4().hex[:12]}"
 
 
 def pytest_report_header() -> str:
@@ -52,6 +55,16 @@ def make_settings(**overrides: object) -> Settings:
         "environment": "test",
         "password_hash_profile": "cheap",
         "access_log": False,
+        # Limits the rest of the suite never meets; tests/middleware shrinks them on purpose.
+        "rate_limit_global": "1000000/60s",
+        "rate_limit_api_key_mint": "1000000/60s",
+        "rate_limit_search": "1000000/60s",
+        "rate_limit_project_write": "1000000/60s",
+        "rate_limit_oauth_register": "1000000/60s",
+        "rate_limit_oauth_token": "1000000/60s",
+        "rate_limit_login_ip": "1000000/60s",
+        "rate_limit_login_account": "1000000/60s",
+        "redis_prefix": RUN_PREFIX,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

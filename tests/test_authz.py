@@ -59,6 +59,7 @@ RECIPES: dict[str, Recipe] = {
     "readyz": lambda w: ("GET", "/readyz", None),
     "openapi_json": lambda w: ("GET", "/openapi.json", None),
     "openapi_yaml": lambda w: ("GET", "/openapi.yaml", None),
+    "metrics": lambda w: ("GET", "/metrics", None),
     "signup": lambda w: (
         "POST",
         "/api/auth/signup",
@@ -288,6 +289,8 @@ async def test_matrix(app: FastAPI, people: dict[str, Person], route: str, who: 
         assert response.status_code == denial, response.text
     if response.status_code >= 400:
         assert "error" in response.json()
+    elif route not in ("metrics", "healthz", "readyz"):  # probes are not rate limited
+        assert response.headers["x-ratelimit-limit"]
 
 
 # -- isolation sweep: org A's credentials aimed at org B's ids ----------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -9,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from projekt.core.ratelimit import Rate
 
 DEFAULT_SQLITE_PATH = Path("var") / "projekt.db"
 
@@ -35,7 +38,20 @@ class Settings(BaseSettings):
     max_active_keys_per_user_org: int = Field(default=20, ge=1, le=1000)
     # argon2id: argon2-cffi's default profile (t=3, m=64 MiB, p=4) unless tests ask for "cheap".
     password_hash_profile: Literal["default", "cheap"] = "default"
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); none by default, loopback included.
     trusted_proxies: list[str] = Field(default_factory=list)
+    redis_prefix: str = Field(default="projekt", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+    # Rate limits (API.md §6), each "N/period" with s, m or h: 600/60s, 10/1h.
+    rate_limit_enabled: bool = True
+    rate_limit_global: str = "600/60s"
+    rate_limit_api_key_mint: str = "10/1h"
+    rate_limit_search: str = "30/60s"
+    rate_limit_project_write: str = "30/60s"
+    rate_limit_oauth_register: str = "5/1h"
+    rate_limit_oauth_token: str = "60/60s"
+    rate_limit_login_ip: str = "20/60s"
+    rate_limit_login_account: str = "10/5m"
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -60,6 +76,28 @@ class Settings(BaseSettings):
         assert value is not None
         if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator(
+        "rate_limit_global",
+        "rate_limit_api_key_mint",
+        "rate_limit_search",
+        "rate_limit_project_write",
+        "rate_limit_oauth_register",
+        "rate_limit_oauth_token",
+        "rate_limit_login_ip",
+        "rate_limit_login_account",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        Rate.parse(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
         return value
 
     @field_validator("base_url")

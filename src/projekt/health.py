@@ -35,6 +35,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "checks": checks})
 
 
+@router.get("/metrics", include_in_schema=False)
+async def metrics(services: ServicesDep) -> Response:
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
 @router.get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request) -> Response:
     return Response(request.app.state.openapi_json, media_type="application/json")

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 from starlette.middleware import Middleware
+from starlette.routing import compile_path
 from starlette.staticfiles import StaticFiles
 
 from projekt import __version__
@@ -24,11 +25,14 @@ from projekt.core.clock import Clock
 from projekt.core.db import Database
 from projekt.core.deps import AppServices
 from projekt.core.errors import install_error_handlers
+from projekt.core.ratelimit import Bucket, InProcessLimiter, Rate, RedisLimiter
 from projekt.core.responses import JSONResponse
+from projekt.core.routes import route_table
 from projekt.core.security import Passwords
 from projekt.middleware.authentication import AuthenticationMiddleware
 from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.etag import ETagMiddleware
+from projekt.middleware.rate_limit import RateLimitMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.policy import POLICY
 from projekt.web.router import STATIC_DIR, install_web_handlers
@@ -49,13 +53,49 @@ def build_services(settings: Settings, clock: Clock | None = None) -> AppService
             socket_timeout=settings.redis_timeout_s,
             socket_connect_timeout=settings.redis_timeout_s,
         )
-    return AppServices(
+    services = AppServices(
         settings=settings,
         db=Database(settings),
         clock=clock or Clock(),
         passwords=Passwords(settings.password_hash_profile),
         redis=redis,
     )
+    if settings.rate_limit_enabled:
+        local = InProcessLimiter()
+        services.limiter = (
+            RedisLimiter(redis, settings.redis_prefix, local) if redis is not None else local
+        )
+        if isinstance(services.limiter, RedisLimiter):
+            limiter = services.limiter
+            services.metrics.gauges["ratelimit_redis_failures_total"] = lambda: limiter.failures
+    return services
+
+
+# Per-route budgets on top of the global one; routes of one family share a bucket.
+ROUTE_LIMITS: dict[str, tuple[str, str]] = {
+    "mint_api_key": ("api_key_mint", "rate_limit_api_key_mint"),
+    "search_orgs": ("search", "rate_limit_search"),
+    "search_crossorg_orgs": ("search", "rate_limit_search"),
+    "search_people": ("search", "rate_limit_search"),
+    "palette_search": ("search", "rate_limit_search"),
+    "create_project": ("project_write", "rate_limit_project_write"),
+    "replace_project": ("project_write", "rate_limit_project_write"),
+    "update_project": ("project_write", "rate_limit_project_write"),
+    "delete_project": ("project_write", "rate_limit_project_write"),
+    "login": ("login_ip", "rate_limit_login_ip"),
+    "web_login": ("login_ip", "rate_limit_login_ip"),
+}
+
+
+def route_rules(app: FastAPI, settings: Settings) -> list[RouteRule]:
+    rules = []
+    for route in route_table(app):
+        if route.name in ROUTE_LIMITS:
+            bucket, setting = ROUTE_LIMITS[route.name]
+            rate = Rate.parse(getattr(settings, setting))
+            pattern = compile_path(route.path)[0]
+            rules.append(RouteRule(route.methods, pattern, Bucket(bucket, rate)))
+    return rules
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -69,15 +109,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if services.redis is not None:
             await services.redis.aclose()
 
-    # Request order: id and last-resort errors, body limit, identity, then ETags.
+    rules: list[RouteRule] = []  # filled once the routes exist, before the first request
+    # Request order: id and last-resort errors, identity, rate limits (which also answer the
+    # identity's errors, so they carry the headers), body limit, then ETags.
     middleware = [
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(
             AuthenticationMiddleware,
             resolver=CredentialResolver(settings, services.db, services.clock),
             cookie_name=settings.session_cookie_name,
         ),
+        Middleware(
+            RateLimitMiddleware,
+            limiter=services.limiter,
+            global_rate=Rate.parse(settings.rate_limit_global),
+            rules=rules,
+            proxies=TrustedProxies(settings.trusted_proxies),
+            metrics=services.metrics,
+        ),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(ETagMiddleware),
     ]
     app = FastAPI(
@@ -100,6 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_web_handlers(app)
     app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    rules.extend(route_rules(app, settings))
     spec = build_openapi(app)
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
     app.state.openapi_yaml = render_yaml(spec).encode()

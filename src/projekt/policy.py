@@ -16,6 +16,7 @@ POLICY: dict[str, Rule] = {
     "readyz": public(),
     "openapi_json": public(),
     "openapi_yaml": public(),
+    "metrics": public(),
     # identity
     "signup": public(),
     "login": public(),

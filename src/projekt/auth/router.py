@@ -32,6 +32,7 @@ async def login(
     body: LoginIn, auth: AuthServiceDep, services: ServicesDep, response: Response
 ) -> SessionRead:
     """Sign in with email and password; the same 401 for an unknown email and a wrong password."""
+    await auth.throttle_login(body.email)
     user, raw = await auth.login(body.email, body.password)
     csrf = set_session_cookies(response, services.settings, raw)
     response.headers["Cache-Control"] = "no-store"

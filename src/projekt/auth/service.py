@@ -12,7 +12,8 @@ from projekt.auth.models import User, WebSession
 from projekt.auth.repository import SessionRepository, UserRepository
 from projekt.auth.schemas import SignupIn, normalize_email
 from projekt.core.deps import AppServices
-from projekt.core.errors import NotFound
+from projekt.core.errors import NotFound, TooManyRequests
+from projekt.core.ratelimit import Bucket, Rate
 from projekt.core.security import digest, new_opaque_token
 
 
@@ -74,6 +75,28 @@ class AuthService:
         if self.services.passwords.needs_rehash(user.password_hash):
             user.password_hash = await self.services.passwords.hash(password)
         return user, await self.start_session(user.id)
+
+    async def throttle_login(self, email: str) -> None:
+        """Sign-in attempts per account, whatever IP they come from (password guessing)."""
+        limiter = self.services.limiter
+        if limiter is None:
+            return
+        bucket = Bucket(
+            "login_account", Rate.parse(self.services.settings.rate_limit_login_account)
+        )
+        decision = await limiter.hit(f"account:{digest(email.strip().lower())}", [bucket])
+        if not decision.allowed:
+            state = decision.tightest
+            retry = str(state.reset_s or 1)
+            raise TooManyRequests(
+                f"Too many sign-in attempts for this account; retry in {retry} s.",
+                headers={
+                    "Retry-After": retry,
+                    "X-RateLimit-Limit": str(bucket.rate.limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": retry,
+                },
+            )
 
     async def start_session(self, user_id: uuid.UUID) -> str:
         """A fresh session id at every sign-in (no fixation); only its digest is stored."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +15,8 @@ from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
 from projekt.core.db import Database
 from projekt.core.errors import Unauthorized
+from projekt.core.metrics import Metrics
+from projekt.core.ratelimit import InProcessLimiter, RedisLimiter
 from projekt.core.security import Passwords
 
 
@@ -27,6 +29,8 @@ class AppServices:
     clock: Clock
     passwords: Passwords
     redis: Redis | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    limiter: InProcessLimiter | RedisLimiter | None = None
 
 
 def get_services(request: Request) -> AppServices:

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from projekt.auth.credentials import CredentialResolver
 from projekt.core.context import Principal
-from projekt.core.errors import AppError, BadRequest, error_response
+from projekt.core.errors import BadRequest, as_app_error
 
 
 class AuthenticationMiddleware:
@@ -26,12 +26,14 @@ class AuthenticationMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        state = scope.setdefault("state", {})
         try:
-            principal = await self._identify(scope)
-        except AppError as exc:
-            await error_response(exc)(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
+            state["principal"] = await self._identify(scope)
+        except Exception as exc:
+            # Answered by the rate limiter, so that this 401/400/403/503 carries its headers
+            # and a failed credential is bucketed by IP.
+            state["principal"] = None
+            state["auth_error"] = as_app_error(exc)
         await self.app(scope, receive, send)
 
     async def _identify(self, scope: Scope) -> Principal | None:

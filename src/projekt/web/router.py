@@ -122,8 +122,10 @@ async def web_login(
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> Response:
+    auth = AuthService(session, services)
     try:
-        _, raw = await AuthService(session, services).login(email, password)
+        await auth.throttle_login(email)
+        _, raw = await auth.login(email, password)
     except AppError as exc:
         return _page(request, "login.html", exc.status, error=exc.message, email=email)
     response = RedirectResponse("/app", status_code=303)
