@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projekt.config import Settings
 from projekt.core.clock import Clock
@@ -51,15 +51,19 @@ async def reset_database(settings: Settings) -> None:
 
 
 @contextmanager
-def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement the engine runs inside the block."""
+def count_statements(app: FastAPI) -> Iterator[list[str]]:
+    """Every SQL statement the app runs inside the block, through SQLAlchemy or the fast path."""
     seen: list[str] = []
+    services = app.state.services
+    engine = services.db.engine
 
     def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
+    services.fast.listeners.append(seen.append)
     try:
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)
+        services.fast.listeners.remove(seen.append)

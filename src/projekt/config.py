@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=8, ge=1, le=256)
     db_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
     db_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
-    redis_timeout_s: float = Field(default=0.05, gt=0, le=5)
+    # Bounded so a slow or dead Redis costs a request little; a busy event loop adds its own
+    # delay to any timeout, so the command budget is not cut below 100 ms.
+    redis_timeout_s: float = Field(default=0.1, gt=0, le=5)
+    redis_connect_timeout_s: float = Field(default=0.5, gt=0, le=10)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     session_idle_days: int = Field(default=30, ge=1, le=365)

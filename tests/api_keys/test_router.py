@@ -281,9 +281,8 @@ async def test_key_sees_only_its_bound_org(factory: Factory) -> None:
 async def test_last_used_at_is_not_written_on_every_request(app: FastAPI, factory: Factory) -> None:
     org = await factory.org()
     token = await factory.key(org.id, org.owner)
-    engine = app.state.services.db.engine
     async with factory.client(Authorization=f"Bearer {token}") as keyed:
-        with count_statements(engine) as statements:
+        with count_statements(app) as statements:
             for _ in range(5):
                 assert (await keyed.get("/api/me")).status_code == 200
     updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE API_KEYS")]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from projekt.api_keys.models import ApiKey
 from projekt.auth.models import User, WebSession
 from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.context import CredentialKind, Principal, Role
-from projekt.core.db import Database
 from projekt.core.deps import unauthorized
 from projekt.core.errors import Forbidden
+from projekt.core.fastsql import FastSQL
 from projekt.core.security import PAT_PREFIX, digest, looks_like_pat
 from projekt.orgs.models import Membership
 
@@ -26,7 +26,7 @@ logger = logging.getLogger("projekt.auth")
 TOUCH_EVERY = timedelta(minutes=1)
 SESSION_TOUCH_EVERY = timedelta(minutes=10)
 
-_pat_lookup = (
+PAT_LOOKUP = (
     select(
         ApiKey.id,
         ApiKey.user_id,
@@ -42,31 +42,42 @@ _pat_lookup = (
     .outerjoin(
         Membership, and_(Membership.org_id == ApiKey.org_id, Membership.user_id == ApiKey.user_id)
     )
+    .where(ApiKey.token_hash == bindparam("token_hash"))
+)
+SESSION_LOOKUP = (
+    select(
+        WebSession.id,
+        WebSession.user_id,
+        WebSession.created_at,
+        WebSession.last_seen_at,
+        WebSession.ended_at,
+        Membership.id.label("membership_id"),
+        Membership.role,
+        User.is_active,
+    )
+    .join(User, User.id == WebSession.user_id)
+    .outerjoin(
+        Membership,
+        and_(Membership.user_id == WebSession.user_id, Membership.org_id == bindparam("org_id")),
+    )
+    .where(WebSession.token_hash == bindparam("token_hash"))
+)
+TOUCH_KEY = (
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("key_id"))
+    .values(last_used_at=bindparam("now", type_=ApiKey.last_used_at.type))
+)
+TOUCH_SESSION = (
+    update(WebSession)
+    .where(WebSession.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("now", type_=WebSession.last_seen_at.type))
 )
 
 
-def _session_lookup(org_id: uuid.UUID | None):  # type: ignore[no-untyped-def]
-    membership_on = and_(Membership.user_id == WebSession.user_id, Membership.org_id == org_id)
-    return (
-        select(
-            WebSession.id,
-            WebSession.user_id,
-            WebSession.created_at,
-            WebSession.last_seen_at,
-            WebSession.ended_at,
-            Membership.id.label("membership_id"),
-            Membership.role,
-            User.is_active,
-        )
-        .join(User, User.id == WebSession.user_id)
-        .outerjoin(Membership, membership_on)
-    )
-
-
 class CredentialResolver:
-    def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
+    def __init__(self, settings: Settings, fast: FastSQL, clock: Clock) -> None:
         self.settings = settings
-        self.db = db
+        self.fast = fast
         self.clock = clock
 
     async def from_token(self, token: str, org_header: uuid.UUID | None) -> Principal:
@@ -76,64 +87,57 @@ class CredentialResolver:
 
     async def _pat(self, token: str, org_header: uuid.UUID | None) -> Principal:
         token_hash = digest(token)
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(_pat_lookup.where(ApiKey.token_hash == token_hash))).first()
+        row = await self.fast.fetchrow(PAT_LOOKUP, {"token_hash": token_hash})
         now = self.clock.now()
         if (
             row is None
-            or row.revoked_at is not None
-            or (row.expires_at is not None and row.expires_at <= now)
-            or not row.is_active
-            or row.role is None  # the creator has left the org: the key speaks for no one
+            or row["revoked_at"] is not None
+            or (row["expires_at"] is not None and row["expires_at"] <= now)
+            or not row["is_active"]
+            or row["role"] is None  # the creator has left the org: the key speaks for no one
         ):
             raise unauthorized(self.settings, "Invalid, expired or revoked token.")
-        if org_header is not None and org_header != row.org_id:
+        if org_header is not None and org_header != row["org_id"]:
             raise Forbidden(
                 "X-Org-Id does not match the organization this key is bound to.",
                 code="org_mismatch",
             )
-        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            await self._touch_key(row.id, now)
+        last_used = row["last_used_at"]
+        if last_used is None or now - last_used >= TOUCH_EVERY:
+            await self.fast.execute(TOUCH_KEY, {"key_id": row["id"], "now": now})
         return Principal(
-            user_id=row.user_id,
+            user_id=row["user_id"],
             kind=CredentialKind.PAT,
-            credential_id=row.id,
+            credential_id=row["id"],
             credential_hash=token_hash,
-            org_id=row.org_id,
-            role=Role(row.role),
-            membership_id=row.membership_id,
+            org_id=row["org_id"],
+            role=Role(row["role"]),
+            membership_id=row["membership_id"],
         )
-
-    async def _touch_key(self, key_id: uuid.UUID, now: datetime) -> None:
-        async with self.db.engine.begin() as conn:
-            await conn.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
 
     async def from_session(self, raw: str, org_header: uuid.UUID | None) -> Principal | None:
         """The session behind a cookie, or None when it is unknown, ended or expired."""
         token_hash = digest(raw)
-        stmt = _session_lookup(org_header).where(WebSession.token_hash == token_hash)
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
+        row = await self.fast.fetchrow(
+            SESSION_LOOKUP, {"token_hash": token_hash, "org_id": org_header}
+        )
         now = self.clock.now()
         if (
             row is None
-            or row.ended_at is not None
-            or not row.is_active
-            or now >= row.last_seen_at + self.settings.session_idle
-            or now >= row.created_at + self.settings.session_absolute
+            or row["ended_at"] is not None
+            or not row["is_active"]
+            or now >= row["last_seen_at"] + self.settings.session_idle
+            or now >= row["created_at"] + self.settings.session_absolute
         ):
             return None
-        if now - row.last_seen_at >= SESSION_TOUCH_EVERY:
-            async with self.db.engine.begin() as conn:
-                await conn.execute(
-                    update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now)
-                )
+        if now - row["last_seen_at"] >= SESSION_TOUCH_EVERY:
+            await self.fast.execute(TOUCH_SESSION, {"session_id": row["id"], "now": now})
         return Principal(
-            user_id=row.user_id,
+            user_id=row["user_id"],
             kind=CredentialKind.SESSION,
-            credential_id=row.id,
+            credential_id=row["id"],
             credential_hash=token_hash,
             org_id=org_header,
-            role=Role(row.role) if row.role else None,
-            membership_id=row.membership_id,
+            role=Role(row["role"]) if row["role"] else None,
+            membership_id=row["membership_id"],
         )

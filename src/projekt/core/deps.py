@@ -15,6 +15,7 @@ from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
 from projekt.core.db import Database
 from projekt.core.errors import Unauthorized
+from projekt.core.fastsql import FastSQL
 from projekt.core.metrics import Metrics
 from projekt.core.ratelimit import InProcessLimiter, RedisLimiter
 from projekt.core.security import Passwords
@@ -31,6 +32,10 @@ class AppServices:
     redis: Redis | None = None
     metrics: Metrics = field(default_factory=Metrics)
     limiter: InProcessLimiter | RedisLimiter | None = None
+    fast: FastSQL = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fast = FastSQL(self.settings, self.db.engine, self.metrics)
 
 
 def get_services(request: Request) -> AppServices:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -11,7 +11,10 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    String,
+    bindparam,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -22,8 +25,10 @@ from sqlalchemy import (
     update,
 )
 
+from projekt.core.fastsql import FastSQL
 from projekt.core.repository import OrgScopedRepository, like_pattern
 from projekt.issues.models import Comment, Issue, IssueActivity
+from projekt.orgs.models import Membership
 from projekt.projects.models import Project
 from projekt.projects.repository import visible_to
 
@@ -66,15 +71,159 @@ COMMENT_FIELDS = ("id", "issue_id", "author_id", "parent_id", "text", "created_a
 _COMMENT_COLUMNS = [getattr(Comment, name) for name in COMMENT_FIELDS]
 
 
-def issue_dict(row: Row[Any]) -> dict[str, Any]:
+_AFTER_ID = ISSUE_FIELDS[1:]
+
+
+def issue_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     """A result row as the API's issue object (key derived from the project's current key)."""
-    data = dict(zip(ISSUE_FIELDS, row[: len(ISSUE_FIELDS)], strict=True))
-    data = {"id": data.pop("id"), "key": f"{row.project_key}-{row.number}", **data}
+    data = {"id": row["id"], "key": f"{row['project_key']}-{row['number']}"}
+    for name in _AFTER_ID:
+        data[name] = row[name]
     return data
 
 
-def comment_dict(row: Row[Any]) -> dict[str, Any]:
-    return dict(zip(COMMENT_FIELDS, row, strict=True))
+def comment_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in COMMENT_FIELDS}
+
+
+# -- the hot path: statements compiled once, run through FastSQL --------------------------------
+
+P = bindparam
+_READABLE = (
+    select(*_READ_COLUMNS)
+    .join(Project, Project.id == Issue.project_id)
+    .where(Issue.org_id == P("org_id"), visible_to(P("user_id")))
+)
+ISSUE_BY_ID = _READABLE.where(Issue.id == P("issue_id"))
+ISSUE_BY_KEY = _READABLE.where(Project.key == P("project_key"), Issue.number == P("number"))
+COMMENTS_OF = (
+    select(*_COMMENT_COLUMNS)
+    .where(Comment.org_id == P("org_id"), Comment.issue_id == P("issue_id"))
+    .order_by(Comment.created_at, Comment.id)
+)
+PROJECT_HEAD = select(Project.id, Project.key, Project.issues_version, Project.columns).where(
+    Project.id == P("project_id"), Project.org_id == P("org_id"), visible_to(P("user_id"))
+)
+# Takes the project's next issue number atomically (and marks its lists changed): concurrent
+# creates queue on the project row, so numbers have no gaps or duplicates, and a rolled-back
+# create gives its number back.
+ALLOCATE_NUMBER = (
+    update(Project)
+    # Binds of an UPDATE may not share a column's name: hence the_org_id.
+    .where(
+        Project.id == P("project_id"), Project.org_id == P("the_org_id"), visible_to(P("user_id"))
+    )
+    .values(issue_seq=Project.issue_seq + 1, issues_version=Project.issues_version + 1)
+    .returning(Project.issue_seq, Project.key, Project.columns)
+)
+INSERT_ISSUE = insert(Issue).values(
+    {c.name: P(f"v_{c.name}", type_=c.type) for c in Issue.__table__.columns}
+)
+INSERT_ACTIVITY = insert(IssueActivity).values(
+    {c.name: P(f"v_{c.name}", type_=c.type) for c in IssueActivity.__table__.columns}
+)
+
+
+def insert_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values for INSERT_ISSUE / INSERT_ACTIVITY (whose binds are the columns, prefixed v_)."""
+    return {f"v_{name}": value for name, value in values.items()}
+
+
+ORG_MEMBER = select(Membership.id).where(
+    Membership.org_id == P("org_id"), Membership.user_id == P("user_id")
+)
+ISSUE_VISIBLE = (
+    select(Issue.id)
+    .join(Project, Project.id == Issue.project_id)
+    .where(Issue.id == P("issue_id"), Issue.org_id == P("org_id"), visible_to(P("user_id")))
+)
+_FILTERS = ("project_id", "priority", "type", "assignee_id", "sprint_id", "archived")
+_LIST_SHAPES: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
+
+
+def list_statements(
+    active: tuple[str, ...], has_q: bool, sort: str, order: list[Any], dialect: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The page query and its count for one shape of filters and sort, built once per shape."""
+    shape = (active, has_q, sort, dialect)
+    found = _LIST_SHAPES.get(shape)
+    if found is not None:
+        return found
+    conditions: list[ColumnElement[bool]] = []
+    for name in active:
+        if name in _FILTERS:
+            conditions.append(getattr(Issue, name) == P(f"f_{name}"))
+        elif name == "status":
+            conditions.append(func.lower(Issue.status) == P("f_status"))
+        elif name == "label":
+            conditions.append(label_filter(P("f_label"), dialect))
+    if has_q:
+        conditions.append(text_search(P("q"), dialect))
+    page = (
+        _READABLE.add_columns(func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(*order, Issue.id)
+        .limit(P("limit"))
+        .offset(P("offset"))
+    )
+    count = (
+        select(func.count())
+        .select_from(Issue)
+        .join(Project, Project.id == Issue.project_id)
+        .where(Issue.org_id == P("org_id"), visible_to(P("user_id")), *conditions)
+    )
+    if len(_LIST_SHAPES) > 512:  # shapes are few in practice; never let them pile up
+        _LIST_SHAPES.clear()
+    _LIST_SHAPES[shape] = (page, count)
+    return page, count
+
+
+class IssueReads:
+    """The reads every issue request makes, for one caller in one org."""
+
+    def __init__(self, fast: FastSQL, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        self.fast = fast
+        self.scope = {"org_id": org_id, "user_id": user_id}
+
+    async def project_head(self, project_id: uuid.UUID) -> Mapping[str, Any] | None:
+        return await self.fast.fetchrow(PROJECT_HEAD, {**self.scope, "project_id": project_id})
+
+    async def by_id(self, issue_id: uuid.UUID) -> Mapping[str, Any] | None:
+        return await self.fast.fetchrow(ISSUE_BY_ID, {**self.scope, "issue_id": issue_id})
+
+    async def by_key(self, project_key: str, number: int) -> Mapping[str, Any] | None:
+        params = {**self.scope, "project_key": project_key, "number": number}
+        return await self.fast.fetchrow(ISSUE_BY_KEY, params)
+
+    async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = await self.fast.fetch(COMMENTS_OF, {**self.scope, "issue_id": issue_id})
+        return [comment_dict(row) for row in rows]
+
+    async def listing(
+        self,
+        filters: dict[str, Any],
+        q: str | None,
+        sort: str,
+        order: list[Any],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Mapping[str, Any]], int]:
+        """One statement: the page and, through a window function, the total."""
+        dialect = "postgresql" if self.fast.postgres else "sqlite"
+        active = tuple(sorted(name for name, value in filters.items() if value is not None))
+        page, count = list_statements(active, bool(q), sort, order, dialect)
+        params: dict[str, Any] = {**self.scope, "limit": limit, "offset": offset}
+        for name in active:
+            value = filters[name]
+            params[f"f_{name}"] = value.lower() if name == "status" else value
+        if q:
+            params["q"] = q if dialect == "postgresql" else like_pattern(q)
+        rows = await self.fast.fetch(page, params)
+        if rows or not offset:
+            return rows, int(rows[0]["total"]) if rows else 0
+        # Past the end: the window had no row to ride on, so count separately.
+        counted = await self.fast.fetch(count, params)
+        return [], int(next(iter(counted[0].values()))) if counted else 0
 
 
 class IssueRepository(OrgScopedRepository[Issue]):
@@ -86,86 +235,6 @@ class IssueRepository(OrgScopedRepository[Issue]):
             .join(Project, Project.id == Issue.project_id)
             .where(Issue.org_id == self.org_id, visible_to(user_id))
         )
-
-    async def by_id(self, issue_id: uuid.UUID, user_id: uuid.UUID) -> Row[Any] | None:
-        stmt = self._readable(user_id).where(Issue.id == issue_id)
-        row: Row[Any] | None = (await self.session.execute(stmt)).first()
-        return row
-
-    async def by_key(self, project_key: str, number: int, user_id: uuid.UUID) -> Row[Any] | None:
-        stmt = self._readable(user_id).where(
-            Project.key == project_key, Project.org_id == self.org_id, Issue.number == number
-        )
-        row: Row[Any] | None = (await self.session.execute(stmt)).first()
-        return row
-
-    async def listing(
-        self,
-        user_id: uuid.UUID,
-        filters: dict[str, Any],
-        q: str | None,
-        order: list[ColumnElement[Any]],
-        limit: int,
-        offset: int,
-        dialect: str,
-    ) -> tuple[list[Row[Any]], int]:
-        """One statement: the page and, through a window function, the total."""
-        stmt = self._readable(user_id).add_columns(func.count().over().label("total"))
-        stmt = self._filter(stmt, filters, q, dialect)
-        stmt = stmt.order_by(*order, Issue.id).limit(limit).offset(offset)
-        rows = list((await self.session.execute(stmt)).all())
-        if rows or not offset:
-            return rows, int(rows[0].total) if rows else 0
-        # Past the end: the window had no row to ride on, so count separately.
-        count = self._filter(
-            select(func.count())
-            .select_from(Issue)
-            .join(Project, Project.id == Issue.project_id)
-            .where(Issue.org_id == self.org_id, visible_to(user_id)),
-            filters,
-            q,
-            dialect,
-        )
-        return [], int((await self.session.execute(count)).scalar_one())
-
-    def _filter(
-        self, stmt: Select[Any], filters: dict[str, Any], q: str | None, dialect: str
-    ) -> Select[Any]:
-        for name in ("project_id", "priority", "type", "assignee_id", "sprint_id", "archived"):
-            if filters.get(name) is not None:
-                stmt = stmt.where(getattr(Issue, name) == filters[name])
-        if filters.get("status") is not None:
-            stmt = stmt.where(func.lower(Issue.status) == filters["status"].lower())
-        if filters.get("label") is not None:
-            stmt = stmt.where(label_filter(filters["label"], dialect))
-        if q:
-            stmt = stmt.where(text_search(q, dialect))
-        return stmt
-
-    async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
-        stmt = (
-            select(*_COMMENT_COLUMNS)
-            .where(Comment.org_id == self.org_id, Comment.issue_id == issue_id)
-            .order_by(Comment.created_at, Comment.id)
-        )
-        return [comment_dict(row) for row in (await self.session.execute(stmt)).all()]
-
-    async def allocate_number(self, project_id: uuid.UUID, user_id: uuid.UUID) -> Row[Any] | None:
-        """Take the project's next issue number atomically (and mark its lists changed).
-
-        A single UPDATE … RETURNING: concurrent creates queue on the project row, so numbers
-        have no gaps or duplicates; a rolled-back create gives its number back.
-        """
-        stmt = (
-            update(Project)
-            .where(Project.id == project_id, Project.org_id == self.org_id, visible_to(user_id))
-            .values(issue_seq=Project.issue_seq + 1, issues_version=Project.issues_version + 1)
-            .returning(Project.issue_seq, Project.key, Project.columns)
-        )
-        return (await self.session.execute(stmt)).first()
-
-    async def insert(self, values: dict[str, Any]) -> None:
-        await self.session.execute(insert(Issue).values(**values))
 
     async def locked(self, issue_id: uuid.UUID) -> Issue | None:
         """The issue row for a write, locked on PostgreSQL until the transaction ends."""
@@ -191,14 +260,6 @@ class IssueRepository(OrgScopedRepository[Issue]):
             stmt = select(Issue.parent_id).where(Issue.id == current, Issue.org_id == self.org_id)
             current = (await self.session.execute(stmt)).scalar_one_or_none()
         return chain
-
-    async def exists_in_org(self, issue_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        stmt = (
-            select(Issue.id)
-            .join(Project, Project.id == Issue.project_id)
-            .where(Issue.id == issue_id, Issue.org_id == self.org_id, visible_to(user_id))
-        )
-        return (await self.session.execute(stmt)).first() is not None
 
     async def delete(self, issue_id: uuid.UUID) -> None:
         await self.session.execute(
@@ -262,18 +323,23 @@ FTS_DOCUMENT: ColumnClause[Any] = literal_column(
 )
 
 
-def label_filter(label: str, dialect: str) -> ColumnElement[bool]:
+def label_filter(label: Any, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return Issue.labels.op("@>")(func.jsonb_build_array(label))
+        return Issue.labels.op("@>")(func.jsonb_build_array(cast(label, String)))
     each = func.json_each(Issue.labels).table_valued("value")
     return exists(select(literal_column("1")).select_from(each).where(each.c.value == label))
 
 
-def text_search(q: str, dialect: str) -> ColumnElement[bool]:
-    """PostgreSQL full-text search (GIN-indexed); a case-folded LIKE on SQLite."""
+def text_search(q: Any, dialect: str) -> ColumnElement[bool]:
+    """PostgreSQL full-text search (GIN-indexed); a case-folded LIKE on SQLite.
+
+    ``q`` is the query text on PostgreSQL and an escaped ``%…%`` pattern on SQLite.
+    """
     if dialect == "postgresql":
-        return FTS_DOCUMENT.op("@@")(func.websearch_to_tsquery(literal_column("'simple'"), q))
-    pattern = like_pattern(q)
+        return FTS_DOCUMENT.op("@@")(
+            func.websearch_to_tsquery(literal_column("'simple'"), cast(q, String))
+        )
+    pattern = q
     return or_(
         func.lower(Issue.title).like(pattern, escape="\\"),
         func.lower(func.coalesce(Issue.description, "")).like(pattern, escape="\\"),

@@ -48,7 +48,7 @@ def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None =
 
 
 def _etag_of(row: Any) -> str:
-    return issue_etag(row.id, row.version, row.project_key)
+    return issue_etag(row["id"], row["version"], row["project_key"])
 
 
 def _tagged(issue: dict[str, Any], version: int, status_code: int = 200) -> Response:
@@ -99,7 +99,12 @@ async def list_issues(
         "archived": archived,
     }
     items, total = await issues.listing(
-        filters=filters, q=q, order=order, limit=paging.limit, offset=paging.offset
+        filters=filters,
+        q=q,
+        sort=sort or "-created_at",
+        order=order,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     headers = {"ETag": etag} if etag else None
     return list_response(items, total, paging, request.url.path, request.query_params, headers)
@@ -133,7 +138,7 @@ async def issue_schema(issues: IssueServiceDep, project_id: uuid.UUID | None = N
         project = await issues.listing_project(project_id)
         if project is None:
             raise ProjectNotFound()
-        columns = project.columns
+        columns = project["columns"]
     return IssueSchema(
         issue_types=list(ISSUE_TYPES),
         priorities=list(PRIORITIES),
@@ -150,7 +155,7 @@ async def get_issue(ref: IssueRef, request: Request, issues: IssueServiceDep) ->
     if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag})
     detail = issue_dict(row)
-    detail["comments"] = await issues.comments(row.id)
+    detail["comments"] = await issues.comments(row["id"])
     return _json(detail, headers={"ETag": etag})
 
 
@@ -246,7 +251,7 @@ async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
 )
 async def list_comments(ref: IssueRef, issues: IssueServiceDep) -> Response:
     """The issue's comments, oldest first."""
-    return _json(await issues.comments((await issues.resolve(ref)).id))
+    return _json(await issues.comments((await issues.resolve(ref))["id"]))
 
 
 @router.post(

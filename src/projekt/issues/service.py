@@ -4,31 +4,39 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.conditional import version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.errors import Forbidden, ValidationFailed
+from projekt.core.fastsql import FastSQL, FastTransaction
 from projekt.issues.errors import CommentNotFound, IssueNotFound
 from projekt.issues.models import Comment, Issue
 from projekt.issues.repository import (
+    ALLOCATE_NUMBER,
     COMMENT_FIELDS,
+    INSERT_ACTIVITY,
+    INSERT_ISSUE,
     ISSUE_FIELDS,
+    ISSUE_VISIBLE,
+    ORG_MEMBER,
     ActivityRepository,
     CommentRepository,
+    IssueReads,
     IssueRepository,
+    insert_params,
     issue_dict,
 )
 from projekt.issues.schemas import BulkRequest, BulkResult, CommentIn, IssueCreate, IssueUpdate
-from projekt.orgs.service import find_membership
 from projekt.projects.models import Project
 from projekt.projects.repository import ProjectRepository
 
+IssueRow = Mapping[str, Any]
 ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$")
 # Fields whose history the activity log keeps (and burndowns replay).
 TRACKED = (
@@ -52,8 +60,10 @@ def issue_etag(issue_id: uuid.UUID, version: int, project_key: str) -> str:
     return version_etag("issue", issue_id, version, project_key)
 
 
-def list_etag(project: Project, canonical_query: str) -> str:
-    return version_etag("issues", project.id, project.issues_version, project.key, canonical_query)
+def list_etag(project: Mapping[str, Any], canonical_query: str) -> str:
+    return version_etag(
+        "issues", project["id"], project["issues_version"], project["key"], canonical_query
+    )
 
 
 async def issue_counts_by_status(
@@ -93,66 +103,89 @@ class IssueService:
         self.services = services
         self.ctx = ctx
         self.issues = IssueRepository(session, ctx.org_id)
+        self.reads = IssueReads(services.fast, ctx.org_id, ctx.user_id)
         self.activity = ActivityRepository(session, ctx.org_id)
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def resolve(self, ref: str) -> Row[Any]:
+    async def resolve(self, ref: str) -> IssueRow:
         """An issue by UUID or by key (``WEB-12``), if the caller may see it."""
-        row = None
         match = ISSUE_KEY.match(ref.upper())
         if match:
-            row = await self.issues.by_key(match[1], int(match[2]), self.ctx.user_id)
+            row = await self.reads.by_key(match[1], int(match[2]))
         else:
             try:
                 issue_id = uuid.UUID(ref)
             except ValueError:
                 raise IssueNotFound() from None
-            row = await self.issues.by_id(issue_id, self.ctx.user_id)
+            row = await self.reads.by_id(issue_id)
         if row is None:
             raise IssueNotFound()
         return row
 
     async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
-        return await self.issues.comments(issue_id)
+        return await self.reads.comments(issue_id)
 
-    async def listing_project(self, project_id: uuid.UUID) -> Project | None:
-        return await ProjectRepository(self.session, self.ctx.org_id).visible_one(
-            project_id, self.ctx.user_id
-        )
+    async def listing_project(self, project_id: uuid.UUID) -> Mapping[str, Any] | None:
+        return await self.reads.project_head(project_id)
 
     async def listing(self, **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await self.issues.listing(
-            self.ctx.user_id, dialect=self.services.db.dialect, **kwargs
-        )
+        rows, total = await self.reads.listing(**kwargs)
         return [issue_dict(row) for row in rows], total
 
     async def activity_of(self, ref: str) -> list[Any]:
         row = await self.resolve(ref)
-        return await self.activity.for_issue(row.id)
+        return await self.activity.for_issue(row["id"])
 
     async def search(self, q: str, limit: int) -> list[dict[str, Any]]:
-        return [issue_dict(row) for row in await self.issues.search(self.ctx.user_id, q, limit)]
+        rows = await self.issues.search(self.ctx.user_id, q, limit)
+        return [issue_dict(cast(Mapping[str, Any], row._mapping)) for row in rows]
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def create(self, data: IssueCreate) -> dict[str, Any]:
-        allocated = await self.issues.allocate_number(data.project_id, self.ctx.user_id)
-        if allocated is None:
-            raise ValidationFailed(errors={"project_id": ["The project_id does not exist"]})
-        number, project_key = allocated.issue_seq, allocated.key
-        columns: list[dict[str, Any]] = allocated.columns
-        errors: dict[str, list[str]] = {}
-        status = columns[0]["name"]
-        if data.status is not None:
-            status = _status_in(columns, data.status) or status
-            if _status_in(columns, data.status) is None:
-                errors["status"] = [_status_error(columns)]
-        await self._check_references(data.model_dump(exclude_unset=True), None, errors)
-        if errors:
-            raise ValidationFailed(errors=errors)
+    async def create(
+        self, data: IssueCreate, extra_activity: tuple[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """One transaction on the fast path: number, checks, the row and its activity."""
+        async with self.services.fast.transaction() as tx:
+            scope = {
+                "the_org_id": self.ctx.org_id,
+                "user_id": self.ctx.user_id,
+                "project_id": data.project_id,
+            }
+            allocated = await tx.fetchrow(ALLOCATE_NUMBER, scope)
+            if allocated is None:
+                raise ValidationFailed(errors={"project_id": ["The project_id does not exist"]})
+            number, project_key = allocated["issue_seq"], allocated["key"]
+            columns: list[dict[str, Any]] = allocated["columns"]
+            errors: dict[str, list[str]] = {}
+            status = columns[0]["name"]
+            if data.status is not None:
+                status = _status_in(columns, data.status) or status
+                if _status_in(columns, data.status) is None:
+                    errors["status"] = [_status_error(columns)]
+            await self._check_references(data.model_dump(exclude_unset=True), None, errors, tx)
+            if errors:
+                raise ValidationFailed(errors=errors)
+            values = self._new_issue(data, number, status)
+            await tx.fetch(INSERT_ISSUE, insert_params(values))
+            now = values["created_at"]
+            created = {
+                f: [None, _jsonable(values[f])] for f in TRACKED if values[f] not in (None, [])
+            }
+            activity = self._activity(values["id"], "created", created, now)
+            await tx.fetch(INSERT_ACTIVITY, insert_params(activity))
+            if extra_activity is not None:
+                action, changes = extra_activity
+                activity = self._activity(values["id"], action, changes, now)
+                await tx.fetch(INSERT_ACTIVITY, insert_params(activity))
+        return {"id": values["id"], "key": f"{project_key}-{number}"} | {
+            f: values[f] for f in ISSUE_FIELDS if f != "id"
+        }
+
+    def _new_issue(self, data: IssueCreate, number: int, status: str) -> dict[str, Any]:
         now = self.services.clock.now()
-        values = {
+        return {
             "id": uuid.uuid4(),
             "org_id": self.ctx.org_id,
             "project_id": data.project_id,
@@ -175,14 +208,24 @@ class IssueService:
             "created_at": now,
             "updated_at": now,
         }
-        await self.issues.insert(values)
-        created = {f: [None, _jsonable(values[f])] for f in TRACKED if values[f] not in (None, [])}
-        await self._record(values["id"], "created", created, now)
-        return {"id": values["id"], "key": f"{project_key}-{number}"} | {
-            f: values[f] for f in ISSUE_FIELDS if f != "id"
+
+    def _activity(
+        self, issue_id: uuid.UUID, action: str, changes: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        principal = self.ctx.principal
+        return {
+            "id": uuid.uuid4(),
+            "org_id": self.ctx.org_id,
+            "issue_id": issue_id,
+            "actor_id": principal.user_id,
+            "credential_kind": principal.kind.value,
+            "credential_id": principal.credential_id,
+            "action": action,
+            "changes": changes,
+            "created_at": now,
         }
 
-    async def update(self, row: Row[Any], data: IssueUpdate) -> dict[str, Any]:
+    async def update(self, row: IssueRow, data: IssueUpdate) -> dict[str, Any]:
         changes = data.model_dump(exclude_unset=True)
         for required in ("title", "priority", "type", "status"):
             if required in changes and changes[required] is None:
@@ -201,23 +244,24 @@ class IssueService:
             raise ValidationFailed(errors=errors)
         return await self._apply(issue, project, changes, "updated")
 
-    async def transition(self, row: Row[Any], status: str) -> dict[str, Any]:
+    async def transition(self, row: IssueRow, status: str) -> dict[str, Any]:
         issue, project = await self._for_write(row)
         canonical = _status_in(project.columns, status)
         if canonical is None:
             raise ValidationFailed(errors={"status": [_status_error(project.columns)]})
         return await self._apply(issue, project, {"status": canonical}, "transitioned")
 
-    async def set_archived(self, row: Row[Any], archived: bool) -> dict[str, Any]:
+    async def set_archived(self, row: IssueRow, archived: bool) -> dict[str, Any]:
         issue, project = await self._for_write(row)
         action = "archived" if archived else "unarchived"
         return await self._apply(issue, project, {"archived": archived}, action)
 
-    async def delete(self, row: Row[Any]) -> None:
-        await self.issues.delete(row.id)
-        await ProjectRepository(self.session, self.ctx.org_id).bump_issues_version(row.project_id)
+    async def delete(self, row: IssueRow) -> None:
+        await self.issues.delete(row["id"])
+        projects = ProjectRepository(self.session, self.ctx.org_id)
+        await projects.bump_issues_version(row["project_id"])
 
-    async def duplicate(self, row: Row[Any]) -> dict[str, Any]:
+    async def duplicate(self, row: IssueRow) -> dict[str, Any]:
         source = issue_dict(row)
         copy = IssueCreate(
             project_id=source["project_id"],
@@ -231,9 +275,7 @@ class IssueService:
             parent_id=source["parent_id"],
             due_date=source["due_date"],
         )
-        created = await self.create(copy)
-        await self._record(created["id"], "duplicated", {"from": [None, source["key"]]})
-        return created
+        return await self.create(copy, ("duplicated", {"from": [None, source["key"]]}))
 
     async def bulk(self, request: BulkRequest) -> BulkResult:
         """One transaction: every change lands, or (any per-issue error) none does."""
@@ -320,16 +362,16 @@ class IssueService:
 
     # -- comments ---------------------------------------------------------------------------
 
-    async def add_comment(self, row: Row[Any], data: CommentIn) -> dict[str, Any]:
+    async def add_comment(self, row: IssueRow, data: CommentIn) -> dict[str, Any]:
         if data.parent_id is not None:
             parent = await CommentRepository(self.session, self.ctx.org_id).get(data.parent_id)
-            if parent is None or parent.issue_id != row.id:
+            if parent is None or parent.issue_id != row["id"]:
                 raise ValidationFailed(errors={"parent_id": ["The parent_id does not exist"]})
         now = self.services.clock.now()
         comment = Comment(
             id=uuid.uuid4(),
             org_id=self.ctx.org_id,
-            issue_id=row.id,
+            issue_id=row["id"],
             author_id=self.ctx.user_id,
             parent_id=data.parent_id,
             text=data.text,
@@ -337,27 +379,27 @@ class IssueService:
             updated_at=now,
         )
         await CommentRepository(self.session, self.ctx.org_id).add(comment)
-        await self._bump(row.id)
-        await self._record(row.id, "commented", {"comment_id": [None, str(comment.id)]}, now)
+        await self._bump(row["id"])
+        await self._record(row["id"], "commented", {"comment_id": [None, str(comment.id)]}, now)
         return _comment_read(comment)
 
-    async def edit_comment(self, row: Row[Any], comment_id: uuid.UUID, text: str) -> dict[str, Any]:
+    async def edit_comment(self, row: IssueRow, comment_id: uuid.UUID, text: str) -> dict[str, Any]:
         comment = await self._own_comment(row, comment_id)
         comment.text = text
         comment.updated_at = self.services.clock.now()
         await self.session.flush()
-        await self._bump(row.id)
+        await self._bump(row["id"])
         return _comment_read(comment)
 
-    async def delete_comment(self, row: Row[Any], comment_id: uuid.UUID) -> None:
+    async def delete_comment(self, row: IssueRow, comment_id: uuid.UUID) -> None:
         comment = await self._own_comment(row, comment_id)
         await self.session.delete(comment)
         await self.session.flush()
-        await self._bump(row.id)
+        await self._bump(row["id"])
 
-    async def _own_comment(self, row: Row[Any], comment_id: uuid.UUID) -> Comment:
+    async def _own_comment(self, row: IssueRow, comment_id: uuid.UUID) -> Comment:
         comment = await CommentRepository(self.session, self.ctx.org_id).get(comment_id)
-        if comment is None or comment.issue_id != row.id:
+        if comment is None or comment.issue_id != row["id"]:
             raise CommentNotFound()
         if comment.author_id != self.ctx.user_id and not self.ctx.role.at_least(Role.ADMIN):
             raise Forbidden(
@@ -367,8 +409,8 @@ class IssueService:
 
     # -- internals --------------------------------------------------------------------------
 
-    async def _for_write(self, row: Row[Any]) -> tuple[Issue, Project]:
-        issue = await self.issues.locked(row.id)
+    async def _for_write(self, row: IssueRow) -> tuple[Issue, Project]:
+        issue = await self.issues.locked(row["id"])
         if issue is None:  # deleted between the read and the write
             raise IssueNotFound()
         return issue, await self._project(issue.project_id)
@@ -414,32 +456,32 @@ class IssueService:
         changes: dict[str, Any],
         now: datetime | None = None,
     ) -> None:
-        principal = self.ctx.principal
-        await self.activity.record(
-            {
-                "id": uuid.uuid4(),
-                "issue_id": issue_id,
-                "actor_id": principal.user_id,
-                "credential_kind": principal.kind.value,
-                "credential_id": principal.credential_id,
-                "action": action,
-                "changes": changes,
-                "created_at": now or self.services.clock.now(),
-            }
-        )
+        values = self._activity(issue_id, action, changes, now or self.services.clock.now())
+        del values["org_id"]
+        await self.activity.record(values)
 
     async def _check_references(
-        self, values: dict[str, Any], issue: Issue | None, errors: dict[str, list[str]]
+        self,
+        values: dict[str, Any],
+        issue: Issue | None,
+        errors: dict[str, list[str]],
+        run: FastSQL | FastTransaction | None = None,
     ) -> None:
-        """Every id in a body must name something of the caller's org that they may see."""
+        """Every id in a body must name something of the caller's org that they may see.
+
+        ``run`` is where the look-ups go: the create's own transaction (a second pool
+        connection while holding one could starve the pool), or the fast path.
+        """
+        run = run or self.services.fast
+        scope = self.reads.scope
         assignee = values.get("assignee_id")
-        if assignee is not None and not await find_membership(
-            self.session, self.ctx.org_id, assignee
+        if assignee is not None and not await run.fetchrow(
+            ORG_MEMBER, {"org_id": self.ctx.org_id, "user_id": assignee}
         ):
             errors["assignee_id"] = ["The assignee_id must be a member of this organization"]
         parent = values.get("parent_id")
         if parent is not None:
-            if not await self.issues.exists_in_org(parent, self.ctx.user_id):
+            if not await run.fetchrow(ISSUE_VISIBLE, {**scope, "issue_id": parent}):
                 errors["parent_id"] = ["The parent_id does not exist"]
             elif issue is not None and issue.id in await self.issues.ancestors(parent):
                 errors["parent_id"] = ["The parent_id would make a cycle"]

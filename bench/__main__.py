@@ -1,0 +1,569 @@
+"""``make bench``: the real server against a bare baseline, interleaved, in one invocation.
+
+Everything runs on loopback: PostgreSQL and Redis as configured (defaults: the local ones), our
+server via ``projekt serve`` and the baseline via uvicorn, load from wrk. Results go to
+``bench/results/latest.json`` and ``bench/results/latest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import seed
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+PG_ADMIN = os.environ.get("PROJEKT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("PROJEKT_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- infrastructure ------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing wrk (Debian package)")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("bench: wrk is missing and cannot be installed here (apt-get install wrk)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pg_dsn(database: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + database
+
+
+async def prepare_pg(database: str, issues: int) -> seed.Dataset:
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    url = "postgresql+asyncpg://" + pg_dsn(database).split("://", 1)[1]
+    migrate(url)
+    data, rows = seed.build(issues)
+    conn = await asyncpg.connect(pg_dsn(database))
+    try:
+        have = await conn.fetchval("SELECT count(*) FROM issues")
+        keys = await conn.fetchval(
+            "SELECT count(*) FROM api_keys WHERE token_hash = $1", rows["api_keys"][0][4]
+        )
+    finally:
+        await conn.close()
+    if have != issues or not keys:
+        log(f"seeding {database}: {issues:,} issues")
+        started = time.perf_counter()
+        await seed.seed_postgres(pg_dsn(database), rows)
+        log(f"seeded {database} in {time.perf_counter() - started:.1f}s")
+    return data
+
+
+def prepare_sqlite(path: Path, issues: int) -> None:
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate(url)
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    have = db.execute("SELECT count(*) FROM issues").fetchone()[0]
+    db.close()
+    if have != issues:
+        log(f"seeding {path.name}: {issues:,} issues")
+        seed.seed_sqlite(str(path), seed.build(issues)[1])
+
+
+def migrate(url: str) -> None:
+    env = {**os.environ, "PROJEKT_DATABASE_URL": url}
+    subprocess.run(
+        [str(BIN / "projekt"), "migrate"], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
+        # A file, not a pipe: a pipe nobody reads fills up and stalls the server.
+        self.log = (ROOT / "var" / f"bench-{self.name}.log").open("wb")
+        self.process = subprocess.Popen(
+            argv,
+            env={**os.environ, **self.env},
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(300):
+            try:
+                httpx.get(f"{self.url}/metrics", timeout=1)
+                return
+            except httpx.HTTPError:
+                if self.process.poll() is not None:
+                    err = (ROOT / "var" / f"bench-{self.name}.log").read_text()
+                    sys.exit(f"bench: {self.name} exited: {err[-2000:]}")
+                time.sleep(0.1)
+        sys.exit(f"bench: {self.name} did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        pids = [self.process.pid]
+        for pid in pids:
+            children = Path(f"/proc/{pid}/task/{pid}/children")
+            if children.exists():
+                pids += [int(p) for p in children.read_text().split()]
+        return pids
+
+    def cpu_seconds(self) -> float:
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+    def worker_rss_mb(self) -> float:
+        """The largest resident set among the serving processes (the workers)."""
+        sizes = []
+        for pid in self.pids():
+            match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+            if match:
+                sizes.append(int(match[1]) / 1024)
+        return max(sizes)
+
+    def statements(self) -> float:
+        text = httpx.get(f"{self.url}/metrics", timeout=120).text
+        match = re.search(r"projekt_sql_statements_total (\d+)", text)
+        return float(match[1]) if match else float("nan")
+
+
+# -- load ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    cpu_us: float
+    sql: float
+    rss_mb: float
+
+
+def lua_script(requests: list[dict[str, Any]]) -> str:
+    """A wrk script cycling through prepared requests from a random start per thread."""
+    entries = []
+    for r in requests:
+        headers = ", ".join(f'["{k}"] = {json.dumps(v)}' for k, v in r.get("headers", {}).items())
+        body = json.dumps(r["body"]) if r.get("body") is not None else "nil"
+        entries.append(
+            f"{{ {json.dumps(r['method'])}, {json.dumps(r['path'])}, {{ {headers} }}, {body} }}"
+        )
+    return (
+        "local reqs = {\n" + ",\n".join(entries) + "\n}\n"
+        "local i = 0\n"
+        "function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)); "
+        "i = math.random(#reqs) end\n"
+        "function request()\n  i = i % #reqs + 1\n  local r = reqs[i]\n"
+        "  return wrk.format(r[1], r[2], r[3], r[4])\nend\n"
+    )
+
+
+def parse_wrk(out: str) -> tuple[float, float, float, int, int]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    requests = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+
+    def pct(p: str) -> float:
+        match = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        if not match:
+            return float("nan")
+        value, unit = float(match[1]), match[2]
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match[1])
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        errors += sum(int(g) for g in match.groups())
+    return rps, pct("50"), pct("99"), requests, errors
+
+
+def load(
+    wrk: str, server: Server, requests: list[dict[str, Any]], seconds: float, connections: int
+) -> Run:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua_script(requests))
+    threads = 1 if connections == 1 else 2
+    sql_before, cpu_before = server.statements(), server.cpu_seconds()
+    out = subprocess.run(
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            script.name,
+            server.url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    cpu = server.cpu_seconds() - cpu_before
+    sql = server.statements() - sql_before
+    os.unlink(script.name)
+    rps, p50, p99, total, errors = parse_wrk(out)
+    return Run(
+        rps,
+        p50,
+        p99,
+        total,
+        errors,
+        cpu / max(total, 1) * 1e6,
+        sql / max(total, 1),
+        server.worker_rss_mb(),
+    )
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+
+def ours_requests(
+    kind: str, data: seed.Dataset, etags: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    requests = []
+    for n, project in enumerate(data.projects):
+        headers = {"Authorization": f"Bearer {project.token}"}
+        if kind in ("list", "list_304"):
+            path = f"/api/issues?project_id={project.id}&limit=50"
+            if kind == "list_304" and etags:
+                headers["If-None-Match"] = etags[path]
+            requests.append({"method": "GET", "path": path, "headers": headers})
+        elif kind == "get":
+            for k in range(5):
+                number = 1 + (n * 7 + k * 131) % project.issues
+                requests.append(
+                    {
+                        "method": "GET",
+                        "path": f"/api/issues/{project.key}-{number}",
+                        "headers": headers,
+                    }
+                )
+        elif kind == "create":
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(
+                {
+                    "project_id": str(project.id),
+                    "title": "Load test issue",
+                    "description": "Created by the benchmark.",
+                    "priority": "high",
+                }
+            )
+            requests.append(
+                {"method": "POST", "path": "/api/issues", "headers": headers, "body": body}
+            )
+    return requests
+
+
+def baseline_requests(kind: str, data: seed.Dataset) -> list[dict[str, Any]]:
+    requests = []
+    for n, project in enumerate(data.projects):
+        if kind == "list":
+            requests.append({"method": "GET", "path": f"/issues?project_id={project.id}&limit=50"})
+        elif kind == "get":
+            for k in range(5):
+                number = 1 + (n * 7 + k * 131) % project.issues
+                requests.append({"method": "GET", "path": f"/issues/{project.key}-{number}"})
+        elif kind == "create":
+            body = json.dumps(
+                {
+                    "project_id": str(project.id),
+                    "title": "Load test issue",
+                    "description": "Created by the benchmark.",
+                    "priority": "high",
+                }
+            )
+            requests.append(
+                {
+                    "method": "POST",
+                    "path": "/issues",
+                    "body": body,
+                    "headers": {"Content-Type": "application/json"},
+                }
+            )
+    return requests
+
+
+def collect_etags(server: Server, data: seed.Dataset) -> dict[str, str]:
+    etags = {}
+    for r in ours_requests("list", data):
+        response = httpx.get(server.url + r["path"], headers=r["headers"], timeout=10)
+        response.raise_for_status()
+        etags[r["path"]] = response.headers["etag"]
+    return etags
+
+
+def ours(name: str, database_url: str, workers: int = 1) -> Server:
+    env = {
+        "PROJEKT_DATABASE_URL": database_url,
+        "PROJEKT_ACCESS_LOG": "false",
+        "PROJEKT_LOG_LEVEL": "warning",
+        # The limiter stays on (its cost is part of the measure); the budget is out of reach.
+        "PROJEKT_RATE_LIMIT_GLOBAL": "1000000000/60s",
+        "PROJEKT_REDIS_PREFIX": f"bench-{os.getpid()}",
+    }
+    if database_url.startswith("postgresql"):
+        env["PROJEKT_REDIS_URL"] = REDIS
+    return Server(
+        name, [str(BIN / "projekt"), "serve", "--port", "{port}", "--workers", str(workers)], env
+    )
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 2) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument(
+        "--quick", action="store_true", help="a few seconds per scenario, small data"
+    )
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    quick = args.quick
+    rounds = args.rounds or (1 if quick else 3)
+    seconds = 2 if quick else 8
+    size, big = (2_000, 20_000) if quick else (100_000, 1_000_000)
+    log(
+        f"mode={'quick' if quick else 'full'} rounds={rounds} {seconds}s per run, {size:,}/{big:,} issues"
+    )
+
+    data = asyncio.run(prepare_pg(f"projekt_bench_{size}", size))
+    data_big = asyncio.run(prepare_pg(f"projekt_bench_{big}", big))
+    sqlite_path = ROOT / "var" / f"bench-{size}.db"
+    sqlite_path.parent.mkdir(exist_ok=True)
+    prepare_sqlite(sqlite_path, size)
+
+    pg_url = "postgresql+asyncpg://" + pg_dsn(f"projekt_bench_{size}").split("://", 1)[1]
+    pg_big = "postgresql+asyncpg://" + pg_dsn(f"projekt_bench_{big}").split("://", 1)[1]
+    servers = {
+        "ours": ours("ours", pg_url),
+        "baseline": Server(
+            "baseline",
+            [
+                str(BIN / "python"),
+                "-m",
+                "uvicorn",
+                "bench.baseline:app",
+                "--port",
+                "{port}",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            {"BASELINE_DSN": pg_dsn(f"projekt_bench_{size}")},
+        ),
+        "sqlite": ours("sqlite", f"sqlite+aiosqlite:///{sqlite_path}"),
+        "two": ours("two", pg_url, workers=2),
+        "big": ours("big", pg_big),
+    }
+    runs: dict[str, list[Run]] = {}
+    rss_by_round: list[float] = []
+    try:
+        for server in servers.values():
+            server.start()
+        etags = collect_etags(servers["ours"], data)
+        plan = [
+            ("list", "ours", ours_requests("list", data), 64),
+            ("list", "baseline", baseline_requests("list", data), 64),
+            ("get", "ours", ours_requests("get", data), 64),
+            ("get", "baseline", baseline_requests("get", data), 64),
+            ("list_304", "ours", ours_requests("list_304", data, etags), 64),
+            ("list_sqlite", "sqlite", ours_requests("list", data), 64),
+            ("list_2w", "two", ours_requests("list", data), 64),
+            ("list_1m", "big", ours_requests("list", data_big), 64),
+            ("list_unloaded", "ours", ours_requests("list", data), 1),
+            ("list_unloaded", "baseline", baseline_requests("list", data), 1),
+            ("create", "ours", ours_requests("create", data), 64),
+            ("create", "baseline", baseline_requests("create", data), 64),
+        ]
+        log("warming up")
+        for scenario, who, requests, conns in plan:
+            if scenario != "create":
+                load(wrk, servers[who], requests, 1, conns)
+        for n in range(rounds):
+            log(f"round {n + 1}/{rounds}")
+            for scenario, who, requests, conns in plan:
+                run = load(wrk, servers[who], requests, seconds, conns)
+                runs.setdefault(f"{scenario}:{who}", []).append(run)
+                log(
+                    f"  {scenario:13} {who:8} {run.rps:8.0f} rps  p50 {run.p50_ms:6.2f} ms  "
+                    f"p99 {run.p99_ms:7.2f} ms  sql/req {run.sql:4.2f}  cpu {run.cpu_us:6.0f} µs  "
+                    f"errors {run.errors}"
+                )
+            rss_by_round.append(servers["ours"].worker_rss_mb())
+    finally:
+        for server in servers.values():
+            server.stop()
+    report = summarize(runs, rss_by_round, rounds, quick, seconds, size, big)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "latest.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+def summarize(
+    runs: dict[str, list[Run]],
+    rss: list[float],
+    rounds: int,
+    quick: bool,
+    seconds: float,
+    size: int,
+    big: int,
+) -> dict[str, Any]:
+    def paired(a: str, b: str, attr: str = "rps") -> float:
+        return median(
+            [getattr(x, attr) / getattr(y, attr) for x, y in zip(runs[a], runs[b], strict=True)]
+        )
+
+    def row(name: str, key: str, base_key: str | None, ratio: float | None) -> dict[str, Any]:
+        mine = runs[key]
+        return {
+            "name": name,
+            "rps": median([r.rps for r in mine]),
+            "p50_ms": median([r.p50_ms for r in mine]),
+            "p99_ms": median([r.p99_ms for r in mine]),
+            "errors": sum(r.errors for r in mine),
+            "baseline_rps": median([r.rps for r in runs[base_key]]) if base_key else None,
+            "ratio": ratio,
+            "sql_per_request": median([r.sql for r in mine]),
+            "cpu_us_per_request": median([r.cpu_us for r in mine]),
+            "rss_mb": median([r.rss_mb for r in mine]),
+        }
+
+    scenarios = [
+        row("list", "list:ours", "list:baseline", paired("list:ours", "list:baseline")),
+        row("get", "get:ours", "get:baseline", paired("get:ours", "get:baseline")),
+        row("create", "create:ours", "create:baseline", paired("create:ours", "create:baseline")),
+        row("list_304", "list_304:ours", "list:ours", paired("list_304:ours", "list:ours")),
+        row(
+            "list_sqlite",
+            "list_sqlite:sqlite",
+            "list:baseline",
+            paired("list_sqlite:sqlite", "list:baseline"),
+        ),
+        row("list_2w", "list_2w:two", "list:ours", paired("list_2w:two", "list:ours")),
+        row("list_1m", "list_1m:big", "list:ours", paired("list_1m:big", "list:ours")),
+        row(
+            "list_unloaded",
+            "list_unloaded:ours",
+            "list_unloaded:baseline",
+            paired("list_unloaded:ours", "list_unloaded:baseline", "p50_ms"),
+        ),
+    ]
+    growth = (max(rss) - rss[0]) / rss[0] * 100 if rss else 0.0
+    return {
+        "scenarios": scenarios,
+        "notes": {
+            "ratio": "paired per round, median: list/get/create vs the baseline; list_304, "
+            "list_2w and list_1m vs our own list; list_sqlite vs the baseline's list; "
+            "list_unloaded is our p50 over the baseline's p50 (lower is better)",
+            "rounds": rounds,
+            "seconds_per_run": seconds,
+            "quick": quick,
+            "issues": size,
+            "issues_scaling": big,
+            "rss_mb_by_round": [round(x, 1) for x in rss],
+            "rss_growth_percent": round(growth, 1),
+        },
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "| scenario | rps | p50 ms | p99 ms | errors | baseline rps | ratio | sql/req | cpu µs/req | rss MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in report["scenarios"]:
+        lines.append(
+            f"| {s['name']} | {s['rps']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['errors']} | "
+            f"{s['baseline_rps'] or 0:.0f} | {s['ratio']:.2f} | {s['sql_per_request']:.2f} | "
+            f"{s['cpu_us_per_request']:.0f} | {s['rss_mb']:.0f} |"
+        )
+    notes = report["notes"]
+    lines.append("")
+    lines.append(
+        f"Ratios: {notes['ratio']}. Worker RSS by round: {notes['rss_mb_by_round']} MB "
+        f"(growth {notes['rss_growth_percent']} %)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,262 @@
+"""Realistic data, fast: COPY into the real tables (PostgreSQL) or executemany (SQLite).
+
+10 orgs × 5 members, 10 projects per org, N issues spread evenly with descriptions, labels and
+some comments, and one PAT per member (plaintext kept in memory for the load generator).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sqlite3
+import string
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+ORGS = 10
+MEMBERS = 5
+PROJECTS_PER_ORG = 10
+ROLES = ("owner", "admin", "manager", "member", "viewer")
+STATUSES = ("Backlog", "To Do", "In Progress", "In Review", "Done")
+PRIORITIES = ("low", "medium", "high", "urgent")
+TYPES = ("task", "bug", "story", "chore")
+LABELS = ("frontend", "backend", "infra", "docs", "ux", "perf", "security")
+WORDS = [
+    "login",
+    "cache",
+    "flaky",
+    "deploy",
+    "button",
+    "layout",
+    "query",
+    "index",
+    "timeout",
+    "retry",
+    "sprint",
+    "report",
+    "export",
+    "import",
+    "billing",
+    "invoice",
+    "search",
+    "filter",
+    "mobile",
+    "android",
+    "ios",
+    "webhook",
+    "token",
+    "session",
+    "banner",
+    "crash",
+    "memory",
+    "leak",
+    "slow",
+    "render",
+    "table",
+    "chart",
+    "email",
+    "notify",
+    "upload",
+    "avatar",
+    "profile",
+    "settings",
+]
+COLUMNS = [
+    {"key": k, "name": n, "category": c, "position": i}
+    for i, (k, n, c) in enumerate(
+        [
+            ("backlog", "Backlog", "todo"),
+            ("todo", "To Do", "todo"),
+            ("in_progress", "In Progress", "in_progress"),
+            ("in_review", "In Review", "in_progress"),
+            ("done", "Done", "done"),
+        ]
+    )
+]
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+# Every seeded user's password; the benchmark only signs in with keys.
+PASSWORD_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$c2VlZHNlZWRzZWVk$0000000000000000000000000000000000000000000"
+)
+
+
+@dataclass
+class Project:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    key: str
+    issues: int
+    token: str
+
+
+@dataclass
+class Dataset:
+    projects: list[Project] = field(default_factory=list)
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tuple[Any, ...]]]]:
+    rng = random.Random(seed)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    rows: dict[str, list[tuple[Any, ...]]] = {
+        k: []
+        for k in ("orgs", "users", "memberships", "projects", "api_keys", "issues", "comments")
+    }
+    data = Dataset()
+    per_project = issue_count // (ORGS * PROJECTS_PER_ORG)
+    for o in range(ORGS):
+        org_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        rows["orgs"].append((org_id, f"Bench Org {o}", f"bench-{o}", False, now, now))
+        members = []
+        tokens = []
+        for m, role in enumerate(ROLES[:MEMBERS]):
+            user_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+            members.append(user_id)
+            email = f"user{o}-{m}@bench.test"
+            rows["users"].append(
+                (user_id, email, f"User {o}-{m}", None, "en", PASSWORD_HASH, True, now, now)
+            )
+            rows["memberships"].append((uuid.uuid4(), org_id, user_id, role, now))
+            token = "pjk_live_" + "".join(rng.choice(BASE62) for _ in range(32))
+            tokens.append(token)
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            rows["api_keys"].append(
+                (uuid.uuid4(), org_id, user_id, "bench", digest, token[-4:], now, None, None, None)
+            )
+        for p in range(PROJECTS_PER_ORG):
+            project_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+            key = f"P{o}{p}X"
+            rows["projects"].append(
+                (
+                    project_id,
+                    org_id,
+                    key,
+                    f"Project {o}-{p}",
+                    _sentence(rng, 8),
+                    "org",
+                    "active",
+                    members[0],
+                    json.dumps(COLUMNS),
+                    per_project,
+                    1,
+                    0,
+                    members[0],
+                    now,
+                    now,
+                )
+            )
+            # members 0..3 can write issues; the load uses the member's key (role member).
+            data.projects.append(Project(project_id, org_id, key, per_project, tokens[3]))
+            for n in range(1, per_project + 1):
+                issue_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+                created = now - timedelta(minutes=per_project - n)
+                labels = rng.sample(LABELS, rng.randint(0, 3))
+                rows["issues"].append(
+                    (
+                        issue_id,
+                        org_id,
+                        project_id,
+                        n,
+                        _sentence(rng, 6).capitalize(),
+                        _sentence(rng, 40),
+                        rng.choice(STATUSES),
+                        rng.choice(PRIORITIES),
+                        rng.choice(TYPES),
+                        rng.choice(members + [None]),
+                        members[rng.randrange(4)],
+                        json.dumps(labels),
+                        rng.choice([None, 1.0, 2.0, 3.0, 5.0, 8.0]),
+                        None,
+                        None,
+                        None,
+                        None,
+                        False,
+                        1,
+                        created,
+                        created,
+                    )
+                )
+                if n % 5 == 0:
+                    for c in range(2):
+                        rows["comments"].append(
+                            (
+                                uuid.uuid4(),
+                                org_id,
+                                issue_id,
+                                members[c],
+                                None,
+                                _sentence(rng, 15),
+                                created,
+                                created,
+                            )
+                        )
+    return data, rows
+
+
+COLUMNS_OF = {
+    "orgs": "id, name, slug, discoverable, created_at, updated_at",
+    "users": "id, email, name, username, locale, password_hash, is_active, created_at, updated_at",
+    "memberships": "id, org_id, user_id, role, joined_at",
+    "projects": (
+        "id, org_id, key, name, description, visibility, status, lead_id, columns, issue_seq, "
+        "version, issues_version, created_by_id, created_at, updated_at"
+    ),
+    "api_keys": (
+        "id, org_id, user_id, name, token_hash, last_four, created_at, expires_at, revoked_at, "
+        "last_used_at"
+    ),
+    "issues": (
+        "id, org_id, project_id, number, title, description, status, priority, type, assignee_id, "
+        "reporter_id, labels, estimated_hours, sprint_id, parent_id, due_date, external_ref, "
+        "archived, version, created_at, updated_at"
+    ),
+    "comments": "id, org_id, issue_id, author_id, parent_id, text, created_at, updated_at",
+}
+ORDER = ("orgs", "users", "memberships", "projects", "api_keys", "issues", "comments")
+
+
+async def seed_postgres(dsn: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            for table in reversed(ORDER):
+                await conn.execute(f"TRUNCATE {table} CASCADE")
+            for table in ORDER:
+                columns = [c.strip() for c in COLUMNS_OF[table].split(",")]
+                await conn.copy_records_to_table(table, records=rows[table], columns=columns)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def seed_sqlite(path: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    def convert(value: Any) -> Any:
+        if isinstance(value, uuid.UUID):
+            return value.hex
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        return value
+
+    db = sqlite3.connect(path)
+    try:
+        for table in reversed(ORDER):
+            db.execute(f"DELETE FROM {table}")
+        for table in ORDER:
+            columns = COLUMNS_OF[table]
+            marks = ", ".join("?" for _ in columns.split(","))
+            db.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                ([convert(v) for v in row] for row in rows[table]),
+            )
+        db.commit()
+        db.execute("ANALYZE")
+    finally:
+        db.close()
