@@ -170,7 +170,7 @@ def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tupl
                         rng.choice(STATUSES),
                         rng.choice(PRIORITIES),
                         rng.choice(TYPES),
-                        rng.choice(members + [None]),
+                        rng.choice([*members, None]),
                         members[rng.randrange(4)],
                         json.dumps(labels),
                         rng.choice([None, 1.0, 2.0, 3.0, 5.0, 8.0]),

@@ -12,11 +12,12 @@ from projekt.search.router import router as search_router
 from projekt.web.router import router as web_router
 
 api_router = APIRouter()
+# The busiest routes first: a request is matched against the routes in this order.
+api_router.include_router(issues_router)
+api_router.include_router(projects_router)
 api_router.include_router(health.router)
 api_router.include_router(auth_router)
 api_router.include_router(orgs_router)
 api_router.include_router(api_keys_router)
-api_router.include_router(projects_router)
-api_router.include_router(issues_router)
 api_router.include_router(search_router)
 api_router.include_router(web_router)

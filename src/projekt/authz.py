@@ -13,7 +13,7 @@ from enum import StrEnum
 from fastapi import Request
 
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
-from projekt.core.deps import get_principal, get_services
+from projekt.core.deps import principal_of, services_of
 from projekt.core.errors import BadRequest, Forbidden, NotFound
 from projekt.core.security import csrf_token_for, same
 from projekt.orgs.service import find_membership
@@ -70,7 +70,7 @@ async def authorize(request: Request) -> None:
         if rule.csrf and is_session and request.method in UNSAFE_METHODS:
             await _check_csrf(request)
         return
-    principal = get_principal(request)
+    principal = principal_of(request)
     if principal.is_token and not rule.tokens:
         raise Forbidden(
             "API keys and OAuth tokens cannot use this endpoint.", code="token_forbidden"
@@ -104,7 +104,7 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
     if principal.is_token:
         # A token only ever sees its bound org; anything else does not exist for it.
         raise NotFound("Organization not found.", code="org_not_found")
-    async with get_services(request).db.read() as session:
+    async with services_of(request).db.read() as session:
         found = await find_membership(session, org_id, principal.user_id)
     if found is None:
         raise NotFound("Organization not found.", code="org_not_found")
@@ -125,7 +125,7 @@ def _admit(
 
 async def _check_csrf(request: Request) -> None:
     """Cookie-authenticated writes must prove they come from our pages (double-submit token)."""
-    raw = request.cookies.get(get_services(request).settings.session_cookie_name, "")
+    raw = request.cookies.get(services_of(request).settings.session_cookie_name, "")
     sent = request.headers.get("x-csrf-token")
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -13,7 +13,7 @@ from projekt.core.openapi import errors
 router = APIRouter(tags=["api-keys"])
 
 
-def get_api_key_service(session: SessionDep, services: ServicesDep) -> ApiKeyService:
+async def get_api_key_service(session: SessionDep, services: ServicesDep) -> ApiKeyService:
     return ApiKeyService(session, services)
 
 

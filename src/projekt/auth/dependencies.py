@@ -8,7 +8,7 @@ from projekt.auth.service import AuthService
 from projekt.core.deps import ServicesDep, SessionDep
 
 
-def get_auth_service(session: SessionDep, services: ServicesDep) -> AuthService:
+async def get_auth_service(session: SessionDep, services: ServicesDep) -> AuthService:
     return AuthService(session, services)
 
 

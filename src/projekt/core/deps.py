@@ -38,9 +38,17 @@ class AppServices:
         self.fast = FastSQL(self.settings, self.db.engine, self.metrics)
 
 
-def get_services(request: Request) -> AppServices:
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a thread pool,
+# which costs more than everything these do.
+
+
+def services_of(request: Request) -> AppServices:
     services: AppServices = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> AppServices:
+    return services_of(request)
 
 
 ServicesDep = Annotated[AppServices, Depends(get_services)]
@@ -49,11 +57,50 @@ ServicesDep = Annotated[AppServices, Depends(get_services)]
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # scope="function" below: the commit happens before the response is sent, so a failed
     # commit can never follow a 2xx.
-    async with get_services(request).db.session() as session:
+    async with services_of(request).db.session() as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+class UnitOfWork:
+    """A session made only when first used: hot read paths that run on the fast path never
+    pay for one. Committed at the edge like ``SessionDep``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._db.sessionmaker()
+        return self._session
+
+    async def finish(self, failed: bool) -> None:
+        if self._session is None:
+            return
+        try:
+            if failed:
+                await self._session.rollback()
+            else:
+                await self._session.commit()
+        finally:
+            await self._session.close()
+
+
+async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    uow = UnitOfWork(services_of(request).db)
+    try:
+        yield uow
+    except BaseException:
+        await uow.finish(failed=True)
+        raise
+    await uow.finish(failed=False)
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
 def unauthorized(settings: Settings, message: str | None = None) -> Unauthorized:
@@ -63,17 +110,21 @@ def unauthorized(settings: Settings, message: str | None = None) -> Unauthorized
     )
 
 
-def get_principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is None:
-        raise unauthorized(get_services(request).settings)
+        raise unauthorized(services_of(request).settings)
     return principal
+
+
+async def get_principal(request: Request) -> Principal:
+    return principal_of(request)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_org_context(request: Request) -> OrgContext:
+async def get_org_context(request: Request) -> OrgContext:
     context: OrgContext | None = request.scope.get("state", {}).get("org_context")
     if context is None:  # a route asked for an org without an org rule in the policy
         raise RuntimeError("org context requested on a route whose rule does not resolve an org")

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.deps import OrgDep, ServicesDep, UnitOfWorkDep
 from projekt.issues.service import IssueService
 
 
-def get_issue_service(session: SessionDep, services: ServicesDep, ctx: OrgDep) -> IssueService:
-    return IssueService(session, services, ctx)
+async def get_issue_service(uow: UnitOfWorkDep, services: ServicesDep, ctx: OrgDep) -> IssueService:
+    return IssueService(uow, services, ctx)
 
 
 IssueServiceDep = Annotated[IssueService, Depends(get_issue_service)]

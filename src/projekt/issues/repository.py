@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
@@ -71,14 +72,17 @@ COMMENT_FIELDS = ("id", "issue_id", "author_id", "parent_id", "text", "created_a
 _COMMENT_COLUMNS = [getattr(Comment, name) for name in COMMENT_FIELDS]
 
 
-_AFTER_ID = ISSUE_FIELDS[1:]
+_N = len(ISSUE_FIELDS)
 
 
 def issue_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A result row as the API's issue object (key derived from the project's current key)."""
-    data = {"id": row["id"], "key": f"{row['project_key']}-{row['number']}"}
-    for name in _AFTER_ID:
-        data[name] = row[name]
+    """A result row as the API's issue object (key derived from the project's current key).
+
+    The row's first columns are ISSUE_FIELDS in order (``_READ_COLUMNS``), so one zip builds it.
+    """
+    values = tuple(row) if isinstance(row, asyncpg.Record) else tuple(row.values())
+    data = {"id": values[0], "key": f"{row['project_key']}-{values[1]}"}
+    data.update(zip(ISSUE_FIELDS[1:], values[1:_N], strict=True))
     return data
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.conditional import version_etag
 from projekt.core.context import OrgContext, Role
-from projekt.core.deps import AppServices
+from projekt.core.deps import AppServices, UnitOfWork
 from projekt.core.errors import Forbidden, ValidationFailed
 from projekt.core.fastsql import FastSQL, FastTransaction
 from projekt.issues.errors import CommentNotFound, IssueNotFound
@@ -98,13 +98,27 @@ def _status_error(columns: list[dict[str, Any]]) -> str:
 
 
 class IssueService:
-    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
-        self.session = session
+    def __init__(
+        self, session: AsyncSession | UnitOfWork, services: AppServices, ctx: OrgContext
+    ) -> None:
+        self._session = session
         self.services = services
         self.ctx = ctx
-        self.issues = IssueRepository(session, ctx.org_id)
         self.reads = IssueReads(services.fast, ctx.org_id, ctx.user_id)
-        self.activity = ActivityRepository(session, ctx.org_id)
+
+    @property
+    def session(self) -> AsyncSession:
+        """The unit of work's session, opened on first use (reads run on the fast path)."""
+        source = self._session
+        return source.session if isinstance(source, UnitOfWork) else source
+
+    @property
+    def issues(self) -> IssueRepository:
+        return IssueRepository(self.session, self.ctx.org_id)
+
+    @property
+    def activity(self) -> ActivityRepository:
+        return ActivityRepository(self.session, self.ctx.org_id)
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from projekt.core.deps import ServicesDep, SessionDep
 from projekt.orgs.service import OrgService
 
 
-def get_org_service(session: SessionDep, services: ServicesDep) -> OrgService:
+async def get_org_service(session: SessionDep, services: ServicesDep) -> OrgService:
     return OrgService(session, services)
 
 

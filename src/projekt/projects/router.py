@@ -33,7 +33,7 @@ SORTABLE = {
 }
 
 
-def get_project_service(session: SessionDep, services: ServicesDep) -> ProjectService:
+async def get_project_service(session: SessionDep, services: ServicesDep) -> ProjectService:
     return ProjectService(session, services.clock)
 
 

@@ -43,7 +43,7 @@ def install_web_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, to_login)
 
 
-def web_principal(request: Request) -> Principal:
+async def web_principal(request: Request) -> Principal:
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is None or principal.kind is not CredentialKind.SESSION:
         raise LoginRequired()
