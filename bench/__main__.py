@@ -367,7 +367,7 @@ def collect_etags(server: Server, data: seed.Dataset) -> dict[str, str]:
     return etags
 
 
-def ours(name: str, database_url: str, workers: int = 1) -> Server:
+def ours(name: str, database_url: str, workers: int = 1, rate_limit: str = "redis") -> Server:
     env = {
         "PROJEKT_DATABASE_URL": database_url,
         "PROJEKT_ACCESS_LOG": "false",
@@ -376,8 +376,10 @@ def ours(name: str, database_url: str, workers: int = 1) -> Server:
         "PROJEKT_RATE_LIMIT_GLOBAL": "1000000000/60s",
         "PROJEKT_REDIS_PREFIX": f"bench-{os.getpid()}",
     }
-    if database_url.startswith("postgresql"):
+    if database_url.startswith("postgresql") and rate_limit == "redis":
         env["PROJEKT_REDIS_URL"] = REDIS
+    if rate_limit == "off":
+        env["PROJEKT_RATE_LIMIT_ENABLED"] = "false"
     return Server(
         name, [str(BIN / "projekt"), "serve", "--port", "{port}", "--workers", str(workers)], env
     )
@@ -431,35 +433,45 @@ def main() -> int:
         "sqlite": ours("sqlite", f"sqlite+aiosqlite:///{sqlite_path}"),
         "two": ours("two", pg_url, workers=2),
         "big": ours("big", pg_big),
+        "rl_off": ours("rl_off", pg_url, rate_limit="off"),
+        "rl_local": ours("rl_local", pg_url, rate_limit="local"),
     }
     runs: dict[str, list[Run]] = {}
     rss_by_round: list[float] = []
     try:
         for server in servers.values():
             server.start()
-        etags = collect_etags(servers["ours"], data)
-        plan = [
+        plan: list[tuple[str, str, Any, int]] = [
             ("list", "ours", ours_requests("list", data), 64),
             ("list", "baseline", baseline_requests("list", data), 64),
             ("get", "ours", ours_requests("get", data), 64),
             ("get", "baseline", baseline_requests("get", data), 64),
-            ("list_304", "ours", ours_requests("list_304", data, etags), 64),
+            ("list_304", "ours", "list_304", 64),
             ("list_sqlite", "sqlite", ours_requests("list", data), 64),
             ("list_2w", "two", ours_requests("list", data), 64),
             ("list_1m", "big", ours_requests("list", data_big), 64),
+            ("list_ratelimit_off", "rl_off", ours_requests("list", data), 64),
+            ("list_ratelimit_local", "rl_local", ours_requests("list", data), 64),
             ("list_unloaded", "ours", ours_requests("list", data), 1),
             ("list_unloaded", "baseline", baseline_requests("list", data), 1),
             ("create", "ours", ours_requests("create", data), 64),
             ("create", "baseline", baseline_requests("create", data), 64),
         ]
+
+        def prepared(requests: Any) -> list[dict[str, Any]]:
+            # Creates change the lists: the validators are read again just before each run.
+            if requests == "list_304":
+                return ours_requests("list_304", data, collect_etags(servers["ours"], data))
+            return list(requests)
+
         log("warming up")
         for scenario, who, requests, conns in plan:
             if scenario != "create":
-                load(wrk, servers[who], requests, 1, conns)
+                load(wrk, servers[who], prepared(requests), 1, conns)
         for n in range(rounds):
             log(f"round {n + 1}/{rounds}")
             for scenario, who, requests, conns in plan:
-                run = load(wrk, servers[who], requests, seconds, conns)
+                run = load(wrk, servers[who], prepared(requests), seconds, conns)
                 runs.setdefault(f"{scenario}:{who}", []).append(run)
                 log(
                     f"  {scenario:13} {who:8} {run.rps:8.0f} rps  p50 {run.p50_ms:6.2f} ms  "
@@ -520,6 +532,25 @@ def summarize(
         ),
         row("list_2w", "list_2w:two", "list:ours", paired("list_2w:two", "list:ours")),
         row("list_1m", "list_1m:big", "list:ours", paired("list_1m:big", "list:ours")),
+        # Issue 6: what the limiter costs, against the same server with limits off.
+        row(
+            "list_ratelimit_off",
+            "list_ratelimit_off:rl_off",
+            "list:baseline",
+            paired("list_ratelimit_off:rl_off", "list:baseline"),
+        ),
+        row(
+            "list_ratelimit_local",
+            "list_ratelimit_local:rl_local",
+            "list_ratelimit_off:rl_off",
+            paired("list_ratelimit_local:rl_local", "list_ratelimit_off:rl_off"),
+        ),
+        row(
+            "list_ratelimit_redis",
+            "list:ours",
+            "list_ratelimit_off:rl_off",
+            paired("list:ours", "list_ratelimit_off:rl_off"),
+        ),
         row(
             "list_unloaded",
             "list_unloaded:ours",
@@ -532,8 +563,9 @@ def summarize(
         "scenarios": scenarios,
         "notes": {
             "ratio": "paired per round, median: list/get/create vs the baseline; list_304, "
-            "list_2w and list_1m vs our own list; list_sqlite vs the baseline's list; "
-            "list_unloaded is our p50 over the baseline's p50 (lower is better)",
+            "list_2w and list_1m vs our own list; list_sqlite and list_ratelimit_off vs the "
+            "baseline's list; list_ratelimit_local and list_ratelimit_redis vs our list with "
+            "limits off; list_unloaded is our p50 over the baseline's p50 (lower is better)",
             "rounds": rounds,
             "seconds_per_run": seconds,
             "quick": quick,

@@ -40,7 +40,7 @@ KEYS = [
 ]
 FIELDS = ", ".join(f"issues.{name}" for name in KEYS)
 LIST = f"""
-SELECT {FIELDS}, p.key AS project_key, count(*) OVER () AS total
+SELECT {FIELDS}, p.key AS project_key, p.open_issues AS total
 FROM issues JOIN projects p ON p.id = issues.project_id
 WHERE issues.project_id = $1 AND issues.archived = false
 ORDER BY issues.created_at DESC, issues.id LIMIT $2 OFFSET $3
@@ -54,7 +54,8 @@ SELECT id, issue_id, author_id, parent_id, text, created_at, updated_at FROM com
 WHERE issue_id = $1 ORDER BY created_at, id
 """
 ALLOCATE = """
-UPDATE projects SET issue_seq = issue_seq + 1, issues_version = issues_version + 1
+UPDATE projects SET issue_seq = issue_seq + 1, issues_version = issues_version + 1,
+  open_issues = open_issues + 1
 WHERE id = $1 RETURNING issue_seq, key, org_id
 """
 INSERT = """

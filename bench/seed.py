@@ -148,6 +148,8 @@ def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tupl
                     per_project,
                     1,
                     0,
+                    per_project,
+                    0,
                     members[0],
                     now,
                     now,
@@ -207,7 +209,8 @@ COLUMNS_OF = {
     "memberships": "id, org_id, user_id, role, joined_at",
     "projects": (
         "id, org_id, key, name, description, visibility, status, lead_id, columns, issue_seq, "
-        "version, issues_version, created_by_id, created_at, updated_at"
+        "version, issues_version, open_issues, archived_issues, created_by_id, created_at, "
+        "updated_at"
     ),
     "api_keys": (
         "id, org_id, user_id, name, token_hash, last_four, created_at, expires_at, revoked_at, "

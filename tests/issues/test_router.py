@@ -548,3 +548,30 @@ async def test_parallel_creates_get_distinct_gapless_keys(factory: Factory, crea
     assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
     numbers = sorted(r.json()["number"] for r in responses)
     assert numbers == list(range(1, creators + 1))
+
+
+async def test_counted_totals_follow_archive_delete_and_bulk(factory: Factory) -> None:
+    """A project's whole list takes its total from counters; they must match a real count."""
+    org, member, headers, project_id = await _setup(factory)
+    made = [await _issue(member, headers, project_id) for _ in range(6)]
+
+    async def totals(archived: bool) -> tuple[str, str]:
+        base = f"/api/issues?project_id={project_id}&archived={str(archived).lower()}"
+        counted = await member.client.get(base, headers=headers)
+        counted_by_window = await member.client.get(f"{base}&type=task", headers=headers)
+        return counted.headers["x-total-count"], counted_by_window.headers["x-total-count"]
+
+    await member.client.post(f"/api/issues/{made[0]['id']}/archive", headers=headers)
+    await member.client.delete(f"/api/issues/{made[1]['id']}", headers=headers)
+    await member.client.delete(f"/api/issues/{made[0]['id']}", headers=headers)
+    await member.client.post(
+        "/api/issues/bulk",
+        json={"issue_ids": [made[2]["id"], made[3]["id"]], "action": "archive"},
+        headers=headers,
+    )
+    await member.client.post(
+        "/api/issues/bulk", json={"issue_ids": [made[3]["id"]], "action": "delete"}, headers=headers
+    )
+    await member.client.post(f"/api/issues/{made[4]['id']}/duplicate", headers=headers)
+    assert await totals(False) == ("3", "3")
+    assert await totals(True) == ("1", "1")

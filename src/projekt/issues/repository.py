@@ -105,9 +105,14 @@ COMMENTS_OF = (
     .where(Comment.org_id == P("org_id"), Comment.issue_id == P("issue_id"))
     .order_by(Comment.created_at, Comment.id)
 )
-PROJECT_HEAD = select(Project.id, Project.key, Project.issues_version, Project.columns).where(
-    Project.id == P("project_id"), Project.org_id == P("org_id"), visible_to(P("user_id"))
-)
+PROJECT_HEAD = select(
+    Project.id,
+    Project.key,
+    Project.issues_version,
+    Project.columns,
+    Project.open_issues,
+    Project.archived_issues,
+).where(Project.id == P("project_id"), Project.org_id == P("org_id"), visible_to(P("user_id")))
 # Takes the project's next issue number atomically (and marks its lists changed): concurrent
 # creates queue on the project row, so numbers have no gaps or duplicates, and a rolled-back
 # create gives its number back.
@@ -117,7 +122,11 @@ ALLOCATE_NUMBER = (
     .where(
         Project.id == P("project_id"), Project.org_id == P("the_org_id"), visible_to(P("user_id"))
     )
-    .values(issue_seq=Project.issue_seq + 1, issues_version=Project.issues_version + 1)
+    .values(
+        issue_seq=Project.issue_seq + 1,
+        issues_version=Project.issues_version + 1,
+        open_issues=Project.open_issues + 1,
+    )
     .returning(Project.issue_seq, Project.key, Project.columns)
 )
 INSERT_ISSUE = insert(Issue).values(
@@ -143,12 +152,19 @@ ISSUE_VISIBLE = (
 )
 _FILTERS = ("project_id", "priority", "type", "assignee_id", "sprint_id", "archived")
 _LIST_SHAPES: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
+# A project's whole list (archived or not) takes its total from the project's counters.
+COUNTED_SHAPE = ("archived", "project_id")
 
 
 def list_statements(
     active: tuple[str, ...], has_q: bool, sort: str, order: list[Any], dialect: str
 ) -> tuple[Select[Any], Select[Any]]:
-    """The page query and its count for one shape of filters and sort, built once per shape."""
+    """The page query and its count for one shape of filters and sort, built once per shape.
+
+    The page carries its total through a window function, except for a project's whole list,
+    whose total comes from the project row (the window would count every issue of the project
+    on every request, which grows with the project).
+    """
     shape = (active, has_q, sort, dialect)
     found = _LIST_SHAPES.get(shape)
     if found is not None:
@@ -163,8 +179,9 @@ def list_statements(
             conditions.append(label_filter(P("f_label"), dialect))
     if has_q:
         conditions.append(text_search(P("q"), dialect))
+    counted = active == COUNTED_SHAPE and not has_q
     page = (
-        _READABLE.add_columns(func.count().over().label("total"))
+        (_READABLE if counted else _READABLE.add_columns(func.count().over().label("total")))
         .where(*conditions)
         .order_by(*order, Issue.id)
         .limit(P("limit"))
@@ -211,8 +228,9 @@ class IssueReads:
         order: list[Any],
         limit: int,
         offset: int,
+        project: Mapping[str, Any] | None = None,
     ) -> tuple[list[Mapping[str, Any]], int]:
-        """One statement: the page and, through a window function, the total."""
+        """One statement: the page and its total (see ``list_statements``)."""
         dialect = "postgresql" if self.fast.postgres else "sqlite"
         active = tuple(sorted(name for name, value in filters.items() if value is not None))
         page, count = list_statements(active, bool(q), sort, order, dialect)
@@ -223,6 +241,9 @@ class IssueReads:
         if q:
             params["q"] = q if dialect == "postgresql" else like_pattern(q)
         rows = await self.fast.fetch(page, params)
+        if active == COUNTED_SHAPE and not q and project is not None:
+            counter = "archived_issues" if filters["archived"] else "open_issues"
+            return rows, int(project[counter])
         if rows or not offset:
             return rows, int(rows[0]["total"]) if rows else 0
         # Past the end: the window had no row to ride on, so count separately.

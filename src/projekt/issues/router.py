@@ -79,7 +79,7 @@ async def list_issues(
     """List issues, newest first unless sorted otherwise."""
     paging = parse_paging(request.query_params)
     order = parse_sort(sort, SORTABLE, "-created_at")
-    etag = None
+    etag = project = None
     if project_id is not None:
         project = await issues.listing_project(project_id)
         if project is None:
@@ -105,6 +105,7 @@ async def list_issues(
         order=order,
         limit=paging.limit,
         offset=paging.offset,
+        project=project,
     )
     headers = {"ETag": etag} if etag else None
     return list_response(items, total, paging, request.url.path, request.query_params, headers)

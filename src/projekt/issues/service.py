@@ -273,7 +273,7 @@ class IssueService:
     async def delete(self, row: IssueRow) -> None:
         await self.issues.delete(row["id"])
         projects = ProjectRepository(self.session, self.ctx.org_id)
-        await projects.bump_issues_version(row["project_id"])
+        await projects.issue_deleted(row["project_id"], bool(row["archived"]))
 
     async def duplicate(self, row: IssueRow) -> dict[str, Any]:
         source = issue_dict(row)
@@ -315,6 +315,10 @@ class IssueService:
                 continue
             if request.action == "delete":
                 await self.issues.delete(issue.id)
+                if issue.archived:
+                    project.archived_issues -= 1
+                else:
+                    project.open_issues -= 1
                 updated += 1
             elif not changes:
                 skipped.append(issue_id)
@@ -445,6 +449,10 @@ class IssueService:
         }
         now = self.services.clock.now()
         if diff:
+            if "archived" in diff:
+                step = 1 if changes["archived"] else -1
+                project.archived_issues += step
+                project.open_issues -= step
             for field, value in changes.items():
                 setattr(issue, field, value)
             issue.version += 1

@@ -31,6 +31,10 @@ class Project(Base):
     # Bumped by every write to any of its issues: the validator of issue lists, so a list 304
     # needs no list query.
     issues_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Kept in the same transactions as the issue writes, so a project's plain issue list needs
+    # no count over all its issues (which grows with the project) for its total.
+    open_issues: Mapped[int] = mapped_column(Integer, default=0)
+    archived_issues: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -84,11 +84,12 @@ class ProjectRepository(OrgScopedRepository[Project]):
             delete(Project).where(Project.id == project_id, Project.org_id == self.org_id)
         )
 
-    async def bump_issues_version(self, project_id: uuid.UUID) -> None:
+    async def issue_deleted(self, project_id: uuid.UUID, archived: bool) -> None:
+        counter = Project.archived_issues if archived else Project.open_issues
         stmt = (
             update(Project)
             .where(Project.id == project_id, Project.org_id == self.org_id)
-            .values(issues_version=Project.issues_version + 1)
+            .values({"issues_version": Project.issues_version + 1, counter.key: counter - 1})
         )
         await self.session.execute(stmt)
 

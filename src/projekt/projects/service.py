@@ -111,6 +111,8 @@ class ProjectService:
             issue_seq=0,
             version=1,
             issues_version=0,
+            open_issues=0,
+            archived_issues=0,
             created_by_id=created_by,
             created_at=now,
             updated_at=now,
