@@ -36,6 +36,7 @@ class World:
     login_email: str
     issue_id: uuid.UUID
     comment_id: uuid.UUID
+    sprint_id: uuid.UUID
 
 
 def _project_key() -> str:
@@ -146,6 +147,26 @@ RECIPES: dict[str, Recipe] = {
         None,
     ),
     "issue_activity": lambda w: ("GET", f"/api/issues/{w.issue_id}/activity", None),
+    "list_sprints": lambda w: ("GET", f"/api/sprints?project_id={w.project_id}", None),
+    "create_sprint": lambda w: (
+        "POST",
+        "/api/sprints",
+        {
+            "project_id": str(w.project_id),
+            "name": "S",
+            "start_date": "2026-01-05",
+            "end_date": "2026-01-16",
+        },
+    ),
+    "get_sprint": lambda w: ("GET", f"/api/sprints/{w.sprint_id}", None),
+    "replace_sprint": lambda w: ("PUT", f"/api/sprints/{w.sprint_id}", {"name": "R"}),
+    "update_sprint": lambda w: ("PATCH", f"/api/sprints/{w.sprint_id}", {"goal": "G"}),
+    "delete_sprint": lambda w: ("DELETE", f"/api/sprints/{w.sprint_id}", None),
+    "start_sprint": lambda w: ("POST", f"/api/sprints/{w.sprint_id}/start", None),
+    "complete_sprint": lambda w: ("POST", f"/api/sprints/{w.sprint_id}/complete", {}),
+    "sprint_stats": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/stats", None),
+    "sprint_burndown": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/burndown", None),
+    "sprint_capacity": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/capacity", None),
 }
 
 # A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
@@ -238,7 +259,18 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         f"/api/issues/{issue_id}/comments", json={"text": "Target"}, headers=headers
     )
     comment_id = uuid.UUID(comment.json()["id"])
-    return World(org, key_id, project.id, people["viewer"].email, issue_id, comment_id)
+    sprint = await owner.client.post(
+        "/api/sprints",
+        json={
+            "project_id": str(project.id),
+            "name": "Target",
+            "start_date": "2026-01-05",
+            "end_date": "2026-01-16",
+        },
+        headers=headers,
+    )
+    sprint_id = uuid.UUID(sprint.json()["id"])
+    return World(org, key_id, project.id, people["viewer"].email, issue_id, comment_id, sprint_id)
 
 
 async def fresh_session(factory: Factory, person: Person) -> tuple[httpx.AsyncClient, str]:
@@ -351,6 +383,7 @@ async def snapshot(factory: Factory, world: World) -> str:
             "issues",
             "comments",
             "issue_activity",
+            "sprints",
         ):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(

@@ -9,12 +9,14 @@ from projekt.issues.router import router as issues_router
 from projekt.orgs.router import router as orgs_router
 from projekt.projects.router import router as projects_router
 from projekt.search.router import router as search_router
+from projekt.sprints.router import router as sprints_router
 from projekt.web.router import router as web_router
 
 api_router = APIRouter()
 # The busiest routes first: a request is matched against the routes in this order.
 api_router.include_router(issues_router)
 api_router.include_router(projects_router)
+api_router.include_router(sprints_router)
 api_router.include_router(health.router)
 api_router.include_router(auth_router)
 api_router.include_router(orgs_router)

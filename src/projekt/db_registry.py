@@ -6,6 +6,7 @@ from projekt.core.db import Base
 from projekt.issues import models as issues_models
 from projekt.orgs import models as orgs_models
 from projekt.projects import models as projects_models
+from projekt.sprints import models as sprints_models
 
 __all__ = [
     "Base",
@@ -14,6 +15,7 @@ __all__ = [
     "issues_models",
     "orgs_models",
     "projects_models",
+    "sprints_models",
 ]
 
 metadata = Base.metadata

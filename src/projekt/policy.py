@@ -72,6 +72,18 @@ POLICY: dict[str, Rule] = {
     "edit_comment": org(Role.MEMBER),
     "delete_comment": org(Role.MEMBER),
     "issue_activity": org(Role.VIEWER),
+    # sprints: members read (and move their issues in and out); managers plan
+    "list_sprints": org(Role.VIEWER),
+    "create_sprint": org(Role.MANAGER),
+    "get_sprint": org(Role.VIEWER),
+    "replace_sprint": org(Role.MANAGER),
+    "update_sprint": org(Role.MANAGER),
+    "delete_sprint": org(Role.MANAGER),
+    "start_sprint": org(Role.MANAGER),
+    "complete_sprint": org(Role.MANAGER),
+    "sprint_stats": org(Role.VIEWER),
+    "sprint_burndown": org(Role.VIEWER),
+    "sprint_capacity": org(Role.VIEWER),
     # web pages check the session themselves and redirect to sign-in
     "web_signup_page": public(),
     "web_signup": public(),

@@ -297,12 +297,28 @@ async def test_two_server_processes_share_one_budget(settings: Settings) -> None
         for port in ports:
             await _wait_for_port(port)
         app = create_app(settings)
-        token = await _key(app)
-        await app.state.services.db.dispose()
+        factory = Factory(app)
+        org = await factory.org()
+        token = await factory.key(org.id, org.owner)
+        other = await factory.key(org.id, org.owner, "revoked across workers")
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as c:
             answers = await asyncio.gather(
                 *(c.get(f"http://127.0.0.1:{ports[n % 2]}/api/me") for n in range(30))
             )
+        # Revocation through one process is seen by the other on its very next request.
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {other}"}) as c:
+            assert (await c.get(f"http://127.0.0.1:{ports[1]}/api/me")).status_code == 200
+            key_id = (await c.get(f"http://127.0.0.1:{ports[1]}/api/api-keys")).json()
+            owner = org.owner
+            revoked_id = next(k["id"] for k in key_id if k["name"] == "revoked across workers")
+            revoke = await owner.client.delete(
+                f"/api/api-keys/{revoked_id}", headers=owner.headers(org.id)
+            )
+            assert revoke.status_code == 204
+            after = [await c.get(f"http://127.0.0.1:{p}/api/me") for p in ports]
+        await app.state.services.fast.close()
+        await app.state.services.db.dispose()
+        assert [r.status_code for r in after] == [401, 401]
     finally:
         for server in servers:
             server.terminate()

@@ -52,7 +52,9 @@ class Issue(Base):
     )
     labels: Mapped[list[str]] = mapped_column(JSONList)
     estimated_hours: Mapped[float | None] = mapped_column(Float)
-    sprint_id: Mapped[uuid.UUID | None] = mapped_column()
+    sprint_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sprints.id", ondelete="SET NULL")
+    )
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("issues.id", ondelete="SET NULL")
     )

@@ -32,6 +32,7 @@ from projekt.issues.models import Comment, Issue, IssueActivity
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project
 from projekt.projects.repository import visible_to
+from projekt.sprints.models import Sprint
 
 ISSUE_FIELDS = (
     "id",
@@ -144,6 +145,9 @@ def insert_params(values: Mapping[str, Any]) -> dict[str, Any]:
 
 ORG_MEMBER = select(Membership.id).where(
     Membership.org_id == P("org_id"), Membership.user_id == P("user_id")
+)
+SPRINT_OF = select(Sprint.project_id, Sprint.state).where(
+    Sprint.id == P("sprint_id"), Sprint.org_id == P("org_id")
 )
 ISSUE_VISIBLE = (
     select(Issue.id)
@@ -277,6 +281,21 @@ class IssueRepository(OrgScopedRepository[Issue]):
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def in_sprint(self, sprint_id: uuid.UUID) -> list[Issue]:
+        stmt = self.select().where(Issue.sprint_id == sprint_id).order_by(Issue.number)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def ever_in_sprint(self, sprint_id: uuid.UUID) -> list[Issue]:
+        """Issues in the sprint now, or whose activity shows them in it at some time."""
+        text_id = str(sprint_id)
+        mentioned = (
+            select(IssueActivity.issue_id)
+            .where(IssueActivity.org_id == self.org_id)
+            .where(func.lower(cast(IssueActivity.changes, String)).contains(text_id))
+        )
+        stmt = self.select().where(or_(Issue.sprint_id == sprint_id, Issue.id.in_(mentioned)))
+        return list((await self.session.execute(stmt)).scalars())
+
     async def ancestors(self, issue_id: uuid.UUID, depth: int = 50) -> list[uuid.UUID]:
         chain: list[uuid.UUID] = []
         current: uuid.UUID | None = issue_id
@@ -332,6 +351,16 @@ class ActivityRepository(OrgScopedRepository[IssueActivity]):
 
     async def record(self, values: dict[str, Any]) -> None:
         await self.session.execute(insert(IssueActivity).values(org_id=self.org_id, **values))
+
+    async def for_issues(self, issue_ids: Sequence[uuid.UUID]) -> list[IssueActivity]:
+        if not issue_ids:
+            return []
+        stmt = (
+            self.select()
+            .where(IssueActivity.issue_id.in_(issue_ids))
+            .order_by(IssueActivity.created_at, IssueActivity.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
 
     async def for_issue(self, issue_id: uuid.UUID) -> list[IssueActivity]:
         stmt = (

@@ -25,6 +25,7 @@ from projekt.issues.repository import (
     ISSUE_FIELDS,
     ISSUE_VISIBLE,
     ORG_MEMBER,
+    SPRINT_OF,
     ActivityRepository,
     CommentRepository,
     IssueReads,
@@ -178,7 +179,9 @@ class IssueService:
                 status = _status_in(columns, data.status) or status
                 if _status_in(columns, data.status) is None:
                     errors["status"] = [_status_error(columns)]
-            await self._check_references(data.model_dump(exclude_unset=True), None, errors, tx)
+            await self._check_references(
+                data.model_dump(exclude_unset=True), None, errors, tx, data.project_id
+            )
             if errors:
                 raise ValidationFailed(errors=errors)
             values = self._new_issue(data, number, status)
@@ -488,6 +491,7 @@ class IssueService:
         issue: Issue | None,
         errors: dict[str, list[str]],
         run: FastSQL | FastTransaction | None = None,
+        project_id: uuid.UUID | None = None,
     ) -> None:
         """Every id in a body must name something of the caller's org that they may see.
 
@@ -507,10 +511,53 @@ class IssueService:
                 errors["parent_id"] = ["The parent_id does not exist"]
             elif issue is not None and issue.id in await self.issues.ancestors(parent):
                 errors["parent_id"] = ["The parent_id would make a cycle"]
-        if values.get("sprint_id") is not None:
-            # Sprints arrive with the planning milestone; until then no id can name one.
-            errors["sprint_id"] = ["The sprint_id does not exist"]
+        sprint_id = values.get("sprint_id")
+        if sprint_id is not None:
+            sprint = await run.fetchrow(
+                SPRINT_OF, {"org_id": self.ctx.org_id, "sprint_id": sprint_id}
+            )
+            project = project_id or (issue.project_id if issue is not None else None)
+            if sprint is None or sprint["project_id"] != project:
+                errors["sprint_id"] = ["The sprint_id must name a sprint of the issue's project"]
+            elif sprint["state"] == "completed":
+                errors["sprint_id"] = ["The sprint_id names a completed sprint"]
 
 
 def _comment_read(comment: Comment) -> dict[str, Any]:
     return {name: getattr(comment, name) for name in COMMENT_FIELDS}
+
+
+# -- what planning (sprints) asks of issues -------------------------------------------------------
+
+
+async def sprint_issues(
+    session: AsyncSession, org_id: uuid.UUID, sprint_id: uuid.UUID
+) -> list[Issue]:
+    return await IssueRepository(session, org_id).in_sprint(sprint_id)
+
+
+async def sprint_history(
+    session: AsyncSession, org_id: uuid.UUID, sprint_id: uuid.UUID
+) -> tuple[list[Issue], list[Any]]:
+    """Every issue that was ever in the sprint, and all of their activity, oldest first."""
+    repo = IssueRepository(session, org_id)
+    issues = await repo.ever_in_sprint(sprint_id)
+    activity = await ActivityRepository(session, org_id).for_issues([i.id for i in issues])
+    return issues, activity
+
+
+async def move_sprint_issues(
+    session: AsyncSession,
+    ctx: OrgContext,
+    services: AppServices,
+    issues: list[Issue],
+    target: uuid.UUID | None,
+    action: str,
+) -> None:
+    """Re-home issues (sprint completed or deleted), recording it in their activity."""
+    service = IssueService(session, services, ctx)
+    projects: dict[uuid.UUID, Project] = {}
+    for issue in issues:
+        project = projects.get(issue.project_id) or await service._project(issue.project_id)
+        projects[issue.project_id] = project
+        await service._apply(issue, project, {"sprint_id": target}, action)

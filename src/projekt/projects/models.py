@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from projekt.core.db import Base, UTCDateTime, new_id
@@ -54,3 +54,5 @@ class ProjectMember(Base):
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Sprint capacity; None means the default of 6 hours per working day.
+    capacity_hours_per_day: Mapped[float | None] = mapped_column(Float)

@@ -199,9 +199,9 @@ async def list_project_members(
 async def add_project_member(
     project_id: uuid.UUID, body: ProjectMemberIn, ctx: OrgDep, projects: ProjectServiceDep
 ) -> ProjectMemberRead:
-    """Add a person of the organization to the project."""
+    """Add a person of the organization to the project, or set their sprint capacity."""
     project = await projects.get_visible(ctx, project_id)
-    return await projects.add_member(ctx, project, body.user_id)
+    return await projects.add_member(ctx, project, body.user_id, body.capacity_hours_per_day)
 
 
 @router.delete(

@@ -61,6 +61,9 @@ class ProjectRead(OutputModel):
 
 class ProjectMemberIn(InputModel):
     user_id: uuid.UUID
+    capacity_hours_per_day: float | None = Field(
+        default=None, gt=0, le=24, description="Sprint capacity; unset means 6 h per working day."
+    )
 
 
 class ProjectMemberRead(OutputModel):
@@ -68,3 +71,4 @@ class ProjectMemberRead(OutputModel):
     name: str
     email: str
     added_at: Timestamp
+    capacity_hours_per_day: float | None

@@ -205,19 +205,30 @@ class ProjectService:
                 name=row.User.name,
                 email=row.User.email,
                 added_at=row.ProjectMember.added_at,
+                capacity_hours_per_day=row.ProjectMember.capacity_hours_per_day,
             )
             for row in rows
         ]
 
     async def add_member(
-        self, ctx: OrgContext, project: Project, user_id: uuid.UUID
+        self,
+        ctx: OrgContext,
+        project: Project,
+        user_id: uuid.UUID,
+        capacity_hours_per_day: float | None = None,
     ) -> ProjectMemberRead:
+        """Add a person (or, when already a member, update their sprint capacity)."""
         await self._require_org_member(ctx, user_id, "user_id")
         repo = ProjectMemberRepository(self.session, ctx.org_id)
-        if await repo.find(project.id, user_id) is None:
+        member = await repo.find(project.id, user_id)
+        if member is None:
             await self._add_member(project, user_id)
-        member = next(m for m in await self.members(ctx, project) if m.user_id == user_id)
-        return member
+            member = await repo.find(project.id, user_id)
+        assert member is not None
+        if capacity_hours_per_day is not None:
+            member.capacity_hours_per_day = capacity_hours_per_day
+            await self.session.flush()
+        return next(m for m in await self.members(ctx, project) if m.user_id == user_id)
 
     async def remove_member(self, ctx: OrgContext, project: Project, user_id: uuid.UUID) -> None:
         repo = ProjectMemberRepository(self.session, ctx.org_id)
@@ -235,6 +246,7 @@ class ProjectService:
                 project_id=project.id,
                 user_id=user_id,
                 added_at=self.clock.now(),
+                capacity_hours_per_day=None,
             )
         )
 

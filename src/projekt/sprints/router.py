@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from projekt.core.conditional import check_if_match
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.openapi import errors
+from projekt.core.pagination import list_response, parse_paging
+from projekt.sprints.models import Sprint
+from projekt.sprints.schemas import (
+    Burndown,
+    Capacity,
+    SprintComplete,
+    SprintCreate,
+    SprintRead,
+    SprintState,
+    SprintStats,
+    SprintUpdate,
+)
+from projekt.sprints.service import SprintService, sprint_etag
+
+router = APIRouter(tags=["sprints"])
+
+
+async def get_sprint_service(
+    session: SessionDep, services: ServicesDep, ctx: OrgDep
+) -> SprintService:
+    return SprintService(session, services, ctx)
+
+
+SprintServiceDep = Annotated[SprintService, Depends(get_sprint_service)]
+
+
+def _tagged(sprint: Sprint, status_code: int = 200) -> Response:
+    body = SprintRead.model_validate(sprint).model_dump_json().encode()
+    headers = {"ETag": sprint_etag(sprint)}
+    return Response(body, status_code, headers, media_type="application/json")
+
+
+@router.get("/api/sprints", response_model=list[SprintRead], responses=errors(401, 403, 422))
+async def list_sprints(
+    request: Request,
+    sprints: SprintServiceDep,
+    project_id: uuid.UUID | None = None,
+    state: SprintState | None = None,
+) -> Response:
+    """Sprints of the projects you can see, newest first."""
+    paging = parse_paging(request.query_params)
+    found, total = await sprints.listing(project_id, state, paging.limit, paging.offset)
+    items = [SprintRead.model_validate(s).model_dump(mode="json") for s in found]
+    return list_response(items, total, paging, request.url.path, request.query_params)
+
+
+@router.post(
+    "/api/sprints",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SprintRead,
+    responses=errors(401, 403, 422),
+)
+async def create_sprint(body: SprintCreate, sprints: SprintServiceDep) -> Response:
+    """Plan a sprint for a project."""
+    sprint = await sprints.create(body)
+    response = _tagged(sprint, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/sprints/{sprint.id}"
+    return response
+
+
+@router.get("/api/sprints/{sprint_id}", response_model=SprintRead, responses=errors(401, 404))
+async def get_sprint(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Response:
+    """One sprint."""
+    return _tagged(await sprints.get(sprint_id))
+
+
+async def _update(
+    sprint_id: uuid.UUID, body: SprintUpdate, request: Request, sprints: SprintService
+) -> Response:
+    sprint = await sprints.get(sprint_id)
+    check_if_match(request, sprint_etag(sprint))
+    return _tagged(await sprints.update(sprint, body))
+
+
+@router.put(
+    "/api/sprints/{sprint_id}",
+    response_model=SprintRead,
+    responses=errors(401, 403, 404, 409, 412, 422),
+)
+async def replace_sprint(
+    sprint_id: uuid.UUID, body: SprintUpdate, request: Request, sprints: SprintServiceDep
+) -> Response:
+    """Update a sprint (PATCH semantics, as the Projekt apps send PUT)."""
+    return await _update(sprint_id, body, request, sprints)
+
+
+@router.patch(
+    "/api/sprints/{sprint_id}",
+    response_model=SprintRead,
+    responses=errors(401, 403, 404, 409, 412, 422),
+)
+async def update_sprint(
+    sprint_id: uuid.UUID, body: SprintUpdate, request: Request, sprints: SprintServiceDep
+) -> Response:
+    """Update the fields sent."""
+    return await _update(sprint_id, body, request, sprints)
+
+
+@router.delete(
+    "/api/sprints/{sprint_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 412),
+)
+async def delete_sprint(
+    sprint_id: uuid.UUID, request: Request, sprints: SprintServiceDep
+) -> Response:
+    """Delete a sprint; its issues go back to the backlog in the same transaction."""
+    sprint = await sprints.get(sprint_id)
+    check_if_match(request, sprint_etag(sprint))
+    await sprints.delete(sprint)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/sprints/{sprint_id}/start",
+    response_model=SprintRead,
+    responses=errors(401, 403, 404, 409),
+)
+async def start_sprint(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Response:
+    """Start a planned sprint (one active sprint per project)."""
+    return _tagged(await sprints.start(await sprints.get(sprint_id)))
+
+
+@router.post(
+    "/api/sprints/{sprint_id}/complete",
+    response_model=SprintRead,
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def complete_sprint(
+    sprint_id: uuid.UUID, sprints: SprintServiceDep, body: SprintComplete | None = None
+) -> Response:
+    """Complete the active sprint; open issues go to the backlog or to another sprint."""
+    move = (body or SprintComplete()).move_open_to
+    return _tagged(await sprints.complete(await sprints.get(sprint_id), move))
+
+
+@router.get(
+    "/api/sprints/{sprint_id}/stats", response_model=SprintStats, responses=errors(401, 404)
+)
+async def sprint_stats(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> SprintStats:
+    """Counts and hours by status category, committed at start against now."""
+    return await sprints.stats(await sprints.get(sprint_id))
+
+
+@router.get(
+    "/api/sprints/{sprint_id}/burndown", response_model=Burndown, responses=errors(401, 404)
+)
+async def sprint_burndown(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Burndown:
+    """One point per day: remaining hours and issues at the end of the day, and the ideal line."""
+    return await sprints.burndown(await sprints.get(sprint_id))
+
+
+@router.get(
+    "/api/sprints/{sprint_id}/capacity", response_model=Capacity, responses=errors(401, 404)
+)
+async def sprint_capacity(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Capacity:
+    """Hours committed per assignee against their capacity over the sprint's working days."""
+    return await sprints.capacity(await sprints.get(sprint_id))

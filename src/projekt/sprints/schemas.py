@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from projekt.core.schemas import InputModel, OutputModel, Timestamp
+
+SprintState = Literal["planned", "active", "completed"]
+
+
+class SprintCreate(InputModel):
+    project_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=120)
+    goal: str | None = Field(default=None, max_length=5000)
+    start_date: date
+    end_date: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SprintCreate:
+        if self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class SprintUpdate(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    goal: str | None = Field(default=None, max_length=5000)
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+class SprintComplete(InputModel):
+    move_open_to: str = Field(
+        default="backlog", description='"backlog", or the id of a planned or active sprint'
+    )
+
+
+class SprintRead(OutputModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    goal: str | None
+    start_date: date
+    end_date: date
+    state: SprintState
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CategoryStats(OutputModel):
+    issues: int
+    hours: float
+
+
+class SprintStats(OutputModel):
+    sprint_id: uuid.UUID
+    state: SprintState
+    by_category: dict[str, CategoryStats]
+    total_issues: int
+    total_hours: float
+    committed_issues: int | None
+    committed_hours: float | None
+    added_issues: int
+    removed_issues: int
+    completion_percent: float
+    completion_percent_hours: float
+
+
+class BurndownPoint(OutputModel):
+    date: date
+    remaining_hours: float | None
+    remaining_issues: int | None
+    ideal_hours: float
+
+
+class Burndown(OutputModel):
+    sprint_id: uuid.UUID
+    start_date: date
+    end_date: date
+    points: list[BurndownPoint]
+
+
+class CapacityRow(OutputModel):
+    user_id: uuid.UUID
+    name: str
+    committed_hours: float
+    capacity_hours: float
+    hours_per_day: float
+    over: bool
+
+
+class Capacity(OutputModel):
+    sprint_id: uuid.UUID
+    working_days: int
+    members: list[CapacityRow]

@@ -1,0 +1,378 @@
+"""Sprints: planning on top of issues, with stats, a burndown replayed from history, capacity."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from projekt.auth.models import User
+from projekt.core.conditional import version_etag
+from projekt.core.context import OrgContext
+from projekt.core.deps import AppServices
+from projekt.core.errors import Conflict, NotFound, ValidationFailed
+from projekt.core.repository import OrgScopedRepository
+from projekt.issues.models import Issue
+from projekt.issues.service import move_sprint_issues, sprint_history, sprint_issues
+from projekt.projects.models import Project, ProjectMember
+from projekt.projects.repository import ProjectRepository
+from projekt.sprints.models import Sprint
+from projekt.sprints.schemas import (
+    Burndown,
+    BurndownPoint,
+    Capacity,
+    CapacityRow,
+    CategoryStats,
+    SprintCreate,
+    SprintStats,
+    SprintUpdate,
+)
+
+DEFAULT_HOURS_PER_DAY = 6.0
+
+
+class SprintNotFound(NotFound):
+    code, message = "sprint_not_found", "Sprint not found."
+
+
+class SprintStateConflict(Conflict):
+    code, message = "sprint_state", "The sprint is not in a state that allows this."
+
+
+class SprintAlreadyActive(Conflict):
+    code, message = "sprint_already_active", "The project already has an active sprint."
+
+
+def sprint_etag(sprint: Sprint) -> str:
+    return version_etag("sprint", sprint.id, sprint.version)
+
+
+def working_days(start: date, end: date) -> list[date]:
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    return [d for d in days if d.weekday() < 5]
+
+
+class SprintRepository(OrgScopedRepository[Sprint]):
+    model = Sprint
+
+    async def listing(
+        self,
+        visible: ColumnElement[bool],
+        project_id: uuid.UUID | None,
+        state: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Sprint], int]:
+        stmt = (
+            self.select(Sprint, func.count().over().label("total"))
+            .join(Project, Project.id == Sprint.project_id)
+            .where(visible)
+        )
+        if project_id is not None:
+            stmt = stmt.where(Sprint.project_id == project_id)
+        if state is not None:
+            stmt = stmt.where(Sprint.state == state)
+        stmt = stmt.order_by(Sprint.start_date.desc(), Sprint.id).limit(limit).offset(offset)
+        rows = (await self.session.execute(stmt)).all()
+        return [row.Sprint for row in rows], int(rows[0].total) if rows else 0
+
+
+class SprintService:
+    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
+        self.session = session
+        self.services = services
+        self.ctx = ctx
+        self.sprints = SprintRepository(session, ctx.org_id)
+
+    async def _project(self, project_id: uuid.UUID, field: str | None = None) -> Project:
+        project = await ProjectRepository(self.session, self.ctx.org_id).visible_one(
+            project_id, self.ctx.user_id
+        )
+        if project is None:
+            if field:
+                raise ValidationFailed(errors={field: [f"The {field} does not exist"]})
+            raise SprintNotFound()
+        return project
+
+    async def get(self, sprint_id: uuid.UUID) -> Sprint:
+        sprint = await self.sprints.get(sprint_id)
+        if sprint is None:
+            raise SprintNotFound()
+        await self._project(sprint.project_id)  # a private project's sprints stay hidden
+        return sprint
+
+    async def listing(
+        self, project_id: uuid.UUID | None, state: str | None, limit: int, offset: int
+    ) -> tuple[list[Sprint], int]:
+        from projekt.projects.repository import visible_to
+
+        return await self.sprints.listing(
+            visible_to(self.ctx.user_id), project_id, state, limit, offset
+        )
+
+    async def create(self, data: SprintCreate) -> Sprint:
+        await self._project(data.project_id, "project_id")
+        now = self.services.clock.now()
+        sprint = Sprint(
+            id=uuid.uuid4(),
+            org_id=self.ctx.org_id,
+            project_id=data.project_id,
+            name=data.name,
+            goal=data.goal,
+            start_date=data.start_date,
+            end_date=data.end_date,
+            state="planned",
+            started_at=None,
+            completed_at=None,
+            committed=None,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        return await self.sprints.add(sprint)
+
+    async def update(self, sprint: Sprint, data: SprintUpdate) -> Sprint:
+        changes = data.model_dump(exclude_unset=True)
+        for required in ("name", "start_date", "end_date"):
+            if required in changes and changes[required] is None:
+                raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
+        start = changes.get("start_date", sprint.start_date)
+        end = changes.get("end_date", sprint.end_date)
+        if end <= start:
+            raise ValidationFailed(errors={"end_date": ["The end_date must be after start_date"]})
+        if sprint.state == "completed" and ({"start_date", "end_date"} & changes.keys()):
+            raise SprintStateConflict("A completed sprint's dates are history.")
+        for field, value in changes.items():
+            setattr(sprint, field, value)
+        await self._touch(sprint)
+        return sprint
+
+    async def delete(self, sprint: Sprint) -> None:
+        """Unassigns its issues in the same transaction (their activity records it)."""
+        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
+        await move_sprint_issues(
+            self.session, self.ctx, self.services, issues, None, "sprint_deleted"
+        )
+        await self.session.delete(sprint)
+        await self.session.flush()
+
+    async def start(self, sprint: Sprint) -> Sprint:
+        if sprint.state != "planned":
+            raise SprintStateConflict("Only a planned sprint can start.")
+        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
+        sprint.state = "active"
+        sprint.started_at = self.services.clock.now()
+        sprint.committed = {str(i.id): i.estimated_hours for i in issues}
+        try:
+            async with self.session.begin_nested():
+                await self._touch(sprint)
+        except IntegrityError:  # the partial unique index: another sprint is active
+            raise SprintAlreadyActive() from None
+        return sprint
+
+    async def complete(self, sprint: Sprint, move_open_to: str) -> Sprint:
+        if sprint.state != "active":
+            raise SprintStateConflict("Only an active sprint can be completed.")
+        target: uuid.UUID | None = None
+        if move_open_to != "backlog":
+            target = await self._target(sprint, move_open_to)
+        project = await self._project(sprint.project_id)
+        done = _done_statuses(project)
+        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
+        still_open = [i for i in issues if i.status not in done]
+        await move_sprint_issues(
+            self.session, self.ctx, self.services, still_open, target, "sprint_completed"
+        )
+        sprint.state = "completed"
+        sprint.completed_at = self.services.clock.now()
+        await self._touch(sprint)
+        return sprint
+
+    async def _target(self, sprint: Sprint, raw: str) -> uuid.UUID:
+        error = ValidationFailed(
+            errors={"move_open_to": ['The move_open_to must be "backlog" or an open sprint id']}
+        )
+        try:
+            target_id = uuid.UUID(raw)
+        except ValueError:
+            raise error from None
+        target = await self.sprints.get(target_id)
+        if (
+            target is None
+            or target.id == sprint.id
+            or target.project_id != sprint.project_id
+            or target.state == "completed"
+        ):
+            raise error
+        return target.id
+
+    async def _touch(self, sprint: Sprint) -> None:
+        sprint.version += 1
+        sprint.updated_at = self.services.clock.now()
+        await self.session.flush()
+
+    # -- reports ----------------------------------------------------------------------------
+
+    async def stats(self, sprint: Sprint) -> SprintStats:
+        project = await self._project(sprint.project_id)
+        categories = _categories(project)
+        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
+        by_category = {c: CategoryStats(issues=0, hours=0.0) for c in _CATEGORIES}
+        for issue in issues:
+            bucket = by_category[categories.get(issue.status, "todo")]
+            bucket.issues += 1
+            bucket.hours += issue.estimated_hours or 0.0
+        total = len(issues)
+        hours = sum(i.estimated_hours or 0.0 for i in issues)
+        done = by_category["done"]
+        committed = sprint.committed
+        now_ids = {str(i.id) for i in issues}
+        return SprintStats(
+            sprint_id=sprint.id,
+            state=sprint.state,
+            by_category=by_category,
+            total_issues=total,
+            total_hours=hours,
+            committed_issues=len(committed) if committed is not None else None,
+            committed_hours=(
+                sum(v or 0.0 for v in committed.values()) if committed is not None else None
+            ),
+            added_issues=len(now_ids - set(committed)) if committed is not None else 0,
+            removed_issues=len(set(committed) - now_ids) if committed is not None else 0,
+            completion_percent=round(100.0 * done.issues / total, 1) if total else 0.0,
+            completion_percent_hours=round(100.0 * done.hours / hours, 1) if hours else 0.0,
+        )
+
+    async def burndown(self, sprint: Sprint) -> Burndown:
+        """Each day's remaining work as it stood at the end of that day, replayed from the
+        issues' activity (not from today's state)."""
+        project = await self._project(sprint.project_id)
+        done = _done_statuses(project)
+        issues, activity = await sprint_history(self.session, self.ctx.org_id, sprint.id)
+        events: dict[uuid.UUID, list[Any]] = {i.id: [] for i in issues}
+        for entry in activity:
+            events[entry.issue_id].append(entry)
+        today = self.services.clock.now().date()
+        days = [
+            sprint.start_date + timedelta(days=n)
+            for n in range((sprint.end_date - sprint.start_date).days + 1)
+        ]
+        sprint_key = str(sprint.id)
+        points: list[BurndownPoint] = []
+        remaining_by_day: list[tuple[float, int] | None] = []
+        for day in days:
+            if day > today:
+                remaining_by_day.append(None)
+                continue
+            cutoff = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+            hours, count = 0.0, 0
+            for issue in issues:
+                state = _replay(events[issue.id], cutoff)
+                if state is None or state.get("sprint_id") != sprint_key:
+                    continue
+                if state.get("status") in done or state.get("archived"):
+                    continue
+                hours += float(state.get("estimated_hours") or 0.0)
+                count += 1
+            remaining_by_day.append((hours, count))
+        first = next((r for r in remaining_by_day if r is not None), (0.0, 0))
+        start_hours = (
+            sum(v or 0.0 for v in sprint.committed.values()) if sprint.committed else first[0]
+        )
+        span = max(len(days) - 1, 1)
+        for n, (day, remaining) in enumerate(zip(days, remaining_by_day, strict=True)):
+            points.append(
+                BurndownPoint(
+                    date=day,
+                    remaining_hours=remaining[0] if remaining else None,
+                    remaining_issues=remaining[1] if remaining else None,
+                    ideal_hours=round(start_hours * (1 - n / span), 2),
+                )
+            )
+        return Burndown(
+            sprint_id=sprint.id,
+            start_date=sprint.start_date,
+            end_date=sprint.end_date,
+            points=points,
+        )
+
+    async def capacity(self, sprint: Sprint) -> Capacity:
+        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
+        committed: dict[uuid.UUID, float] = {}
+        for issue in issues:
+            if issue.assignee_id is not None:
+                committed[issue.assignee_id] = committed.get(issue.assignee_id, 0.0) + (
+                    issue.estimated_hours or 0.0
+                )
+        days = len(working_days(sprint.start_date, sprint.end_date))
+        rates = {
+            row.user_id: row.capacity_hours_per_day
+            for row in (
+                await self.session.execute(
+                    select(ProjectMember.user_id, ProjectMember.capacity_hours_per_day).where(
+                        ProjectMember.org_id == self.ctx.org_id,
+                        ProjectMember.project_id == sprint.project_id,
+                    )
+                )
+            ).all()
+        }
+        people = set(committed) | set(rates)
+        names = (
+            {
+                row.id: row.name
+                for row in (
+                    await self.session.execute(
+                        select(User.id, User.name).where(User.id.in_(people))
+                    )
+                ).all()
+            }
+            if people
+            else {}
+        )
+        members = []
+        for user_id in sorted(people, key=lambda u: names.get(u, "")):
+            per_day = rates.get(user_id) or DEFAULT_HOURS_PER_DAY
+            hours = committed.get(user_id, 0.0)
+            members.append(
+                CapacityRow(
+                    user_id=user_id,
+                    name=names.get(user_id, ""),
+                    committed_hours=hours,
+                    capacity_hours=per_day * days,
+                    hours_per_day=per_day,
+                    over=hours > per_day * days,
+                )
+            )
+        return Capacity(sprint_id=sprint.id, working_days=days, members=members)
+
+
+_CATEGORIES = ("todo", "in_progress", "done", "cancelled")
+
+
+def _categories(project: Project) -> dict[str, str]:
+    return {c["name"]: c["category"] for c in project.columns}
+
+
+def _done_statuses(project: Project) -> set[str]:
+    return {c["name"] for c in project.columns if c["category"] in ("done", "cancelled")}
+
+
+def _replay(entries: list[Any], cutoff: datetime) -> dict[str, Any] | None:
+    """The issue's tracked fields as of ``cutoff``, or None if it did not exist yet."""
+    state: dict[str, Any] | None = None
+    for entry in entries:
+        if entry.created_at >= cutoff:
+            break
+        if state is None:
+            state = {}
+        for field, change in (entry.changes or {}).items():
+            if isinstance(change, list) and len(change) == 2:
+                state[field] = change[1]
+    return state
+
+
+__all__ = ["Issue", "SprintService"]
