@@ -37,6 +37,7 @@ class World:
     issue_id: uuid.UUID
     comment_id: uuid.UUID
     sprint_id: uuid.UUID
+    milestone_id: uuid.UUID
 
 
 def _project_key() -> str:
@@ -167,6 +168,32 @@ RECIPES: dict[str, Recipe] = {
     "sprint_stats": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/stats", None),
     "sprint_burndown": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/burndown", None),
     "sprint_capacity": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/capacity", None),
+    "list_milestones": lambda w: ("GET", f"/api/projects/{w.project_id}/milestones", None),
+    "create_milestone": lambda w: (
+        "POST",
+        f"/api/projects/{w.project_id}/milestones",
+        {"name": "v1", "target_date": "2027-01-01"},
+    ),
+    "get_milestone": lambda w: (
+        "GET",
+        f"/api/projects/{w.project_id}/milestones/{w.milestone_id}",
+        None,
+    ),
+    "replace_milestone": lambda w: (
+        "PUT",
+        f"/api/projects/{w.project_id}/milestones/{w.milestone_id}",
+        {"name": "v2"},
+    ),
+    "update_milestone": lambda w: (
+        "PATCH",
+        f"/api/projects/{w.project_id}/milestones/{w.milestone_id}",
+        {"status": "active"},
+    ),
+    "delete_milestone": lambda w: (
+        "DELETE",
+        f"/api/projects/{w.project_id}/milestones/{w.milestone_id}",
+        None,
+    ),
 }
 
 # A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
@@ -270,7 +297,20 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         headers=headers,
     )
     sprint_id = uuid.UUID(sprint.json()["id"])
-    return World(org, key_id, project.id, people["viewer"].email, issue_id, comment_id, sprint_id)
+    milestone = await owner.client.post(
+        f"/api/projects/{project.id}/milestones", json={"name": "Target"}, headers=headers
+    )
+    milestone_id = uuid.UUID(milestone.json()["id"])
+    return World(
+        org,
+        key_id,
+        project.id,
+        people["viewer"].email,
+        issue_id,
+        comment_id,
+        sprint_id,
+        milestone_id,
+    )
 
 
 async def fresh_session(factory: Factory, person: Person) -> tuple[httpx.AsyncClient, str]:
@@ -384,6 +424,7 @@ async def snapshot(factory: Factory, world: World) -> str:
             "comments",
             "issue_activity",
             "sprints",
+            "milestones",
         ):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(

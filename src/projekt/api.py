@@ -6,6 +6,7 @@ from projekt import health
 from projekt.api_keys.router import router as api_keys_router
 from projekt.auth.router import router as auth_router
 from projekt.issues.router import router as issues_router
+from projekt.milestones.router import router as milestones_router
 from projekt.orgs.router import router as orgs_router
 from projekt.projects.router import router as projects_router
 from projekt.search.router import router as search_router
@@ -17,6 +18,7 @@ api_router = APIRouter()
 api_router.include_router(issues_router)
 api_router.include_router(projects_router)
 api_router.include_router(sprints_router)
+api_router.include_router(milestones_router)
 api_router.include_router(health.router)
 api_router.include_router(auth_router)
 api_router.include_router(orgs_router)

@@ -4,6 +4,7 @@ from projekt.api_keys import models as api_keys_models
 from projekt.auth import models as auth_models
 from projekt.core.db import Base
 from projekt.issues import models as issues_models
+from projekt.milestones import models as milestones_models
 from projekt.orgs import models as orgs_models
 from projekt.projects import models as projects_models
 from projekt.sprints import models as sprints_models
@@ -13,6 +14,7 @@ __all__ = [
     "api_keys_models",
     "auth_models",
     "issues_models",
+    "milestones_models",
     "orgs_models",
     "projects_models",
     "sprints_models",

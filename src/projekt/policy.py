@@ -84,6 +84,13 @@ POLICY: dict[str, Rule] = {
     "sprint_stats": org(Role.VIEWER),
     "sprint_burndown": org(Role.VIEWER),
     "sprint_capacity": org(Role.VIEWER),
+    # milestones: members read; managers plan
+    "list_milestones": org(Role.VIEWER),
+    "create_milestone": org(Role.MANAGER),
+    "get_milestone": org(Role.VIEWER),
+    "replace_milestone": org(Role.MANAGER),
+    "update_milestone": org(Role.MANAGER),
+    "delete_milestone": org(Role.MANAGER),
     # web pages check the session themselves and redirect to sign-in
     "web_signup_page": public(),
     "web_signup": public(),

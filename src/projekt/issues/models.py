@@ -58,6 +58,9 @@ class Issue(Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("issues.id", ondelete="SET NULL")
     )
+    milestone_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("milestones.id", ondelete="SET NULL"), index=True
+    )
     due_date: Mapped[date | None] = mapped_column(Date)
     external_ref: Mapped[str | None] = mapped_column(String(255))
     archived: Mapped[bool] = mapped_column(Boolean, default=False)

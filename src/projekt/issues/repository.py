@@ -29,6 +29,7 @@ from sqlalchemy import (
 from projekt.core.fastsql import FastSQL
 from projekt.core.repository import OrgScopedRepository, like_pattern
 from projekt.issues.models import Comment, Issue, IssueActivity
+from projekt.milestones.models import Milestone
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project
 from projekt.projects.repository import visible_to
@@ -48,6 +49,7 @@ ISSUE_FIELDS = (
     "labels",
     "estimated_hours",
     "sprint_id",
+    "milestone_id",
     "parent_id",
     "due_date",
     "external_ref",
@@ -145,6 +147,9 @@ def insert_params(values: Mapping[str, Any]) -> dict[str, Any]:
 
 ORG_MEMBER = select(Membership.id).where(
     Membership.org_id == P("org_id"), Membership.user_id == P("user_id")
+)
+MILESTONE_OF = select(Milestone.project_id).where(
+    Milestone.id == P("milestone_id"), Milestone.org_id == P("org_id")
 )
 SPRINT_OF = select(Sprint.project_id, Sprint.state).where(
     Sprint.id == P("sprint_id"), Sprint.org_id == P("org_id")

@@ -22,6 +22,7 @@ class IssueFields(InputModel):
     labels: list[Label] | None = Field(default=None, max_length=30)
     estimated_hours: float | None = Field(default=None, ge=0, le=100_000)
     sprint_id: uuid.UUID | None = None
+    milestone_id: uuid.UUID | None = None
     parent_id: uuid.UUID | None = None
     due_date: date | None = None
     external_ref: str | None = Field(default=None, max_length=255)
@@ -52,6 +53,7 @@ BulkAction = Literal[
     "set_type",
     "set_assignee",
     "set_sprint",
+    "set_milestone",
     "add_label",
     "remove_label",
     "archive",
@@ -106,6 +108,7 @@ class IssueRead(OutputModel):
     labels: list[str]
     estimated_hours: float | None
     sprint_id: uuid.UUID | None
+    milestone_id: uuid.UUID | None
     parent_id: uuid.UUID | None
     due_date: date | None
     external_ref: str | None

@@ -24,6 +24,7 @@ from projekt.issues.repository import (
     INSERT_ISSUE,
     ISSUE_FIELDS,
     ISSUE_VISIBLE,
+    MILESTONE_OF,
     ORG_MEMBER,
     SPRINT_OF,
     ActivityRepository,
@@ -50,6 +51,7 @@ TRACKED = (
     "labels",
     "estimated_hours",
     "sprint_id",
+    "milestone_id",
     "parent_id",
     "due_date",
     "external_ref",
@@ -217,6 +219,7 @@ class IssueService:
             "labels": list(dict.fromkeys(data.labels or [])),
             "estimated_hours": data.estimated_hours,
             "sprint_id": data.sprint_id,
+            "milestone_id": data.milestone_id,
             "parent_id": data.parent_id,
             "due_date": data.due_date,
             "external_ref": data.external_ref,
@@ -290,6 +293,7 @@ class IssueService:
             labels=source["labels"],
             estimated_hours=source["estimated_hours"],
             parent_id=source["parent_id"],
+            milestone_id=source["milestone_id"],
             due_date=source["due_date"],
         )
         return await self.create(copy, ("duplicated", {"from": [None, source["key"]]}))
@@ -362,6 +366,7 @@ class IssueService:
             "set_type": "type",
             "set_assignee": "assignee_id",
             "set_sprint": "sprint_id",
+            "set_milestone": "milestone_id",
         }[action]
         try:
             checked = IssueUpdate.model_validate({field: value})
@@ -521,6 +526,16 @@ class IssueService:
                 errors["sprint_id"] = ["The sprint_id must name a sprint of the issue's project"]
             elif sprint["state"] == "completed":
                 errors["sprint_id"] = ["The sprint_id names a completed sprint"]
+        milestone_id = values.get("milestone_id")
+        if milestone_id is not None:
+            milestone = await run.fetchrow(
+                MILESTONE_OF, {"org_id": self.ctx.org_id, "milestone_id": milestone_id}
+            )
+            project = project_id or (issue.project_id if issue is not None else None)
+            if milestone is None or milestone["project_id"] != project:
+                errors["milestone_id"] = [
+                    "The milestone_id must name a milestone of the issue's project"
+                ]
 
 
 def _comment_read(comment: Comment) -> dict[str, Any]:

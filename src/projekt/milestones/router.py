@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from projekt.core.conditional import check_if_match
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.openapi import errors
+from projekt.core.responses import dumps
+from projekt.milestones.schemas import (
+    MilestoneCreate,
+    MilestoneRead,
+    MilestoneStatus,
+    MilestoneUpdate,
+)
+from projekt.milestones.service import MilestoneService, milestone_etag
+
+router = APIRouter(tags=["milestones"])
+
+
+async def get_milestone_service(
+    session: SessionDep, services: ServicesDep, ctx: OrgDep
+) -> MilestoneService:
+    return MilestoneService(session, services, ctx)
+
+
+MilestoneServiceDep = Annotated[MilestoneService, Depends(get_milestone_service)]
+BASE = "/api/projects/{project_id}/milestones"
+
+
+def _tagged(found: tuple[MilestoneRead, int], status_code: int = 200) -> Response:
+    read, revision = found
+    body = read.model_dump_json().encode()
+    headers = {"ETag": milestone_etag(read, revision)}
+    return Response(body, status_code, headers, media_type="application/json")
+
+
+@router.get(BASE, response_model=list[MilestoneRead], responses=errors(401, 404, 422))
+async def list_milestones(
+    project_id: uuid.UUID, milestones: MilestoneServiceDep, status: MilestoneStatus | None = None
+) -> Response:
+    """A project's milestones, soonest target first, with progress."""
+    project = await milestones.project(project_id)
+    found = await milestones.listing(project, status)
+    items = [read.model_dump(mode="json") for read, _ in found]
+    return Response(dumps(items), media_type="application/json")
+
+
+@router.post(
+    BASE,
+    status_code=status.HTTP_201_CREATED,
+    response_model=MilestoneRead,
+    responses=errors(401, 403, 404, 422),
+)
+async def create_milestone(
+    project_id: uuid.UUID, body: MilestoneCreate, milestones: MilestoneServiceDep
+) -> Response:
+    """Plan a milestone (a release) of the project."""
+    created = await milestones.create(await milestones.project(project_id), body)
+    response = _tagged(created, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/projects/{project_id}/milestones/{created[0].id}"
+    return response
+
+
+@router.get(BASE + "/{milestone_id}", response_model=MilestoneRead, responses=errors(401, 404))
+async def get_milestone(
+    project_id: uuid.UUID, milestone_id: uuid.UUID, milestones: MilestoneServiceDep
+) -> Response:
+    """One milestone with its progress."""
+    return _tagged(await milestones.get(await milestones.project(project_id), milestone_id))
+
+
+async def _update(
+    project_id: uuid.UUID,
+    milestone_id: uuid.UUID,
+    body: MilestoneUpdate,
+    request: Request,
+    milestones: MilestoneService,
+) -> Response:
+    project = await milestones.project(project_id)
+    check_if_match(request, milestone_etag(*await milestones.get(project, milestone_id)))
+    return _tagged(await milestones.update(project, milestone_id, body))
+
+
+@router.put(
+    BASE + "/{milestone_id}",
+    response_model=MilestoneRead,
+    responses=errors(401, 403, 404, 412, 422),
+)
+async def replace_milestone(
+    project_id: uuid.UUID,
+    milestone_id: uuid.UUID,
+    body: MilestoneUpdate,
+    request: Request,
+    milestones: MilestoneServiceDep,
+) -> Response:
+    """Update a milestone (PATCH semantics, as the Projekt apps send PUT)."""
+    return await _update(project_id, milestone_id, body, request, milestones)
+
+
+@router.patch(
+    BASE + "/{milestone_id}",
+    response_model=MilestoneRead,
+    responses=errors(401, 403, 404, 412, 422),
+)
+async def update_milestone(
+    project_id: uuid.UUID,
+    milestone_id: uuid.UUID,
+    body: MilestoneUpdate,
+    request: Request,
+    milestones: MilestoneServiceDep,
+) -> Response:
+    """Update the fields sent."""
+    return await _update(project_id, milestone_id, body, request, milestones)
+
+
+@router.delete(
+    BASE + "/{milestone_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 412),
+)
+async def delete_milestone(
+    project_id: uuid.UUID,
+    milestone_id: uuid.UUID,
+    request: Request,
+    milestones: MilestoneServiceDep,
+) -> Response:
+    """Delete a milestone; its issues leave it in the same transaction."""
+    project = await milestones.project(project_id)
+    check_if_match(request, milestone_etag(*await milestones.get(project, milestone_id)))
+    await milestones.delete(project, milestone_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
