@@ -168,6 +168,24 @@ RECIPES: dict[str, Recipe] = {
     "sprint_stats": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/stats", None),
     "sprint_burndown": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/burndown", None),
     "sprint_capacity": lambda w: ("GET", f"/api/sprints/{w.sprint_id}/capacity", None),
+    "authorization_server_metadata": lambda w: (
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        None,
+    ),
+    "protected_resource_metadata": lambda w: ("GET", "/.well-known/oauth-protected-resource", None),
+    "protected_resource_metadata_api": lambda w: (
+        "GET",
+        "/.well-known/oauth-protected-resource/api",
+        None,
+    ),
+    "register_client": lambda w: (
+        "POST",
+        "/oauth/register",
+        {"client_name": "M", "redirect_uris": ["https://example.com/cb"]},
+    ),
+    "token": lambda w: ("POST", "/oauth/token", None),
+    "revoke": lambda w: ("POST", "/oauth/revoke", None),
     "list_milestones": lambda w: ("GET", f"/api/projects/{w.project_id}/milestones", None),
     "create_milestone": lambda w: (
         "POST",
@@ -199,8 +217,12 @@ RECIPES: dict[str, Recipe] = {
 # A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
 RESOURCE_DENIALS = {"not_comment_author"}
 
-# Web pages answer a redirect to sign-in instead of 401; they are checked in tests/web.
-WEB_ROUTES = {name for name in POLICY if name.startswith("web_")}
+# Web pages answer a redirect to sign-in instead of 401; they are checked in tests/web and
+# tests/oauth (the consent page).
+WEB_ROUTES = {name for name in POLICY if name.startswith("web_")} | {
+    "authorize_page",
+    "authorize_decision",
+}
 
 
 def test_every_route_has_a_rule_and_a_recipe(app: FastAPI) -> None:
@@ -354,13 +376,16 @@ async def test_matrix(app: FastAPI, people: dict[str, Person], route: str, who: 
     if denial is None:
         if response.status_code == 403:
             assert response.json()["code"] in RESOURCE_DENIALS, response.text
-        assert response.status_code != 401, response.text
+        if route in ("token", "revoke"):  # RFC 6749 client authentication, not our authz
+            assert response.status_code != 401 or response.json()["error"] == "invalid_client"
+        else:
+            assert response.status_code != 401, response.text
         if POLICY[route].audience is Audience.PATH_ORG:
             assert response.status_code != 404, response.text
     else:
         assert response.status_code == denial, response.text
     if response.status_code >= 400:
-        assert "error" in response.json()
+        assert "error" in response.json()  # the envelope, or RFC 6749's body on /oauth
     elif route not in ("metrics", "healthz", "readyz"):  # probes are not rate limited
         assert response.headers["x-ratelimit-limit"]
 

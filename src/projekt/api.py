@@ -7,6 +7,7 @@ from projekt.api_keys.router import router as api_keys_router
 from projekt.auth.router import router as auth_router
 from projekt.issues.router import router as issues_router
 from projekt.milestones.router import router as milestones_router
+from projekt.oauth.router import router as oauth_router
 from projekt.orgs.router import router as orgs_router
 from projekt.projects.router import router as projects_router
 from projekt.search.router import router as search_router
@@ -21,6 +22,7 @@ api_router.include_router(sprints_router)
 api_router.include_router(milestones_router)
 api_router.include_router(health.router)
 api_router.include_router(auth_router)
+api_router.include_router(oauth_router)
 api_router.include_router(orgs_router)
 api_router.include_router(api_keys_router)
 api_router.include_router(search_router)

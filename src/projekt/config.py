@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     max_active_keys_per_user_org: int = Field(default=20, ge=1, le=1000)
     # argon2id: argon2-cffi's default profile (t=3, m=64 MiB, p=4) unless tests ask for "cheap".
     password_hash_profile: Literal["default", "cheap"] = "default"
+    # OAuth 2.1: codes live a minute; access tokens an hour; refresh tokens rotate, with a grace
+    # window for clients that refresh in parallel, and an absolute cap on the whole grant.
+    oauth_code_ttl_s: int = Field(default=60, ge=5, le=600)
+    oauth_access_ttl_s: int = Field(default=3600, ge=60, le=86400)
+    oauth_refresh_grace_s: int = Field(default=120, ge=0, le=3600)
+    oauth_grant_days: int = Field(default=90, ge=1, le=730)
     # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); none by default, loopback included.
     trusted_proxies: list[str] = Field(default_factory=list)
     redis_prefix: str = Field(default="projekt", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")

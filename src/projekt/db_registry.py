@@ -5,6 +5,7 @@ from projekt.auth import models as auth_models
 from projekt.core.db import Base
 from projekt.issues import models as issues_models
 from projekt.milestones import models as milestones_models
+from projekt.oauth import models as oauth_models
 from projekt.orgs import models as orgs_models
 from projekt.projects import models as projects_models
 from projekt.sprints import models as sprints_models
@@ -15,6 +16,7 @@ __all__ = [
     "auth_models",
     "issues_models",
     "milestones_models",
+    "oauth_models",
     "orgs_models",
     "projects_models",
     "sprints_models",

@@ -96,6 +96,8 @@ ROUTE_LIMITS: dict[str, tuple[str, str]] = {
     "delete_project": ("project_write", "rate_limit_project_write"),
     "login": ("login_ip", "rate_limit_login_ip"),
     "web_login": ("login_ip", "rate_limit_login_ip"),
+    "register_client": ("oauth_register", "rate_limit_oauth_register"),
+    "token": ("oauth_token", "rate_limit_oauth_token"),
 }
 
 

@@ -91,6 +91,15 @@ POLICY: dict[str, Rule] = {
     "replace_milestone": org(Role.MANAGER),
     "update_milestone": org(Role.MANAGER),
     "delete_milestone": org(Role.MANAGER),
+    # OAuth 2.1 authorization server: public protocol endpoints; the consent post is a form
+    "authorization_server_metadata": public(),
+    "protected_resource_metadata": public(),
+    "protected_resource_metadata_api": public(),
+    "register_client": public(),
+    "authorize_page": public(),
+    "authorize_decision": web(),
+    "token": public(),
+    "revoke": public(),
     # web pages check the session themselves and redirect to sign-in
     "web_signup_page": public(),
     "web_signup": public(),

@@ -17,6 +17,8 @@ from projekt.core.deps import unauthorized
 from projekt.core.errors import Forbidden
 from projekt.core.fastsql import FastSQL
 from projekt.core.security import PAT_PREFIX, digest, looks_like_pat
+from projekt.oauth.models import OAuthToken
+from projekt.oauth.server import ACCESS_PREFIX
 from projekt.orgs.models import Membership
 
 logger = logging.getLogger("projekt.auth")
@@ -62,6 +64,26 @@ SESSION_LOOKUP = (
     )
     .where(WebSession.token_hash == bindparam("token_hash"))
 )
+OAUTH_LOOKUP = (
+    select(
+        OAuthToken.id,
+        OAuthToken.user_id,
+        OAuthToken.org_id,
+        OAuthToken.resource,
+        OAuthToken.revoked_at,
+        OAuthToken.access_expires_at,
+        OAuthToken.family_expires_at,
+        Membership.id.label("membership_id"),
+        Membership.role,
+        User.is_active,
+    )
+    .join(User, User.id == OAuthToken.user_id)
+    .outerjoin(
+        Membership,
+        and_(Membership.org_id == OAuthToken.org_id, Membership.user_id == OAuthToken.user_id),
+    )
+    .where(OAuthToken.access_hash == bindparam("token_hash"))
+)
 TOUCH_KEY = (
     update(ApiKey)
     .where(ApiKey.id == bindparam("key_id"))
@@ -83,7 +105,40 @@ class CredentialResolver:
     async def from_token(self, token: str, org_header: uuid.UUID | None) -> Principal:
         if token.startswith(PAT_PREFIX) and looks_like_pat(token):
             return await self._pat(token, org_header)
+        if token.startswith(ACCESS_PREFIX) and len(token) < 200:
+            return await self._oauth(token, org_header)
         raise unauthorized(self.settings, "Invalid, expired or revoked token.")
+
+    async def _oauth(self, token: str, org_header: uuid.UUID | None) -> Principal:
+        """An OAuth access token: like a key, bound to one org, acting with the live role, and
+        only for its audience (RFC 8707: the resource it was issued for)."""
+        token_hash = digest(token)
+        row = await self.fast.fetchrow(OAUTH_LOOKUP, {"token_hash": token_hash})
+        now = self.clock.now()
+        if (
+            row is None
+            or row["revoked_at"] is not None
+            or row["access_expires_at"] <= now
+            or row["family_expires_at"] <= now
+            or row["resource"] != self.settings.api_resource
+            or not row["is_active"]
+            or row["role"] is None
+        ):
+            raise unauthorized(self.settings, "Invalid, expired or revoked token.")
+        if org_header is not None and org_header != row["org_id"]:
+            raise Forbidden(
+                "X-Org-Id does not match the organization this token is bound to.",
+                code="org_mismatch",
+            )
+        return Principal(
+            user_id=row["user_id"],
+            kind=CredentialKind.OAUTH,
+            credential_id=row["id"],
+            credential_hash=token_hash,
+            org_id=row["org_id"],
+            role=Role(row["role"]),
+            membership_id=row["membership_id"],
+        )
 
     async def _pat(self, token: str, org_header: uuid.UUID | None) -> Principal:
         token_hash = digest(token)

@@ -51,6 +51,10 @@ class AuthenticationMiddleware:
             elif name == b"cookie":
                 cookie_header += value.decode("latin-1") + ";"
         org_id = _org_header(org_ids)
+        if scope["path"].startswith("/oauth/"):
+            # The authorization server's own endpoints read client credentials (HTTP Basic)
+            # themselves; only the consent page needs to know the signed-in person.
+            authorization = [a for a in authorization if not a.lower().startswith("basic ")]
         token = _presented_token(authorization, auth_token)
         if token is not None:
             return await self.resolver.from_token(token, org_id)

@@ -53,7 +53,7 @@ async def web_principal(request: Request) -> Principal:
 WebPrincipal = Annotated[Principal, Depends(web_principal)]
 
 
-def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     session_cookie = request.app.state.services.settings.session_cookie_name
     raw = request.cookies.get(session_cookie)
     context.setdefault("csrf_token", csrf_token_for(raw) if raw else "")
@@ -84,7 +84,7 @@ async def _current_org(
 
 @router.get("/app/signup")
 async def web_signup_page(request: Request) -> Response:
-    return _page(request, "signup.html")
+    return page(request, "signup.html")
 
 
 @router.post("/app/signup")
@@ -100,18 +100,25 @@ async def web_signup(
         data = SignupIn(email=email, password=password, name=name)
         _, raw = await AuthService(session, services).signup(data)
     except AppError as exc:
-        return _page(request, "signup.html", exc.status, error=exc.message, email=email, name=name)
+        return page(request, "signup.html", exc.status, error=exc.message, email=email, name=name)
     except ValueError as exc:
         message = _first_message(exc)
-        return _page(request, "signup.html", 422, error=message, email=email, name=name)
+        return page(request, "signup.html", 422, error=message, email=email, name=name)
     response = RedirectResponse("/app", status_code=303)
     set_session_cookies(response, services.settings, raw)
     return response
 
 
+def _safe_next(value: str | None) -> str:
+    """Only a path on this server: never an open redirect to another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/app"
+
+
 @router.get("/app/login")
 async def web_login_page(request: Request) -> Response:
-    return _page(request, "login.html")
+    return page(request, "login.html", next=_safe_next(request.query_params.get("next")))
 
 
 @router.post("/app/login")
@@ -121,14 +128,17 @@ async def web_login(
     services: ServicesDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/app",
 ) -> Response:
     auth = AuthService(session, services)
     try:
         await auth.throttle_login(email)
         _, raw = await auth.login(email, password)
     except AppError as exc:
-        return _page(request, "login.html", exc.status, error=exc.message, email=email)
-    response = RedirectResponse("/app", status_code=303)
+        return page(
+            request, "login.html", exc.status, error=exc.message, email=email, next=_safe_next(next)
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookies(response, services.settings, raw)
     return response
 
@@ -154,7 +164,7 @@ async def web_home(
     orgs = OrgService(session, services)
     me = await AuthService(session, services).get_user(principal.user_id)
     current = await _current_org(request, principal, session)
-    return _page(
+    return page(
         request,
         "home.html",
         me=me,
@@ -178,7 +188,7 @@ async def web_create_org(
         me = await AuthService(session, services).get_user(principal.user_id)
         message = exc.message if isinstance(exc, AppError) else _first_message(exc)
         listing = (await orgs.me_orgs(principal)).orgs
-        return _page(request, "home.html", 422, me=me, orgs=listing, current=None, error=message)
+        return page(request, "home.html", 422, me=me, orgs=listing, current=None, error=message)
     return _switch_to(created.id)
 
 
@@ -224,7 +234,7 @@ async def _integrations(
         return RedirectResponse("/app", status_code=303)
     keys = await ApiKeyService(session, services).listing(ctx, everyone=False)
     org = await OrgService(session, services).get_org(ctx)
-    return _page(
+    return page(
         request,
         "integraciones.html",
         status_code,

@@ -1,0 +1,173 @@
+"""Storage for the authorization server: load before authlib runs, write after (see server.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from projekt.config import Settings
+from projekt.core.clock import Clock
+from projekt.core.security import digest, new_opaque_token
+from projekt.oauth.models import OAuthClient, OAuthCode, OAuthToken
+from projekt.oauth.server import Answer, ClientView, Exchange, Grantee
+
+
+class OAuthStore:
+    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock) -> None:
+        self.session = session
+        self.settings = settings
+        self.clock = clock
+
+    def exchange(self) -> Exchange:
+        return Exchange(
+            now=self.clock.now(),
+            issuer=self.settings.base_url,
+            access_ttl=timedelta(seconds=self.settings.oauth_access_ttl_s),
+            refresh_grace=timedelta(seconds=self.settings.oauth_refresh_grace_s),
+        )
+
+    async def client(self, client_id: str | None) -> ClientView | None:
+        if not client_id:
+            return None
+        stmt = select(OAuthClient).where(OAuthClient.client_id == client_id)
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        return ClientView(row) if row else None
+
+    async def code(self, code: str | None) -> OAuthCode | None:
+        if not code:
+            return None
+        stmt = select(OAuthCode).where(OAuthCode.code_hash == digest(code))
+        row: OAuthCode | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return row
+
+    async def token(self, value: str | None) -> OAuthToken | None:
+        if not value:
+            return None
+        hashed = digest(value)
+        stmt = select(OAuthToken).where(
+            (OAuthToken.refresh_hash == hashed) | (OAuthToken.access_hash == hashed)
+        )
+        row: OAuthToken | None = (await self.session.execute(stmt)).scalars().first()
+        return row
+
+    async def register(
+        self, metadata: dict[str, Any], confidential: bool
+    ) -> tuple[str, str | None]:
+        client_id = "pjc_" + new_opaque_token(nbytes=18)
+        secret = new_opaque_token("pjs_", 32) if confidential else None
+        self.session.add(
+            OAuthClient(
+                id=uuid.uuid4(),
+                client_id=client_id,
+                client_secret_hash=digest(secret) if secret else None,
+                client_name=metadata["client_name"],
+                redirect_uris=metadata["redirect_uris"],
+                grant_types=metadata["grant_types"],
+                token_endpoint_auth_method=metadata["token_endpoint_auth_method"],
+                created_at=self.clock.now(),
+            )
+        )
+        await self.session.flush()
+        return client_id, secret
+
+    async def apply(self, exchange: Exchange, answer: Answer) -> Answer:
+        """Write what authlib asked for, settling races; may turn a success into invalid_grant."""
+        now = exchange.now
+        family: uuid.UUID | None = None
+        saved: list[tuple[dict[str, Any], Grantee]] = []
+        for kind, value in exchange.effects:
+            if kind == "save_code":
+                await self._save_code(exchange, *value)
+            elif kind == "replayed_code":
+                if value.family_id is not None:
+                    await self._revoke_family(value.family_id, now)
+            elif kind == "use_code":
+                family = uuid.uuid4()
+                used = await self.session.execute(
+                    update(OAuthCode)
+                    .where(OAuthCode.id == value.id, OAuthCode.used_at.is_(None))
+                    .values(used_at=now, family_id=family)
+                )
+                if not used.rowcount:  # type: ignore[attr-defined]
+                    # Another request redeemed it first: that one wins, this one gets nothing.
+                    return invalid_grant("The authorization code was already used.")
+            elif kind == "save_token":
+                saved.append(value)
+            elif kind == "rotate":
+                await self.session.execute(
+                    update(OAuthToken)
+                    .where(OAuthToken.id == value.id, OAuthToken.rotated_at.is_(None))
+                    .values(rotated_at=now)
+                )
+            elif kind == "revoke_family":
+                await self._revoke_family(value, now)
+            elif kind == "revoke":
+                await self._revoke_family(value.family_id, now)
+        for token, grantee in saved:
+            presented = exchange.token
+            if family is None and presented is not None:
+                family, cap = presented.family_id, presented.family_expires_at
+                resource = presented.resource
+            else:
+                assert exchange.code is not None
+                family = family or uuid.uuid4()
+                cap = now + timedelta(days=self.settings.oauth_grant_days)
+                resource = exchange.code.resource
+            self.session.add(
+                OAuthToken(
+                    id=uuid.uuid4(),
+                    family_id=family,
+                    client_id=exchange.client.get_client_id() if exchange.client else "",
+                    user_id=grantee.user_id,
+                    org_id=grantee.org_id,
+                    access_hash=digest(token["access_token"]),
+                    refresh_hash=digest(token.get("refresh_token") or new_opaque_token()),
+                    resource=resource,
+                    scope=token["scope"],
+                    created_at=now,
+                    access_expires_at=now + exchange.access_ttl,
+                    family_expires_at=cap,
+                    rotated_at=None,
+                    revoked_at=None,
+                )
+            )
+        await self.session.flush()
+        return answer
+
+    async def _save_code(self, exchange: Exchange, code: str, params: dict[str, Any]) -> None:
+        assert exchange.user is not None and exchange.client is not None
+        redirect = params.get("redirect_uri") or exchange.client.get_default_redirect_uri()
+        self.session.add(
+            OAuthCode(
+                id=uuid.uuid4(),
+                code_hash=digest(code),
+                client_id=exchange.client.get_client_id(),
+                user_id=exchange.user.user_id,
+                org_id=exchange.user.org_id,
+                redirect_uri=redirect or "",
+                code_challenge=params["code_challenge"],
+                code_challenge_method=params.get("code_challenge_method") or "S256",
+                resource=params["resource"],
+                scope="api",
+                created_at=exchange.now,
+                expires_at=exchange.now + timedelta(seconds=self.settings.oauth_code_ttl_s),
+                used_at=None,
+                family_id=None,
+            )
+        )
+
+    async def _revoke_family(self, family_id: uuid.UUID, now: Any) -> None:
+        await self.session.execute(
+            update(OAuthToken)
+            .where(OAuthToken.family_id == family_id, OAuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+def invalid_grant(description: str) -> Answer:
+    body = {"error": "invalid_grant", "error_description": description}
+    return Answer(400, body, [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
