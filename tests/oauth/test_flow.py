@@ -399,3 +399,59 @@ async def test_registration_is_rate_limited(migrated: object) -> None:
             for _ in range(3)
         ]
     assert codes == [201, 201, 429]
+
+
+async def test_code_is_bound_to_client_redirect_and_resource(
+    factory: Factory, client: httpx.AsyncClient
+) -> None:
+    org = await factory.org()
+    registered = await register(client, redirect_uris=[REDIRECT, "https://claude.com/cb"])
+    intruder = await register(client)
+    code, verifier = await code_for(org.owner, org, registered["client_id"])
+    base = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}
+    stolen = await client.post(
+        "/oauth/token", data={**base, "redirect_uri": REDIRECT, "client_id": intruder["client_id"]}
+    )
+    assert stolen.json()["error"] == "invalid_grant"
+    other_redirect = await client.post(
+        "/oauth/token",
+        data={
+            **base,
+            "redirect_uri": "https://claude.com/cb",
+            "client_id": registered["client_id"],
+        },
+    )
+    assert other_redirect.json()["error"] == "invalid_grant"
+    other_resource = await client.post(
+        "/oauth/token",
+        data={
+            **base,
+            "redirect_uri": REDIRECT,
+            "client_id": registered["client_id"],
+            "resource": "https://elsewhere.example/api",
+        },
+    )
+    assert other_resource.json()["error"] == "invalid_target"
+    still_good = await exchange(client, registered["client_id"], code, verifier)
+    assert still_good.status_code == 200
+
+
+async def test_tokens_answer_only_for_their_audience(
+    factory: Factory, client: httpx.AsyncClient
+) -> None:
+    from projekt.main import create_app
+    from tests.conftest import make_settings
+
+    org = await factory.org()
+    registered = await register(client)
+    code, verifier = await code_for(org.owner, org, registered["client_id"])
+    access = (await exchange(client, registered["client_id"], code, verifier)).json()[
+        "access_token"
+    ]
+    elsewhere = create_app(make_settings(base_url="https://other.example"))
+    transport = httpx.ASGITransport(app=elsewhere)
+    async with httpx.AsyncClient(transport=transport, base_url="https://other.example") as c:
+        response = await c.get("/api/me", headers={"Authorization": f"Bearer {access}"})
+    await elsewhere.state.services.fast.close()
+    await elsewhere.state.services.db.dispose()
+    assert response.status_code == 401
