@@ -40,8 +40,19 @@ async def _online() -> None:
     engine = create_engine(_settings())
     try:
         async with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch migrations rebuild tables (copy, drop, rename). With foreign keys on,
+                # dropping the old table would cascade-delete every child row (comments,
+                # activity), so they are off while the schema changes and checked afterwards.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await connection.run_sync(_run)
             await connection.commit()
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
     finally:
         await engine.dispose()
 

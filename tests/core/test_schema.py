@@ -33,3 +33,46 @@ async def test_models_match_migrations(app: FastAPI) -> None:
 def test_naming_convention_applies() -> None:
     names = {c.name for table in metadata.tables.values() for c in table.constraints}
     assert "pk_users" in names and "uq_users_email" in names
+
+
+def test_sqlite_upgrade_keeps_child_rows(tmp_path: object) -> None:
+    """Batch migrations rebuild tables on SQLite; children of a rebuilt table must survive."""
+    import sqlite3
+    import uuid as _uuid
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from projekt.core import migrate
+    from tests.conftest import make_settings
+
+    path = Path(str(tmp_path)) / "upgrade.db"
+    settings = make_settings(database_url=f"sqlite+aiosqlite:///{path}")
+    migrate.upgrade(settings, "0003")
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    org, user, project, issue = (_uuid.uuid4().hex for _ in range(4))
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO orgs VALUES (?, 'o', 's', 0, ?, ?)", (org, now, now))
+    db.execute(
+        "INSERT INTO users VALUES (?, 'e@x.t', 'n', NULL, 'en', 'h', 1, ?, ?)", (user, now, now)
+    )
+    db.execute(
+        "INSERT INTO projects (id, org_id, key, name, visibility, status, columns, issue_seq,"
+        " created_at, updated_at) VALUES (?, ?, 'K', 'n', 'org', 'active', '[]', 1, ?, ?)",
+        (project, org, now, now),
+    )
+    db.execute(
+        "INSERT INTO issues (id, org_id, project_id, number, title, status, priority, type,"
+        " labels, archived, version, created_at, updated_at)"
+        " VALUES (?, ?, ?, 1, 't', 'Backlog', 'medium', 'task', '[]', 0, 1, ?, ?)",
+        (issue, org, project, now, now),
+    )
+    db.execute(
+        "INSERT INTO comments VALUES (?, ?, ?, ?, NULL, 'kept', ?, ?)",
+        (_uuid.uuid4().hex, org, issue, user, now, now),
+    )
+    db.commit()
+    db.close()
+    migrate.upgrade(settings)  # 0004 and 0005 rebuild the issues table
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT text FROM comments").fetchall() == [("kept",)]
+    db.close()
