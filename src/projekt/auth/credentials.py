@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 
@@ -125,20 +127,7 @@ class CredentialResolver:
             or row["role"] is None
         ):
             raise unauthorized(self.settings, "Invalid, expired or revoked token.")
-        if org_header is not None and org_header != row["org_id"]:
-            raise Forbidden(
-                "X-Org-Id does not match the organization this token is bound to.",
-                code="org_mismatch",
-            )
-        return Principal(
-            user_id=row["user_id"],
-            kind=CredentialKind.OAUTH,
-            credential_id=row["id"],
-            credential_hash=token_hash,
-            org_id=row["org_id"],
-            role=Role(row["role"]),
-            membership_id=row["membership_id"],
-        )
+        return _bound(row, CredentialKind.OAUTH, token_hash, org_header)
 
     async def _pat(self, token: str, org_header: uuid.UUID | None) -> Principal:
         token_hash = digest(token)
@@ -152,23 +141,11 @@ class CredentialResolver:
             or row["role"] is None  # the creator has left the org: the key speaks for no one
         ):
             raise unauthorized(self.settings, "Invalid, expired or revoked token.")
-        if org_header is not None and org_header != row["org_id"]:
-            raise Forbidden(
-                "X-Org-Id does not match the organization this key is bound to.",
-                code="org_mismatch",
-            )
+        principal = _bound(row, CredentialKind.PAT, token_hash, org_header)
         last_used = row["last_used_at"]
         if last_used is None or now - last_used >= TOUCH_EVERY:
             await self.fast.execute(TOUCH_KEY, {"key_id": row["id"], "now": now})
-        return Principal(
-            user_id=row["user_id"],
-            kind=CredentialKind.PAT,
-            credential_id=row["id"],
-            credential_hash=token_hash,
-            org_id=row["org_id"],
-            role=Role(row["role"]),
-            membership_id=row["membership_id"],
-        )
+        return principal
 
     async def from_session(self, raw: str, org_header: uuid.UUID | None) -> Principal | None:
         """The session behind a cookie, or None when it is unknown, ended or expired."""
@@ -196,3 +173,23 @@ class CredentialResolver:
             role=Role(row["role"]) if row["role"] else None,
             membership_id=row["membership_id"],
         )
+
+
+def _bound(
+    row: Mapping[str, Any], kind: CredentialKind, token_hash: str, org_header: uuid.UUID | None
+) -> Principal:
+    """A token's caller, in the one org it is bound to (X-Org-Id may only repeat it)."""
+    if org_header is not None and org_header != row["org_id"]:
+        raise Forbidden(
+            "X-Org-Id does not match the organization this token is bound to.",
+            code="org_mismatch",
+        )
+    return Principal(
+        user_id=row["user_id"],
+        kind=kind,
+        credential_id=row["id"],
+        credential_hash=token_hash,
+        org_id=row["org_id"],
+        role=Role(row["role"]),
+        membership_id=row["membership_id"],
+    )
