@@ -18,7 +18,7 @@ from starlette.routing import compile_path
 from starlette.staticfiles import StaticFiles
 
 from projekt import __version__
-from projekt.api import api_router
+from projekt.api import ROUTERS
 from projekt.auth.credentials import CredentialResolver
 from projekt.authz import authorize
 from projekt.config import Settings
@@ -163,7 +163,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.policy = POLICY
     install_error_handlers(app)
     install_web_handlers(app)
-    app.include_router(api_router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     rules.extend(route_rules(app, settings))
     spec = build_openapi(app)

@@ -13,6 +13,15 @@ async def get_issue_service(uow: UnitOfWorkDep, services: ServicesDep, ctx: OrgD
 
 
 IssueServiceDep = Annotated[IssueService, Depends(get_issue_service)]
+
+
+async def get_issue_reader(services: ServicesDep, ctx: OrgDep) -> IssueService:
+    """For routes that only read: everything runs on the fast path, so no unit of work (and
+    no generator dependency, which FastAPI resolves at a cost on every request)."""
+    return IssueService(None, services, ctx)
+
+
+IssueReaderDep = Annotated[IssueService, Depends(get_issue_reader)]
 IssueRef = Annotated[
     str, Path(max_length=64, description="The issue's UUID or its key, such as WEB-12.")
 ]

@@ -9,7 +9,7 @@ from projekt.core.conditional import check_if_match
 from projekt.core.openapi import errors
 from projekt.core.pagination import list_response, parse_paging, parse_sort
 from projekt.core.responses import dumps
-from projekt.issues.dependencies import IssueRef, IssueServiceDep
+from projekt.issues.dependencies import IssueReaderDep, IssueRef, IssueServiceDep
 from projekt.issues.repository import SORTABLE, issue_dict
 from projekt.issues.schemas import (
     ISSUE_TYPES,
@@ -64,7 +64,7 @@ def _tagged(issue: dict[str, Any], version: int, status_code: int = 200) -> Resp
 )
 async def list_issues(
     request: Request,
-    issues: IssueServiceDep,
+    issues: IssueReaderDep,
     project_id: uuid.UUID | None = None,
     status: Annotated[str | None, Query(max_length=60)] = None,
     priority: Priority | None = None,
@@ -132,7 +132,7 @@ async def bulk_issues(body: BulkRequest, issues: IssueServiceDep) -> BulkResult:
 
 
 @router.get("/api/issue_schema", response_model=IssueSchema, responses=errors(401, 403, 404))
-async def issue_schema(issues: IssueServiceDep, project_id: uuid.UUID | None = None) -> IssueSchema:
+async def issue_schema(issues: IssueReaderDep, project_id: uuid.UUID | None = None) -> IssueSchema:
     """Types, priorities, statuses (the project's columns) and custom fields of issues."""
     columns = default_columns()
     if project_id is not None:
@@ -149,7 +149,7 @@ async def issue_schema(issues: IssueServiceDep, project_id: uuid.UUID | None = N
 
 
 @router.get("/api/issues/{ref}", response_model=IssueDetail, responses=errors(401, 403, 404))
-async def get_issue(ref: IssueRef, request: Request, issues: IssueServiceDep) -> Response:
+async def get_issue(ref: IssueRef, request: Request, issues: IssueReaderDep) -> Response:
     """One issue by id or key, with its comments."""
     row = await issues.resolve(ref)
     etag = _etag_of(row)
@@ -250,7 +250,7 @@ async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
 @router.get(
     "/api/issues/{ref}/comments", response_model=list[CommentRead], responses=errors(401, 404)
 )
-async def list_comments(ref: IssueRef, issues: IssueServiceDep) -> Response:
+async def list_comments(ref: IssueRef, issues: IssueReaderDep) -> Response:
     """The issue's comments, oldest first."""
     return _json(await issues.comments((await issues.resolve(ref))["id"]))
 

@@ -102,7 +102,7 @@ def _status_error(columns: list[dict[str, Any]]) -> str:
 
 class IssueService:
     def __init__(
-        self, session: AsyncSession | UnitOfWork, services: AppServices, ctx: OrgContext
+        self, session: AsyncSession | UnitOfWork | None, services: AppServices, ctx: OrgContext
     ) -> None:
         self._session = session
         self.services = services
@@ -113,6 +113,8 @@ class IssueService:
     def session(self) -> AsyncSession:
         """The unit of work's session, opened on first use (reads run on the fast path)."""
         source = self._session
+        if source is None:
+            raise RuntimeError("a read-only IssueService was asked for a session")
         return source.session if isinstance(source, UnitOfWork) else source
 
     @property
