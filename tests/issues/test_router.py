@@ -397,6 +397,10 @@ async def test_etag_304_and_if_match(factory: Factory) -> None:
         url, json={"title": "fresh"}, headers={**headers, "If-Match": etag}
     )
     assert ok.status_code == 200
+    # A write answers with the new tag: the very one the next GET carries.
+    assert ok.headers["etag"] == (await member.client.get(url, headers=headers)).headers["etag"]
+    moved = await member.client.post(f"{url}/transition", json={"status": "Done"}, headers=headers)
+    assert moved.headers["etag"] == (await member.client.get(url, headers=headers)).headers["etag"]
     changed = await member.client.get(list_url, headers={**headers, "If-None-Match": list_tag})
     assert changed.status_code == 200
 

@@ -163,13 +163,7 @@ async def get_issue(ref: IssueRef, request: Request, issues: IssueReaderDep) -> 
 async def _update(ref: str, body: Any, request: Request, issues: IssueService) -> Response:
     row = await issues.resolve(ref)
     check_if_match(request, _etag_of(row))
-    updated = await issues.update(row, body)
-    return await _fresh(issues, updated)
-
-
-async def _fresh(issues: IssueService, issue: dict[str, Any]) -> Response:
-    row = await issues.resolve(str(issue["id"]))
-    return _json(issue, headers={"ETag": _etag_of(row)})
+    return _tagged(*await issues.update(row, body))
 
 
 @router.put(
@@ -216,13 +210,13 @@ async def transition_issue(
     """Move an issue to a column of its project."""
     row = await issues.resolve(ref)
     check_if_match(request, _etag_of(row))
-    return await _fresh(issues, await issues.transition(row, body.status))
+    return _tagged(*await issues.transition(row, body.status))
 
 
 @router.post("/api/issues/{ref}/archive", response_model=IssueRead, responses=errors(401, 403, 404))
 async def archive_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
     """Archive an issue (hidden from lists unless archived=true)."""
-    return await _fresh(issues, await issues.set_archived(await issues.resolve(ref), True))
+    return _tagged(*await issues.set_archived(await issues.resolve(ref), True))
 
 
 @router.post(
@@ -230,7 +224,7 @@ async def archive_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
 )
 async def unarchive_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
     """Bring an archived issue back."""
-    return await _fresh(issues, await issues.set_archived(await issues.resolve(ref), False))
+    return _tagged(*await issues.set_archived(await issues.resolve(ref), False))
 
 
 @router.post(

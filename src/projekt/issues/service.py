@@ -39,6 +39,8 @@ from projekt.projects.models import Project
 from projekt.projects.repository import ProjectRepository
 
 IssueRow = Mapping[str, Any]
+# An issue as written, and its version after the write (what its ETag is made of).
+Written = tuple[dict[str, Any], int]
 ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$")
 # Fields whose history the activity log keeps (and burndowns replay).
 TRACKED = (
@@ -247,7 +249,7 @@ class IssueService:
             "created_at": now,
         }
 
-    async def update(self, row: IssueRow, data: IssueUpdate) -> dict[str, Any]:
+    async def update(self, row: IssueRow, data: IssueUpdate) -> Written:
         changes = data.model_dump(exclude_unset=True)
         for required in ("title", "priority", "type", "status"):
             if required in changes and changes[required] is None:
@@ -264,19 +266,21 @@ class IssueService:
         await self._check_references(changes, issue, errors)
         if errors:
             raise ValidationFailed(errors=errors)
-        return await self._apply(issue, project, changes, "updated")
+        return await self._apply(issue, project, changes, "updated"), issue.version
 
-    async def transition(self, row: IssueRow, status: str) -> dict[str, Any]:
+    async def transition(self, row: IssueRow, status: str) -> Written:
         issue, project = await self._for_write(row)
         canonical = _status_in(project.columns, status)
         if canonical is None:
             raise ValidationFailed(errors={"status": [_status_error(project.columns)]})
-        return await self._apply(issue, project, {"status": canonical}, "transitioned")
+        return await self._apply(
+            issue, project, {"status": canonical}, "transitioned"
+        ), issue.version
 
-    async def set_archived(self, row: IssueRow, archived: bool) -> dict[str, Any]:
+    async def set_archived(self, row: IssueRow, archived: bool) -> Written:
         issue, project = await self._for_write(row)
         action = "archived" if archived else "unarchived"
-        return await self._apply(issue, project, {"archived": archived}, action)
+        return await self._apply(issue, project, {"archived": archived}, action), issue.version
 
     async def delete(self, row: IssueRow) -> None:
         await self.issues.delete(row["id"])

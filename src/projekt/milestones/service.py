@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select, update
@@ -170,6 +169,3 @@ class MilestoneService:
 
 def _done(project: Project) -> list[str]:
     return [c["name"] for c in project.columns if c["category"] in ("done", "cancelled")]
-
-
-__all__ = ["MilestoneService", "date"]

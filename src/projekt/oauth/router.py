@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+import uuid
+from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
-from projekt.core.context import CredentialKind, Principal, Role
+from projekt.core.context import CredentialKind, Principal
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
@@ -286,9 +287,7 @@ async def authorize_decision(
             redirect_uri, "access_denied", "The user declined.", params.get("state"), iss
         )
     try:
-        import uuid as _uuid
-
-        org_id = _uuid.UUID(str(form.get("org_id", "")))
+        org_id = uuid.UUID(str(form.get("org_id", "")))
     except ValueError:
         return _error_page(request, "Pick one of your organizations.")
     if await find_membership(session, org_id, user.user_id) is None:
@@ -314,8 +313,6 @@ def _client_id(request: Request, form: dict[str, str]) -> str | None:
             decoded = base64.b64decode(header[6:]).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
-        from urllib.parse import unquote
-
         return unquote(decoded.split(":", 1)[0])
     return form.get("client_id")
 
@@ -369,6 +366,3 @@ async def token(request: Request, session: SessionDep, services: ServicesDep) ->
 async def revoke(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Revoke an access or refresh token (RFC 7009)."""
     return await _token_exchange(request, session, services, "revoke")
-
-
-__all__ = ["Annotated", "Role"]

@@ -16,10 +16,9 @@ from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
 from projekt.core.errors import Conflict, NotFound, ValidationFailed
 from projekt.core.repository import OrgScopedRepository
-from projekt.issues.models import Issue
 from projekt.issues.service import move_sprint_issues, sprint_history, sprint_issues
 from projekt.projects.models import Project, ProjectMember
-from projekt.projects.repository import ProjectRepository
+from projekt.projects.repository import ProjectRepository, visible_to
 from projekt.sprints.models import Sprint
 from projekt.sprints.schemas import (
     Burndown,
@@ -108,8 +107,6 @@ class SprintService:
     async def listing(
         self, project_id: uuid.UUID | None, state: str | None, limit: int, offset: int
     ) -> tuple[list[Sprint], int]:
-        from projekt.projects.repository import visible_to
-
         return await self.sprints.listing(
             visible_to(self.ctx.user_id), project_id, state, limit, offset
         )
@@ -373,6 +370,3 @@ def _replay(entries: list[Any], cutoff: datetime) -> dict[str, Any] | None:
             if isinstance(change, list) and len(change) == 2:
                 state[field] = change[1]
     return state
-
-
-__all__ = ["Issue", "SprintService"]
