@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Send
 
 logger = logging.getLogger("projekt.errors")
 
@@ -92,6 +93,26 @@ def error_body(
     if errors is not None:
         body["errors"] = errors
     return orjson.dumps(body)
+
+
+def report(error: AppError, request_id: str) -> None:
+    """Log a failure a middleware caught: the trace for unexpected ones, a line for the rest."""
+    if error.code == "internal_error":
+        logger.exception("unhandled error request_id=%s", request_id)
+    else:
+        logger.warning("request_id=%s answered %s: %s", request_id, error.status, error.code)
+
+
+async def send_error(
+    send: Send, error: AppError, extra_headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Render the envelope straight onto an ASGI ``send`` (middleware short-circuits)."""
+    headers = [(b"content-type", b"application/json")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    headers += extra_headers
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    body = error_body(error.status, error.message, error.code, error.errors)
+    await send({"type": "http.response.body", "body": body})
 
 
 def error_response(exc: AppError) -> Response:

@@ -8,18 +8,15 @@ the headers. Failures further in are rendered here too, so 5xx answers carry the
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from projekt.core.errors import AppError, TooManyRequests, as_app_error, error_body
+from projekt.core.errors import AppError, TooManyRequests, as_app_error, report, send_error
 from projekt.core.metrics import Metrics
 from projekt.core.ratelimit import Bucket, Decision, InProcessLimiter, Rate, RedisLimiter
-
-logger = logging.getLogger("projekt.request")
 
 Limiter = InProcessLimiter | RedisLimiter
 # Probes are not API traffic: a load balancer must never be throttled out of its health checks.
@@ -95,11 +92,11 @@ class RateLimitMiddleware:
                 refused = TooManyRequests(
                     f"Rate limit exceeded; retry in {retry} s.", headers={"Retry-After": str(retry)}
                 )
-                await _send_error(send, refused, headers)
+                await send_error(send, refused, headers)
                 return
         auth_error: AppError | None = state.pop("auth_error", None)
         if auth_error is not None:
-            await _send_error(send, auth_error, headers)
+            await send_error(send, auth_error, headers)
             return
         started = False
 
@@ -118,9 +115,8 @@ class RateLimitMiddleware:
             if started:
                 raise
             error = as_app_error(exc)
-            if error.code == "internal_error":
-                logger.exception("unhandled error request_id=%s", state.get("request_id", "-"))
-            await _send_error(send, error, headers)
+            report(error, state.get("request_id", "-"))
+            await send_error(send, error, headers)
 
     def _identity(self, scope: Scope) -> str:
         principal = scope["state"].get("principal")
@@ -141,12 +137,3 @@ def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     state = decision.tightest
     values = (state.bucket.rate.limit, state.remaining, state.reset_s)
     return [(name, str(v).encode()) for name, v in zip(HEADER_NAMES, values, strict=True)]
-
-
-async def _send_error(send: Send, error: AppError, extra: list[tuple[bytes, bytes]]) -> None:
-    headers = [(b"content-type", b"application/json")]
-    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-    headers += extra
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    body = error_body(error.status, error.message, error.code, error.errors)
-    await send({"type": "http.response.body", "body": body})

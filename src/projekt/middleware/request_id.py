@@ -9,9 +9,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from projekt.core.errors import as_app_error, error_body
+from projekt.core.errors import as_app_error, report, send_error
 
-logger = logging.getLogger("projekt.request")
 access_logger = logging.getLogger("projekt.access")
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -57,20 +56,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
             error = as_app_error(exc)
-            if error.status >= 500 and error.code == "internal_error":
-                logger.exception("unhandled error request_id=%s", rid)
-            else:
-                logger.warning("request_id=%s answered %s: %s", rid, error.status, error.code)
+            report(error, rid)
             if response_started:
                 raise
-            status = error.status
-            headers = [(b"content-type", b"application/json")]
-            headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-            await send_with_id(
-                {"type": "http.response.start", "status": error.status, "headers": headers}
-            )
-            body = error_body(error.status, error.message, error.code, error.errors)
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send_with_id, error)
         finally:
             if self.access_log:
                 # The query string is left out on purpose: OAuth codes and states travel there.
