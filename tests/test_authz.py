@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -462,3 +463,55 @@ async def snapshot(factory: Factory, world: World) -> str:
             )
             parts.append(repr(rows.all()))
     return "\n".join(parts)
+
+
+# -- bad input: every route that takes a JSON object refuses an unknown field -------------------
+
+# RFC 7591: unknown client metadata is ignored, not refused.
+LENIENT = {"register_client"}
+
+
+def _takes_json_object(recipe: Recipe) -> bool:
+    """Whether the recipe sends a JSON object, judged on a stand-in world of fresh ids."""
+    ids = SimpleNamespace(user_id=uuid.uuid4())
+    org = SimpleNamespace(
+        id=uuid.uuid4(),
+        members=dict.fromkeys(ROLES, ids),
+        employee_ids={role: uuid.uuid4() for role in ROLES},
+    )
+    world = SimpleNamespace(
+        org=org, login_email="x@example.test",
+        **{k: uuid.uuid4() for k in ("key_id", "project_id", "issue_id", "comment_id",
+                                     "sprint_id", "milestone_id")},
+    )  # fmt: skip
+    return isinstance(recipe(world)[2], dict)  # type: ignore[arg-type]
+
+
+BODY_ROUTES = sorted(n for n, r in RECIPES.items() if n not in LENIENT and _takes_json_object(r))
+
+
+def test_bad_input_sweep_is_not_empty() -> None:
+    assert len(BODY_ROUTES) >= 20
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES)
+async def test_unknown_body_fields_are_422_and_change_nothing(
+    app: FastAPI, people: dict[str, Person], route: str
+) -> None:
+    factory = Factory(app)
+    world = await build_world(factory, people)
+    method, path, body = RECIPES[route](world)
+    before = await snapshot(factory, world)
+    client, csrf = await fresh_session(factory, people["owner"])
+    try:
+        response = await client.request(
+            method,
+            path,
+            json={**body, "not_a_field": 1},
+            headers={"X-CSRF-Token": csrf, "X-Org-Id": str(world.org.id)},
+        )
+    finally:
+        await client.aclose()
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"]["not_a_field"] == ["The not_a_field field is not allowed"]
+    assert await snapshot(factory, world) == before

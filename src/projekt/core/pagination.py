@@ -82,33 +82,23 @@ def list_response(
     query: QueryParams,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    extra = dict(headers or {})
-    if paging.enveloped:
-        page = paging.offset // paging.limit + 1
-        body: Any = {
-            "data": items,
-            "meta": {
-                "total": total,
-                "page": page,
-                "per_page": paging.limit,
-                "pages": math.ceil(total / paging.limit) if total else 0,
-                "limit": paging.limit,
-                "offset": paging.offset,
-            },
-        }
-    else:
-        body = items
-        extra["X-Total-Count"] = str(total)
-        if total > len(items):
-            kept = [(k, v) for k, v in query.multi_items() if k not in PAGING_PARAMS]
-            nxt = urlencode([*kept, ("offset", str(len(items))), ("limit", str(PLAIN_CAP))])
-            extra["Link"] = f'<{url_path}?{nxt}>; rel="next"'
-    if paging.enveloped:
-        extra["X-Total-Count"] = str(total)
-        if paging.offset + len(items) < total:
-            kept = [(k, v) for k, v in query.multi_items() if k not in PAGING_PARAMS]
-            nxt = urlencode(
-                [*kept, ("offset", str(paging.offset + paging.limit)), ("limit", str(paging.limit))]
-            )
-            extra["Link"] = f'<{url_path}?{nxt}>; rel="next"'
+    extra = {**(headers or {}), "X-Total-Count": str(total)}
+    if paging.offset + len(items) < total:
+        # The next page always uses limit/offset, so following it answers the {data, meta} shape.
+        kept = [(k, v) for k, v in query.multi_items() if k not in PAGING_PARAMS]
+        nxt = [("offset", str(paging.offset + paging.limit)), ("limit", str(paging.limit))]
+        extra["Link"] = f'<{url_path}?{urlencode([*kept, *nxt])}>; rel="next"'
+    if not paging.enveloped:
+        return Response(dumps(items), media_type="application/json", headers=extra)
+    body = {
+        "data": items,
+        "meta": {
+            "total": total,
+            "page": paging.offset // paging.limit + 1,
+            "per_page": paging.limit,
+            "pages": math.ceil(total / paging.limit) if total else 0,
+            "limit": paging.limit,
+            "offset": paging.offset,
+        },
+    }
     return Response(dumps(body), media_type="application/json", headers=extra)
