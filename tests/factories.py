@@ -48,7 +48,6 @@ class Org:
     slug: str
     members: dict[Role, Person] = field(default_factory=dict)
     employee_ids: dict[Role, uuid.UUID] = field(default_factory=dict)
-    project: Project | None = None
 
     @property
     def owner(self) -> Person:

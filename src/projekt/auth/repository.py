@@ -34,11 +34,3 @@ class SessionRepository(Repository[WebSession]):
             .values(ended_at=now)
         )
         await self.session.execute(stmt)
-
-    async def end_all_for_user(self, user_id: uuid.UUID, now: datetime) -> None:
-        stmt = (
-            update(WebSession)
-            .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
-            .values(ended_at=now)
-        )
-        await self.session.execute(stmt)

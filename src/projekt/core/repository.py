@@ -44,11 +44,6 @@ class OrgScopedRepository(Repository[M]):
         obj: M | None = result.scalar_one_or_none()
         return obj
 
-    async def get_for_update(self, obj_id: uuid.UUID) -> M | None:
-        stmt = self.select().where(self.model.id == obj_id).with_for_update()
-        obj: M | None = (await self.session.execute(stmt)).scalar_one_or_none()
-        return obj
-
 
 def like_pattern(q: str) -> str:
     """A case-folded ``%q%`` with LIKE's wildcards escaped (use with ``escape="\\\\"``)."""

@@ -17,10 +17,6 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 HEADER = b"x-request-id"
 
 
-def request_id_of(scope: Scope) -> str:
-    return str(scope.get("state", {}).get("request_id", "-"))
-
-
 class RequestIdMiddleware:
     """Tags every response with ``X-Request-Id`` and renders unexpected failures as the envelope.
 

@@ -27,7 +27,6 @@ from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
-    JsonPayload,
     JsonRequest,
     OAuth2Payload,
     TokenMixin,
@@ -209,15 +208,6 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
         return self._form
 
 
-class BodyPayload(JsonPayload):  # type: ignore[misc]
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self._data
-
-
 @dataclass
 class Answer:
     """authlib's (status, body, headers), plus ``location`` for redirects (RFC 9207 hook)."""
@@ -372,11 +362,3 @@ class Server(AuthorizationServer):  # type: ignore[misc]
 class _Issuer(IssuerParameter):  # type: ignore[misc]
     def get_issuer(self) -> str:
         return current().issuer
-
-
-def json_request(
-    method: str, uri: str, headers: dict[str, str], data: dict[str, Any]
-) -> JsonRequest:
-    request = JsonRequest(method, uri, headers)
-    request.payload = BodyPayload(data)
-    return request
