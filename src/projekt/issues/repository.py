@@ -290,15 +290,22 @@ class IssueRepository(OrgScopedRepository[Issue]):
         stmt = self.select().where(Issue.sprint_id == sprint_id).order_by(Issue.number)
         return list((await self.session.execute(stmt)).scalars())
 
-    async def ever_in_sprint(self, sprint_id: uuid.UUID) -> list[Issue]:
-        """Issues in the sprint now, or whose activity shows them in it at some time."""
-        text_id = str(sprint_id)
+    async def ever_in_sprint(self, sprint_id: uuid.UUID, project_id: uuid.UUID) -> list[Issue]:
+        """Issues in the sprint now, or whose activity shows them in it at some time.
+
+        Only the sprint's project is searched: an issue can only join a sprint of its own
+        project, so the activity of the rest of the org is never read.
+        """
         mentioned = (
             select(IssueActivity.issue_id)
-            .where(IssueActivity.org_id == self.org_id)
-            .where(func.lower(cast(IssueActivity.changes, String)).contains(text_id))
+            .join(Issue, Issue.id == IssueActivity.issue_id)
+            .where(IssueActivity.org_id == self.org_id, Issue.project_id == project_id)
+            .where(cast(IssueActivity.changes, String).contains(str(sprint_id)))
         )
-        stmt = self.select().where(or_(Issue.sprint_id == sprint_id, Issue.id.in_(mentioned)))
+        stmt = self.select().where(
+            Issue.project_id == project_id,
+            or_(Issue.sprint_id == sprint_id, Issue.id.in_(mentioned)),
+        )
         return list((await self.session.execute(stmt)).scalars())
 
     async def ancestors(self, issue_id: uuid.UUID, depth: int = 50) -> list[uuid.UUID]:

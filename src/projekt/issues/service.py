@@ -558,11 +558,11 @@ async def sprint_issues(
 
 
 async def sprint_history(
-    session: AsyncSession, org_id: uuid.UUID, sprint_id: uuid.UUID
+    session: AsyncSession, org_id: uuid.UUID, sprint_id: uuid.UUID, project_id: uuid.UUID
 ) -> tuple[list[Issue], list[Any]]:
     """Every issue that was ever in the sprint, and all of their activity, oldest first."""
     repo = IssueRepository(session, org_id)
-    issues = await repo.ever_in_sprint(sprint_id)
+    issues = await repo.ever_in_sprint(sprint_id, project_id)
     activity = await ActivityRepository(session, org_id).for_issues([i.id for i in issues])
     return issues, activity
 

@@ -249,7 +249,9 @@ class SprintService:
         issues' activity (not from today's state)."""
         project = await self._project(sprint.project_id)
         done = _done_statuses(project)
-        issues, activity = await sprint_history(self.session, self.ctx.org_id, sprint.id)
+        issues, activity = await sprint_history(
+            self.session, self.ctx.org_id, sprint.id, sprint.project_id
+        )
         events: dict[uuid.UUID, list[Any]] = {i.id: [] for i in issues}
         for entry in activity:
             events[entry.issue_id].append(entry)
