@@ -13,12 +13,14 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware import Middleware
 from starlette.routing import compile_path
 from starlette.staticfiles import StaticFiles
 
 from projekt import __version__
 from projekt.api import ROUTERS
+from projekt.auth.cache import CHANGED, CredentialCache, mark_credential_changes
 from projekt.auth.credentials import CredentialResolver
 from projekt.authz import authorize
 from projekt.config import Settings
@@ -31,10 +33,9 @@ from projekt.core.ratelimit import Bucket, InProcessLimiter, Rate, RedisLimiter
 from projekt.core.responses import JSONResponse
 from projekt.core.routes import route_table
 from projekt.core.security import Passwords
-from projekt.middleware.authentication import AuthenticationMiddleware
+from projekt.middleware.access import AccessMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.etag import ETagMiddleware
-from projekt.middleware.rate_limit import RateLimitMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.policy import POLICY
 from projekt.web.router import STATIC_DIR, install_web_handlers
@@ -63,14 +64,29 @@ def build_services(settings: Settings, clock: Clock | None = None) -> AppService
         redis=redis,
     )
     count_statements(services.db, services.metrics)
+    epoch_key = f"{settings.redis_prefix}:credential-epoch"
     if settings.rate_limit_enabled:
         local = InProcessLimiter()
         services.limiter = (
-            RedisLimiter(redis, settings.redis_prefix, local) if redis is not None else local
+            RedisLimiter(redis, settings.redis_prefix, local, epoch_key)
+            if redis is not None
+            else local
         )
-        if isinstance(services.limiter, RedisLimiter):
-            limiter = services.limiter
-            services.metrics.gauges["ratelimit_redis_failures_total"] = lambda: limiter.failures
+    if isinstance(services.limiter, RedisLimiter):
+        limiter = services.limiter
+        services.metrics.gauges["ratelimit_redis_failures_total"] = lambda: limiter.failures
+        # The limiter's round trip carries the credential epoch: token rows can be cached.
+        assert redis is not None
+        services.credentials = CredentialCache(redis, epoch_key)
+    cache = services.credentials
+    if cache is not None:
+        mark_credential_changes()
+
+        async def forget_credentials(session: AsyncSession) -> None:
+            if session.info.pop(CHANGED, False):
+                await cache.changed()
+
+        services.db.after_commit.append(forget_credentials)
     return services
 
 
@@ -125,17 +141,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await services.redis.aclose()
 
     rules: list[RouteRule] = []  # filled once the routes exist, before the first request
-    # Request order: id and last-resort errors, identity, rate limits (which also answer the
+    # Request order: id and last-resort errors, identity and rate limits (which answer the
     # identity's errors, so they carry the headers), body limit, then ETags.
     middleware = [
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
         Middleware(
-            AuthenticationMiddleware,
-            resolver=CredentialResolver(settings, services.fast, services.clock),
+            AccessMiddleware,
+            resolver=CredentialResolver(
+                settings, services.fast, services.clock, services.credentials
+            ),
             cookie_name=settings.session_cookie_name,
-        ),
-        Middleware(
-            RateLimitMiddleware,
             limiter=services.limiter,
             global_rate=Rate.parse(settings.rate_limit_global),
             rules=rules,

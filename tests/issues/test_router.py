@@ -101,11 +101,17 @@ async def test_get_by_id_or_key_with_comments(factory: Factory) -> None:
     assert by_id.status_code == by_key.status_code == 200
     assert by_id.json() == by_key.json()
     assert by_id.json()["comments"] == []
-    await member.client.post(
-        f"/api/issues/{issue['key']}/comments", json={"text": "First"}, headers=headers
-    )
+    comments_url = f"/api/issues/{issue['key']}/comments"
+    first = await member.client.post(comments_url, json={"text": "First"}, headers=headers)
+    reply = {"text": "A reply", "parent_id": first.json()["id"]}
+    await member.client.post(comments_url, json=reply, headers=headers)
+    await member.client.post(comments_url, json={"text": "Third"}, headers=headers)
     detail = (await member.client.get("/api/issues/WEB-1", headers=headers)).json()
-    assert [c["text"] for c in detail["comments"]] == ["First"]
+    assert [c["text"] for c in detail["comments"]] == ["First", "A reply", "Third"]
+    # The detail's comments (one statement on PostgreSQL) are the comment list's, field by field.
+    listed = (await member.client.get(comments_url, headers=headers)).json()
+    assert detail["comments"] == listed
+    assert detail["comments"][1]["parent_id"] == first.json()["id"]
     for missing in ("WEB-99", "NOPE-1", str(uuid.uuid4()), "garbage"):
         assert (
             await member.client.get(f"/api/issues/{missing}", headers=headers)

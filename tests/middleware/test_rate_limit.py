@@ -296,7 +296,8 @@ async def test_two_server_processes_share_one_budget(settings: Settings) -> None
     try:
         for port in ports:
             await _wait_for_port(port)
-        app = create_app(settings)
+        # One deployment, one prefix: the in-test app shares the servers' Redis namespace.
+        app = create_app(settings.model_copy(update={"redis_prefix": prefix}))
         factory = Factory(app)
         org = await factory.org()
         token = await factory.key(org.id, org.owner)
@@ -305,9 +306,11 @@ async def test_two_server_processes_share_one_budget(settings: Settings) -> None
             answers = await asyncio.gather(
                 *(c.get(f"http://127.0.0.1:{ports[n % 2]}/api/me") for n in range(30))
             )
-        # Revocation through one process is seen by the other on its very next request.
+        # Revocation through one process is seen by the others on their very next request,
+        # though each has the key's row cached by then.
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {other}"}) as c:
-            assert (await c.get(f"http://127.0.0.1:{ports[1]}/api/me")).status_code == 200
+            for port in (*ports, *ports, *ports):
+                assert (await c.get(f"http://127.0.0.1:{port}/api/me")).status_code == 200
             key_id = (await c.get(f"http://127.0.0.1:{ports[1]}/api/api-keys")).json()
             owner = org.owner
             revoked_id = next(k["id"] for k in key_id if k["name"] == "revoked across workers")

@@ -1,16 +1,18 @@
-"""Turns the credential a request presents into a Principal: one indexed lookup per request."""
+"""Turns the credential a request presents into a Principal: one indexed lookup at most."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 
 from projekt.api_keys.models import ApiKey
+from projekt.auth.cache import CredentialCache
 from projekt.auth.models import User, WebSession
 from projekt.config import Settings
 from projekt.core.clock import Clock
@@ -98,54 +100,72 @@ TOUCH_SESSION = (
 )
 
 
+@dataclass(slots=True)
+class TokenLookup:
+    """A bearer token's row, and where it came from (see ``projekt.auth.cache``)."""
+
+    token: str
+    token_hash: str
+    kind: CredentialKind
+    row: dict[str, Any] | None
+    cached: bool
+    seen: str | None  # the cache's epoch when the row was taken
+
+
 class CredentialResolver:
-    def __init__(self, settings: Settings, fast: FastSQL, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, fast: FastSQL, clock: Clock, cache: CredentialCache | None
+    ) -> None:
         self.settings = settings
         self.fast = fast
         self.clock = clock
+        self.cache = cache
 
-    async def from_token(self, token: str, org_header: uuid.UUID | None) -> Principal:
+    async def lookup(self, token: str) -> TokenLookup:
+        """The token's row: from the worker's cache, else one indexed read."""
         if token.startswith(PAT_PREFIX) and looks_like_pat(token):
-            return await self._pat(token, org_header)
-        if token.startswith(ACCESS_PREFIX) and len(token) < 200:
-            return await self._oauth(token, org_header)
-        raise unauthorized(self.settings, "Invalid, expired or revoked token.")
-
-    async def _oauth(self, token: str, org_header: uuid.UUID | None) -> Principal:
-        """An OAuth access token: like a key, bound to one org, acting with the live role, and
-        only for its audience (RFC 8707: the resource it was issued for)."""
-        token_hash = digest(token)
-        row = await self.fast.fetchrow(OAUTH_LOOKUP, {"token_hash": token_hash})
-        now = self.clock.now()
-        if (
-            row is None
-            or row["revoked_at"] is not None
-            or row["access_expires_at"] <= now
-            or row["family_expires_at"] <= now
-            or row["resource"] != self.settings.api_resource
-            or not row["is_active"]
-            or row["role"] is None
-        ):
+            kind = CredentialKind.PAT
+        elif token.startswith(ACCESS_PREFIX) and len(token) < 200:
+            kind = CredentialKind.OAUTH
+        else:
             raise unauthorized(self.settings, "Invalid, expired or revoked token.")
-        return _bound(row, CredentialKind.OAUTH, token_hash, org_header)
-
-    async def _pat(self, token: str, org_header: uuid.UUID | None) -> Principal:
         token_hash = digest(token)
-        row = await self.fast.fetchrow(PAT_LOOKUP, {"token_hash": token_hash})
-        now = self.clock.now()
-        if (
-            row is None
-            or row["revoked_at"] is not None
-            or (row["expires_at"] is not None and row["expires_at"] <= now)
-            or not row["is_active"]
-            or row["role"] is None  # the creator has left the org: the key speaks for no one
-        ):
+        seen = self.cache.epoch if self.cache else None
+        row = self.cache.get(token_hash) if self.cache else None
+        if row is not None:
+            return TokenLookup(token, token_hash, kind, row, True, seen)
+        found = await self.fast.fetchrow(LOOKUPS[kind], {"token_hash": token_hash})
+        return TokenLookup(token, token_hash, kind, _plain(found), False, seen)
+
+    async def admit(self, lookup: TokenLookup, org_header: uuid.UUID | None) -> Principal:
+        """The caller behind a token row, or 401 (403 for a foreign X-Org-Id)."""
+        row, now = lookup.row, self.clock.now()
+        if row is None or not _usable(row, lookup.kind, now, self.settings.api_resource):
             raise unauthorized(self.settings, "Invalid, expired or revoked token.")
-        principal = _bound(row, CredentialKind.PAT, token_hash, org_header)
-        last_used = row["last_used_at"]
-        if last_used is None or now - last_used >= TOUCH_EVERY:
-            await self.fast.execute(TOUCH_KEY, {"key_id": row["id"], "now": now})
+        principal = _bound(row, lookup.kind, lookup.token_hash, org_header)
+        if lookup.kind is CredentialKind.PAT:
+            last_used = row["last_used_at"]
+            if last_used is None or now - last_used >= TOUCH_EVERY:
+                await self.fast.execute(TOUCH_KEY, {"key_id": row["id"], "now": now})
+                row["last_used_at"] = now  # the cached row too, so it is not touched again
         return principal
+
+    async def confirm(
+        self, lookup: TokenLookup, epoch: str | None, org_header: uuid.UUID | None
+    ) -> Principal | None:
+        """Called with the epoch the rate limiter read after an admitted lookup. Returns None
+        when the principal stands; otherwise the token is read again and admitted afresh."""
+        if self.cache is None:
+            return None
+        self.cache.observe(epoch)
+        if not lookup.cached:
+            if lookup.row is not None:
+                self.cache.put(lookup.token_hash, lookup.row, lookup.seen)
+            return None
+        if self.cache.current(lookup.seen):
+            return None
+        fresh = await self.lookup(lookup.token)
+        return await self.admit(fresh, org_header)
 
     async def from_session(self, raw: str, org_header: uuid.UUID | None) -> Principal | None:
         """The session behind a cookie, or None when it is unknown, ended or expired."""
@@ -173,6 +193,28 @@ class CredentialResolver:
             role=Role(row["role"]) if row["role"] else None,
             membership_id=row["membership_id"],
         )
+
+
+LOOKUPS = {CredentialKind.PAT: PAT_LOOKUP, CredentialKind.OAUTH: OAUTH_LOOKUP}
+
+
+def _plain(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if row is None else dict(row)
+
+
+def _usable(row: Mapping[str, Any], kind: CredentialKind, now: datetime, resource: str) -> bool:
+    if row["revoked_at"] is not None or not row["is_active"]:
+        return False
+    if row["role"] is None:  # the creator has left the org: the token speaks for no one
+        return False
+    if kind is CredentialKind.OAUTH:
+        # Bound to one org like a key, and only for its audience (RFC 8707).
+        return bool(
+            row["access_expires_at"] > now
+            and row["family_expires_at"] > now
+            and row["resource"] == resource
+        )
+    return row["expires_at"] is None or bool(row["expires_at"] > now)
 
 
 def _bound(

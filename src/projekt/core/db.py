@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +101,8 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Run after each successful commit of a unit of work, before its response is sent.
+        self.after_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
 
     @property
     def dialect(self) -> str:
@@ -112,10 +114,15 @@ class Database:
         async with self.sessionmaker() as session:
             try:
                 yield session
-                await session.commit()
+                await self.commit(session)
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def commit(self, session: AsyncSession) -> None:
+        await session.commit()
+        for hook in self.after_commit:
+            await hook(session)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from projekt.auth.cache import CredentialCache
 from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
@@ -32,6 +33,7 @@ class AppServices:
     redis: Redis | None = None
     metrics: Metrics = field(default_factory=Metrics)
     limiter: InProcessLimiter | RedisLimiter | None = None
+    credentials: CredentialCache | None = None
     fast: FastSQL = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,7 +87,7 @@ class UnitOfWork:
             if failed:
                 await self._session.rollback()
             else:
-                await self._session.commit()
+                await self._db.commit(self._session)
         finally:
             await self._session.close()
 

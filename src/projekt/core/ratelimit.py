@@ -72,6 +72,9 @@ class BucketState:
 class Decision:
     allowed: bool
     states: tuple[BucketState, ...]
+    # The credential epoch read in the same round trip (Redis only; None when Redis did not
+    # answer): cached credentials are valid while it stays the same (``auth.cache``).
+    epoch: str | None = None
 
     @property
     def tightest(self) -> BucketState:
@@ -116,22 +119,30 @@ class InProcessLimiter:
             del self._log[key]
 
 
-# KEYS: one sorted set per bucket. ARGV[1]: a member unique to this request; then, per
-# bucket, its limit and window in seconds. Scores are Redis's own clock in microseconds.
+# KEYS: one sorted set per bucket, then the credential epoch. ARGV[1]: a member unique to this
+# request; then, per bucket, its limit and window in seconds. Scores are Redis's own clock in
+# microseconds. A missing epoch (a new or restarted Redis) starts at the clock, so it never
+# repeats a value some worker still holds.
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local buckets = #KEYS - 1
+local epoch = redis.call('GET', KEYS[#KEYS])
+if not epoch then
+  epoch = string.format('%.0f', now)
+  redis.call('SET', KEYS[#KEYS], epoch)
+end
 local counts = {}
 local allowed = 1
-for i = 1, #KEYS do
+for i = 1, buckets do
   local limit = tonumber(ARGV[i * 2])
   local window = tonumber(ARGV[i * 2 + 1]) * 1000000
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   counts[i] = redis.call('ZCARD', KEYS[i])
   if counts[i] >= limit then allowed = 0 end
 end
-local result = {allowed}
-for i = 1, #KEYS do
+local result = {allowed, epoch}
+for i = 1, buckets do
   local window = tonumber(ARGV[i * 2 + 1]) * 1000000
   if allowed == 1 then
     redis.call('ZADD', KEYS[i], now, ARGV[1])
@@ -153,9 +164,12 @@ class RedisLimiter:
 
     RETRY_AFTER_FAILURE_S = 1.0
 
-    def __init__(self, redis: Redis, prefix: str, fallback: InProcessLimiter) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, fallback: InProcessLimiter, epoch_key: str
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._epoch_key = epoch_key
         self._script = redis.register_script(_SCRIPT)
         self._fallback = fallback
         self._down_until = 0.0
@@ -164,8 +178,10 @@ class RedisLimiter:
     async def hit(self, identity: str, buckets: Sequence[Bucket]) -> Decision:
         if time.monotonic() < self._down_until:
             return await self._fallback.hit(identity, buckets)
-        # The {identity} hash tag keeps every bucket of one caller in one Redis Cluster slot.
+        # One caller's buckets share the {identity} hash tag; the script also reads the one
+        # credential epoch, so this needs one Redis (replicas or Sentinel are fine), not Cluster.
         keys = [f"{self._prefix}:rl:{{{identity}}}:{b.name}" for b in buckets]
+        keys.append(self._epoch_key)
         args: list[Any] = [secrets.token_hex(8)]
         for bucket in buckets:
             args += [bucket.rate.limit, bucket.rate.window_s]
@@ -177,7 +193,7 @@ class RedisLimiter:
             logger.warning("rate limiter: Redis unavailable (%s); using in-process buckets", exc)
             return await self._fallback.hit(identity, buckets)
         states = tuple(
-            BucketState(b, int(raw[1 + i * 2]), math.ceil(max(int(raw[2 + i * 2]), 0) / 1e6))
+            BucketState(b, int(raw[2 + i * 2]), math.ceil(max(int(raw[3 + i * 2]), 0) / 1e6))
             for i, b in enumerate(buckets)
         )
-        return Decision(bool(raw[0]), states)
+        return Decision(bool(raw[0]), states, raw[1].decode())

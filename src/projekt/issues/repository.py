@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from sqlalchemy import (
@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from projekt.core.fastsql import FastSQL
 from projekt.core.repository import OrgScopedRepository, like_pattern
@@ -93,6 +94,16 @@ def comment_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in COMMENT_FIELDS}
 
 
+# An issue's row and its comments, oldest first.
+Detail = tuple[Mapping[str, Any], list[dict[str, Any]]]
+
+
+def _detail(row: Mapping[str, Any] | None) -> Detail | None:
+    if row is None:
+        return None
+    return row, [dict(zip(COMMENT_FIELDS, c, strict=True)) for c in row["comments"] or ()]
+
+
 # -- the hot path: statements compiled once, run through FastSQL --------------------------------
 
 P = bindparam
@@ -108,6 +119,20 @@ COMMENTS_OF = (
     .where(Comment.org_id == P("org_id"), Comment.issue_id == P("issue_id"))
     .order_by(Comment.created_at, Comment.id)
 )
+# On PostgreSQL an issue's detail brings its comments along as an array of rows (asyncpg decodes
+# them with their types), so a get is one statement; SQLite reads them with COMMENTS_OF.
+_COMMENTS_ARRAY = (
+    select(
+        func.array_agg(
+            aggregate_order_by(func.row(*_COMMENT_COLUMNS), Comment.created_at, Comment.id)
+        )
+    )
+    .where(Comment.issue_id == Issue.id, Comment.org_id == Issue.org_id)
+    .scalar_subquery()
+    .label("comments")
+)
+DETAIL_BY_ID = ISSUE_BY_ID.add_columns(_COMMENTS_ARRAY)
+DETAIL_BY_KEY = ISSUE_BY_KEY.add_columns(_COMMENTS_ARRAY)
 PROJECT_HEAD = select(
     Project.id,
     Project.key,
@@ -159,6 +184,11 @@ ISSUE_VISIBLE = (
     .join(Project, Project.id == Issue.project_id)
     .where(Issue.id == P("issue_id"), Issue.org_id == P("org_id"), visible_to(P("user_id")))
 )
+_HEAD_COLUMNS = (
+    Project.issues_version.label("head_issues_version"),
+    Project.open_issues.label("head_open_issues"),
+    Project.archived_issues.label("head_archived_issues"),
+)
 _FILTERS = ("project_id", "priority", "type", "assignee_id", "sprint_id", "archived")
 _LIST_SHAPES: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
 # A project's whole list (archived or not) takes its total from the project's counters.
@@ -189,13 +219,11 @@ def list_statements(
     if has_q:
         conditions.append(text_search(P("q"), dialect))
     counted = active == COUNTED_SHAPE and not has_q
-    page = (
-        (_READABLE if counted else _READABLE.add_columns(func.count().over().label("total")))
-        .where(*conditions)
-        .order_by(*order, Issue.id)
-        .limit(P("limit"))
-        .offset(P("offset"))
-    )
+    page = _READABLE if counted else _READABLE.add_columns(func.count().over().label("total"))
+    if "project_id" in active:
+        # The project's head rides on every row: its validator (and counters) come with the page.
+        page = page.add_columns(*_HEAD_COLUMNS)
+    page = page.where(*conditions).order_by(*order, Issue.id).limit(P("limit")).offset(P("offset"))
     count = (
         select(func.count())
         .select_from(Issue)
@@ -229,6 +257,21 @@ class IssueReads:
         rows = await self.fast.fetch(COMMENTS_OF, {**self.scope, "issue_id": issue_id})
         return [comment_dict(row) for row in rows]
 
+    async def detail_by_id(self, issue_id: uuid.UUID) -> Detail | None:
+        if not self.fast.postgres:
+            return await self._with_comments(await self.by_id(issue_id))
+        row = await self.fast.fetchrow(DETAIL_BY_ID, {**self.scope, "issue_id": issue_id})
+        return _detail(row)
+
+    async def detail_by_key(self, project_key: str, number: int) -> Detail | None:
+        if not self.fast.postgres:
+            return await self._with_comments(await self.by_key(project_key, number))
+        params = {**self.scope, "project_key": project_key, "number": number}
+        return _detail(await self.fast.fetchrow(DETAIL_BY_KEY, params))
+
+    async def _with_comments(self, row: Mapping[str, Any] | None) -> Detail | None:
+        return None if row is None else (row, await self.comments(row["id"]))
+
     async def listing(
         self,
         filters: dict[str, Any],
@@ -237,9 +280,12 @@ class IssueReads:
         order: list[Any],
         limit: int,
         offset: int,
-        project: Mapping[str, Any] | None = None,
-    ) -> tuple[list[Mapping[str, Any]], int]:
-        """One statement: the page and its total (see ``list_statements``)."""
+    ) -> Listing:
+        """Usually one statement: the page, its total and, for a project, the project's head.
+
+        An empty page of a project reads the head on its own (is the project there at all?),
+        and an empty page past the end of a filtered list counts separately.
+        """
         dialect = "postgresql" if self.fast.postgres else "sqlite"
         active = tuple(sorted(name for name, value in filters.items() if value is not None))
         page, count = list_statements(active, bool(q), sort, order, dialect)
@@ -250,14 +296,35 @@ class IssueReads:
         if q:
             params["q"] = q if dialect == "postgresql" else like_pattern(q)
         rows = await self.fast.fetch(page, params)
-        if active == COUNTED_SHAPE and not q and project is not None:
-            counter = "archived_issues" if filters["archived"] else "open_issues"
-            return rows, int(project[counter])
+        head = None
+        if "project_id" in active:
+            head = _head_of(rows[0]) if rows else await self.project_head(filters["project_id"])
+            if head is None:  # not there, or not for this caller
+                return Listing([], 0, None)
+            if active == COUNTED_SHAPE and not q:
+                counter = "archived_issues" if filters["archived"] else "open_issues"
+                return Listing(rows, int(head[counter]), head)
         if rows or not offset:
-            return rows, int(rows[0]["total"]) if rows else 0
+            return Listing(rows, int(rows[0]["total"]) if rows else 0, head)
         # Past the end: the window had no row to ride on, so count separately.
         counted = await self.fast.fetch(count, params)
-        return [], int(next(iter(counted[0].values()))) if counted else 0
+        return Listing([], int(next(iter(counted[0].values()))) if counted else 0, head)
+
+
+class Listing(NamedTuple):
+    rows: list[Mapping[str, Any]]
+    total: int
+    head: Mapping[str, Any] | None  # the project's head when the list is one project's
+
+
+def _head_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["project_id"],
+        "key": row["project_key"],
+        "issues_version": row["head_issues_version"],
+        "open_issues": row["head_open_issues"],
+        "archived_issues": row["head_archived_issues"],
+    }
 
 
 class IssueRepository(OrgScopedRepository[Issue]):

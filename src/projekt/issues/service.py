@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from projekt.issues.repository import (
     SPRINT_OF,
     ActivityRepository,
     CommentRepository,
+    Detail,
     IssueReads,
     IssueRepository,
     insert_params,
@@ -39,6 +40,7 @@ from projekt.projects.models import Project
 from projekt.projects.repository import ProjectRepository
 
 IssueRow = Mapping[str, Any]
+_Found = TypeVar("_Found")
 # An issue as written, and its version after the write (what its ETag is made of).
 Written = tuple[dict[str, Any], int]
 ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$")
@@ -98,6 +100,25 @@ def _status_in(columns: list[dict[str, Any]], value: str) -> str | None:
     return next((c["name"] for c in columns if c["name"].casefold() == folded), None)
 
 
+async def _by_ref(
+    ref: str,
+    by_key: Callable[[str, int], Awaitable[_Found | None]],
+    by_id: Callable[[uuid.UUID], Awaitable[_Found | None]],
+) -> _Found:
+    match = ISSUE_KEY.match(ref.upper())
+    if match:
+        found = await by_key(match[1], int(match[2]))
+    else:
+        try:
+            issue_id = uuid.UUID(ref)
+        except ValueError:
+            raise IssueNotFound() from None
+        found = await by_id(issue_id)
+    if found is None:
+        raise IssueNotFound()
+    return found
+
+
 def _status_error(columns: list[dict[str, Any]]) -> str:
     return "The status must be one of: " + ", ".join(c["name"] for c in columns)
 
@@ -131,18 +152,11 @@ class IssueService:
 
     async def resolve(self, ref: str) -> IssueRow:
         """An issue by UUID or by key (``WEB-12``), if the caller may see it."""
-        match = ISSUE_KEY.match(ref.upper())
-        if match:
-            row = await self.reads.by_key(match[1], int(match[2]))
-        else:
-            try:
-                issue_id = uuid.UUID(ref)
-            except ValueError:
-                raise IssueNotFound() from None
-            row = await self.reads.by_id(issue_id)
-        if row is None:
-            raise IssueNotFound()
-        return row
+        return await _by_ref(ref, self.reads.by_key, self.reads.by_id)
+
+    async def detail(self, ref: str) -> Detail:
+        """Like ``resolve``, with the issue's comments."""
+        return await _by_ref(ref, self.reads.detail_by_key, self.reads.detail_by_id)
 
     async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
         return await self.reads.comments(issue_id)
@@ -150,9 +164,12 @@ class IssueService:
     async def listing_project(self, project_id: uuid.UUID) -> Mapping[str, Any] | None:
         return await self.reads.project_head(project_id)
 
-    async def listing(self, **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await self.reads.listing(**kwargs)
-        return [issue_dict(row) for row in rows], total
+    async def listing(
+        self, **kwargs: Any
+    ) -> tuple[list[dict[str, Any]], int, Mapping[str, Any] | None]:
+        """A page of issues, the total, and the project's head when filtered by project."""
+        rows, total, head = await self.reads.listing(**kwargs)
+        return [issue_dict(row) for row in rows], total, head
 
     async def activity_of(self, ref: str) -> list[Any]:
         row = await self.resolve(ref)

@@ -344,7 +344,7 @@ async def _token_exchange(
         else:
             answer = SERVER.create_endpoint_response("revocation", oauth_request)
         answer = await store.apply(exchange, answer)
-        await session.commit()
+        await services.db.commit(session)
     except Exception as exc:
         error = as_app_error(exc)
         if error.status == 503:
