@@ -126,11 +126,15 @@ async def get_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_org_context(request: Request) -> OrgContext:
+def org_context_of(request: Request) -> OrgContext:
     context: OrgContext | None = request.scope.get("state", {}).get("org_context")
     if context is None:  # a route asked for an org without an org rule in the policy
         raise RuntimeError("org context requested on a route whose rule does not resolve an org")
     return context
+
+
+async def get_org_context(request: Request) -> OrgContext:
+    return org_context_of(request)
 
 
 OrgDep = Annotated[OrgContext, Depends(get_org_context)]

@@ -12,11 +12,19 @@ statements with bind parameters, compiled once per dialect, and executed:
   the throughput budget, and aiosqlite has no faster path worth a second code path).
 
 Rows come back as mappings (``row["column"]``) on both.
+
+The pool's connections use generic plans (``plan_cache_mode = force_generic_plan``): asyncpg
+prepares each statement once per connection, but PostgreSQL kept re-planning the issue list on
+every execution because a custom plan looked cheaper, and planning that join cost more CPU than
+running it (about 220 µs against 100 µs per list). Every statement here is a key lookup, a
+single-row write, or a list whose filters are equalities on indexed columns, so one plan fits
+all values; the statements are written so that it is the good one (see ``issues.repository``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -48,6 +56,45 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Connections keep no session state between requests, so skip the reset round trip."""
 
 
+class FairTurns:
+    """First come, first served access to the pool's connections.
+
+    asyncpg's pool hands a released connection to whoever asks next, so a request that has just
+    arrived can overtake one that has been waiting, again and again: under 64 connections the
+    issue list answered in 14 ms at the median and 2.1 s at p99. Taking turns here in arrival
+    order (never more than the pool holds, so the pool itself never makes anyone wait) brought
+    p99 near the median's order of magnitude at the same throughput.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._pass_on()  # the turn came just as this request was cancelled
+            raise
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():  # a cancelled waiter's turn is skipped
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
 class _Compiled:
     __slots__ = ("defaults", "names", "sql")
 
@@ -70,6 +117,7 @@ class FastSQL:
         self._timeout = settings.db_connect_timeout_s
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
+        self._turns = FairTurns(self._size)
         self._compiled: dict[Executable, _Compiled] = {}
         # Called with each statement's SQL on PostgreSQL (the SQLite path fires the engine's
         # own events); tests count statements with it.
@@ -99,6 +147,8 @@ class FastSQL:
                         init=_init_connection,
                         reset=_no_reset,
                         timeout=self._timeout,
+                        # Plan once per connection, not per execution (see above).
+                        server_settings={"plan_cache_mode": "force_generic_plan"},
                     )
         return self._pool
 
@@ -109,7 +159,7 @@ class FastSQL:
         compiled = self.compiled(stmt)
         pool = await self._get_pool()
         self._ran(compiled.sql)
-        async with pool.acquire() as conn:
+        async with self._turns, pool.acquire() as conn:
             rows: list[Row] = await conn.fetch(compiled.sql, *compiled.args(params))
         return rows
 
@@ -128,7 +178,7 @@ class FastSQL:
                 yield FastTransaction(self, sa_conn=conn)
             return
         pool = await self._get_pool()
-        async with pool.acquire() as conn, conn.transaction():
+        async with self._turns, pool.acquire() as conn, conn.transaction():
             yield FastTransaction(self, pg_conn=conn)
 
     async def close(self) -> None:

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
-from projekt.core.deps import OrgDep, ServicesDep, UnitOfWorkDep
+from projekt.core.deps import (
+    OrgDep,
+    ServicesDep,
+    UnitOfWorkDep,
+    org_context_of,
+    services_of,
+)
 from projekt.issues.service import IssueService
 
 
@@ -15,10 +21,12 @@ async def get_issue_service(uow: UnitOfWorkDep, services: ServicesDep, ctx: OrgD
 IssueServiceDep = Annotated[IssueService, Depends(get_issue_service)]
 
 
-async def get_issue_reader(services: ServicesDep, ctx: OrgDep) -> IssueService:
+async def get_issue_reader(request: Request) -> IssueService:
     """For routes that only read: everything runs on the fast path, so no unit of work (and
-    no generator dependency, which FastAPI resolves at a cost on every request)."""
-    return IssueService(None, services, ctx)
+    no generator dependency, which FastAPI resolves at a cost on every request). It reads the
+    request itself rather than depending on ServicesDep and OrgDep: each dependency costs a
+    resolution on every request of the busiest routes."""
+    return IssueService(None, services_of(request), org_context_of(request))
 
 
 IssueReaderDep = Annotated[IssueService, Depends(get_issue_reader)]

@@ -1,0 +1,75 @@
+"""The fast path's turn-taking for pool connections: arrival order, and no lost turns."""
+
+from __future__ import annotations
+
+import asyncio
+
+from projekt.core.fastsql import FairTurns
+
+
+async def test_waiters_are_served_in_arrival_order_and_newcomers_queue_behind() -> None:
+    turns = FairTurns(2)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def user(name: str) -> None:
+        async with turns:
+            order.append(name)
+            await release.wait()
+
+    holders = [asyncio.create_task(user(n)) for n in ("a", "b")]
+    await asyncio.sleep(0)
+    waiters = [asyncio.create_task(user(n)) for n in ("c", "d", "e")]
+    await asyncio.sleep(0)
+    assert order == ["a", "b"]
+    release.set()
+    # A newcomer arriving once turns start to free up still waits behind c, d and e.
+    late = asyncio.create_task(user("late"))
+    await asyncio.gather(*holders, *waiters, late)
+    assert order == ["a", "b", "c", "d", "e", "late"]
+
+
+async def test_a_cancelled_waiter_gives_its_turn_away() -> None:
+    turns = FairTurns(1)
+    served: list[str] = []
+    gate = asyncio.Event()
+
+    async def user(name: str) -> None:
+        async with turns:
+            served.append(name)
+            await gate.wait()
+
+    first = asyncio.create_task(user("first"))
+    await asyncio.sleep(0)
+    cancelled = asyncio.create_task(user("cancelled"))
+    third = asyncio.create_task(user("third"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    gate.set()
+    async with asyncio.timeout(2):
+        await asyncio.gather(first, third)
+    assert served == ["first", "third"]
+    # Every turn came back: the next one is immediate.
+    async with asyncio.timeout(1), turns:
+        pass
+
+
+async def test_a_turn_granted_to_a_request_being_cancelled_is_passed_on() -> None:
+    turns = FairTurns(1)
+    served: list[str] = []
+
+    async def user(name: str) -> None:
+        async with turns:
+            served.append(name)
+
+    await turns.__aenter__()  # hold the only turn
+    doomed = asyncio.create_task(user("doomed"))
+    after = asyncio.create_task(user("after"))
+    await asyncio.sleep(0)
+    await turns.__aexit__(None, None, None)  # the turn goes to "doomed"...
+    doomed.cancel()  # ...which is cancelled before it runs: "after" must get it
+    async with asyncio.timeout(2):  # a lost turn would leave "after" waiting forever
+        await asyncio.gather(doomed, after, return_exceptions=True)
+    assert served == ["after"]
+    async with asyncio.timeout(1), turns:
+        pass
