@@ -7,7 +7,7 @@ Create Date: 2026-11-25 07:00:00
 An issue's org follows from its project (a comment's from its issue), but the planner assumes
 the columns independent: for ``org_id = … AND project_id = …`` it multiplied the two
 selectivities, expected a project's list to hold a tenth of its real size, and sorted the whole
-project instead of reading the newest rows off ``ix_issues_project_id_archived_created_at``
+project instead of reading the newest rows off the project list index
 (6.5 ms instead of 0.2 ms per list at 100,000 issues). Functional-dependency statistics tell it.
 PostgreSQL only; SQLite's planner has no such statistics.
 """

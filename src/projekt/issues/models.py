@@ -29,7 +29,14 @@ class Issue(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "number"),
         # The list's hot path: one project's issues, newest first.
-        Index("ix_issues_project_id_archived_created_at", "project_id", "archived", "created_at"),
+        # A project's newest issues, ties broken by id: the default list reads it without a sort.
+        Index(
+            "ix_issues_project_id_archived_created_at_id",
+            "project_id",
+            "archived",
+            "created_at",
+            "id",
+        ),
         Index("ix_issues_org_id_assignee_id", "org_id", "assignee_id"),
         Index("ix_issues_sprint_id", "sprint_id"),
         Index("ix_issues_parent_id", "parent_id"),

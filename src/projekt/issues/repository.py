@@ -115,7 +115,7 @@ _READABLE = (
 # A project's issues: the org is checked on the project row (its issues share its org). With
 # issues.org_id in the WHERE clause instead, PostgreSQL's generic plan intersected two bitmap
 # scans and sorted the whole project rather than reading the newest rows off
-# ix_issues_project_id_archived_created_at.
+# ix_issues_project_id_archived_created_at_id.
 _READABLE_IN_PROJECT = (
     select(*_READ_COLUMNS)
     .join(Project, Project.id == Issue.project_id)
@@ -235,7 +235,10 @@ def list_statements(
     if in_project:
         # The project's head rides on every row: its validator (and counters) come with the page.
         page = page.add_columns(*_HEAD_COLUMNS)
-    page = page.where(*conditions).order_by(*order, Issue.id).limit(P("limit")).offset(P("offset"))
+    # Ties are broken by id in the direction of the last key, so that the default order
+    # (-created_at) is exactly ix_issues_project_id_archived_created_at_id read backwards.
+    tiebreak = Issue.id.desc() if sort.split(",")[-1].strip().startswith("-") else Issue.id.asc()
+    page = page.where(*conditions).order_by(*order, tiebreak).limit(P("limit")).offset(P("offset"))
     count = (
         select(func.count())
         .select_from(Issue)
