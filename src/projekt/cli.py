@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="seed a demo org on an empty database")
+    # One worker started by ``--workers N`` (see projekt.serve): no migrations, its own socket.
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(handler=_migrate)
@@ -80,25 +82,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from projekt.serve import serve, serve_worker
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    if args.worker:
+        return serve_worker(args.host, args.port, settings.log_level)
     migrate.upgrade(settings)
     if args.demo:
         _run(settings, _seed_demo)
-    uvicorn.run(
-        "projekt.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,  # ours leaves query strings (OAuth codes) out
-        log_level=settings.log_level,
-        proxy_headers=False,  # client IPs come from our own trusted-proxy setting
-    )
-    return 0
+    return serve(args.host, args.port, args.workers, settings.log_level)
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:

@@ -186,6 +186,30 @@ async def test_parent_cycles_are_refused(factory: Factory) -> None:
     assert "cycle" in cycle.json()["errors"]["parent_id"][0]
 
 
+async def test_deleting_a_parent_moves_its_childrens_validators(factory: Factory) -> None:
+    org, member, headers, project_id = await _setup(factory)
+    other_project = str((await factory.project(org, key="API")).id)
+    epic = await _issue(member, headers, project_id, type="epic")
+    here = await _issue(member, headers, project_id, parent_id=epic["id"])
+    there = await _issue(member, headers, other_project, parent_id=epic["id"])
+    tags = {}
+    for issue in (here, there):
+        fetched = await member.client.get(f"/api/issues/{issue['id']}", headers=headers)
+        tags[issue["id"]] = fetched.headers["etag"]
+    other_list = f"/api/issues?project_id={other_project}"
+    list_tag = (await member.client.get(other_list, headers=headers)).headers["etag"]
+    deleted = await member.client.delete(f"/api/issues/{epic['id']}", headers=headers)
+    assert deleted.status_code == 204
+    for issue in (here, there):
+        again = await member.client.get(
+            f"/api/issues/{issue['id']}", headers={**headers, "If-None-Match": tags[issue["id"]]}
+        )
+        assert again.status_code == 200 and again.json()["parent_id"] is None
+    relisted = await member.client.get(other_list, headers={**headers, "If-None-Match": list_tag})
+    assert relisted.status_code == 200
+    assert relisted.json()[0]["parent_id"] is None
+
+
 async def test_archive_duplicate_transition_delete(factory: Factory) -> None:
     org, member, headers, project_id = await _setup(factory)
     issue = await _issue(member, headers, project_id, labels=["x"])

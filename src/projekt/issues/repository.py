@@ -399,10 +399,23 @@ class IssueRepository(OrgScopedRepository[Issue]):
             current = (await self.session.execute(stmt)).scalar_one_or_none()
         return chain
 
-    async def delete(self, issue_id: uuid.UUID) -> None:
+    async def delete(self, issue_id: uuid.UUID) -> set[uuid.UUID]:
+        """Delete an issue; returns the projects whose issues lost it as their parent.
+
+        The children are orphaned here rather than by the foreign key's SET NULL, so that their
+        versions move (an ETag must never vouch for a representation that changed).
+        """
+        orphaned = await self.session.execute(
+            update(Issue)
+            .where(Issue.org_id == self.org_id, Issue.parent_id == issue_id)
+            .values(parent_id=None, version=Issue.version + 1)
+            .returning(Issue.project_id)
+        )
+        projects = {project_id for (project_id,) in orphaned}
         await self.session.execute(
             delete(Issue).where(Issue.id == issue_id, Issue.org_id == self.org_id)
         )
+        return projects
 
     async def status_counts(self, project_id: uuid.UUID) -> dict[str, int]:
         stmt = (

@@ -300,9 +300,10 @@ class IssueService:
         return await self._apply(issue, project, {"archived": archived}, action), issue.version
 
     async def delete(self, row: IssueRow) -> None:
-        await self.issues.delete(row["id"])
+        orphans_in = await self.issues.delete(row["id"])
         projects = ProjectRepository(self.session, self.ctx.org_id)
         await projects.issue_deleted(row["project_id"], bool(row["archived"]))
+        await projects.issues_changed(orphans_in - {row["project_id"]})
 
     async def duplicate(self, row: IssueRow) -> dict[str, Any]:
         source = issue_dict(row)

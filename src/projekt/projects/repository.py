@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
@@ -83,6 +84,15 @@ class ProjectRepository(OrgScopedRepository[Project]):
         await self.session.execute(
             delete(Project).where(Project.id == project_id, Project.org_id == self.org_id)
         )
+
+    async def issues_changed(self, project_ids: Collection[uuid.UUID]) -> None:
+        """Move the list validators of projects whose issues changed outside their own writes."""
+        if project_ids:
+            await self.session.execute(
+                update(Project)
+                .where(Project.id.in_(project_ids), Project.org_id == self.org_id)
+                .values(issues_version=Project.issues_version + 1)
+            )
 
     async def issue_deleted(self, project_id: uuid.UUID, archived: bool) -> None:
         counter = Project.archived_issues if archived else Project.open_issues

@@ -1,0 +1,5 @@
+"""``python -m projekt``: the same as the ``projekt`` command."""
+
+from projekt.cli import main
+
+raise SystemExit(main())
