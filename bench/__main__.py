@@ -210,7 +210,11 @@ class Run:
 
 
 def lua_script(requests: list[dict[str, Any]]) -> str:
-    """A wrk script cycling through prepared requests from a random start per thread."""
+    """A wrk script cycling through prepared requests from a random start per thread.
+
+    Each request is formatted once per thread in ``init``: formatting it on every call cost wrk
+    40-50 µs of CPU per request, taken from the same two cores the servers run on.
+    """
     entries = []
     for r in requests:
         headers = ", ".join(f'["{k}"] = {json.dumps(v)}' for k, v in r.get("headers", {}).items())
@@ -221,10 +225,11 @@ def lua_script(requests: list[dict[str, Any]]) -> str:
     return (
         "local reqs = {\n" + ",\n".join(entries) + "\n}\n"
         "local i = 0\n"
+        "local ready = {}\n"
         "function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)); "
+        "for k, r in ipairs(reqs) do ready[k] = wrk.format(r[1], r[2], r[3], r[4]) end; "
         "i = math.random(#reqs) end\n"
-        "function request()\n  i = i % #reqs + 1\n  local r = reqs[i]\n"
-        "  return wrk.format(r[1], r[2], r[3], r[4])\nend\n"
+        "function request()\n  i = i % #ready + 1\n  return ready[i]\nend\n"
     )
 
 
