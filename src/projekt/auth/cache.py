@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import Redis
@@ -64,12 +63,13 @@ class CredentialCache:
         """Whether rows read while the epoch was ``seen`` still hold (after ``observe``)."""
         return seen is not None and seen == self.epoch
 
-    def put(self, token_hash: str, row: Mapping[str, Any], seen: str | None) -> None:
+    def put(self, token_hash: str, row: dict[str, Any], seen: str | None) -> None:
+        """Keep a row (the caller's own dict: later touches of last_used_at update it here)."""
         if not self.current(seen):
             return
         if len(self._rows) >= self.MAX_ENTRIES:
             self._rows.clear()
-        self._rows[token_hash] = (dict(row), time.monotonic())
+        self._rows[token_hash] = (row, time.monotonic())
 
     async def changed(self) -> None:
         """Called after a commit that touched a credential table: every worker forgets."""
