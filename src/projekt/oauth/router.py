@@ -22,6 +22,7 @@ from projekt.core.responses import dumps
 from projekt.oauth.server import (
     LOOPBACK_HOSTS,
     SCOPE,
+    Answer,
     FormRequest,
     Grantee,
     Server,
@@ -47,8 +48,12 @@ def _oauth_json(
     return response
 
 
+def _refusal(error: str, description: str) -> dict[str, str]:
+    return {"error": error, "error_description": description}
+
+
 def _error(status: int, error: str, description: str) -> Response:
-    return _oauth_json(status, {"error": error, "error_description": description})
+    return _oauth_json(status, _refusal(error, description))
 
 
 # -- metadata -----------------------------------------------------------------------------------
@@ -326,11 +331,8 @@ async def _token_exchange(
         store = OAuthStore(session, services.settings, services.clock)
         exchange = store.exchange()
         exchange.client = await store.client(_client_id(request, form))
+        resource = services.settings.api_resource
         if endpoint == "token":
-            if form.get("resource") and form["resource"] != services.settings.api_resource:
-                return _error(
-                    400, "invalid_target", f"resource must be {services.settings.api_resource}"
-                )
             if form.get("grant_type") == "authorization_code":
                 exchange.code = await store.code(form.get("code"))
             elif form.get("grant_type") == "refresh_token":
@@ -339,10 +341,13 @@ async def _token_exchange(
             exchange.token = await store.token(form.get("token"))
         begin(exchange)
         oauth_request = _form_request(request, list(form_data.multi_items()))  # type: ignore[arg-type]
-        if endpoint == "token":
-            answer = SERVER.create_token_response(oauth_request)
-        else:
+        if endpoint != "token":
             answer = SERVER.create_endpoint_response("revocation", oauth_request)
+        elif form.get("resource") and form["resource"] != resource:
+            # Still a failed redemption: the store burns the code it names.
+            answer = Answer(400, _refusal("invalid_target", f"resource must be {resource}"), [])
+        else:
+            answer = SERVER.create_token_response(oauth_request)
         answer = await store.apply(exchange, answer)
         await services.db.commit(session)
     except Exception as exc:

@@ -1,0 +1,114 @@
+"""OAuth hardening (issues 13 and 14): PKCE always, codes burnt by any failed redemption,
+grants bound to a live membership, strict redirect URIs, RFC-shaped 401s."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from tests.factories import Factory
+from tests.oauth.test_flow import (
+    auth_params,
+    code_for,
+    exchange,
+    refresh,
+    register,
+)
+from tests.support import MovableClock
+
+WITHOUT_PKCE = ("code_challenge", "code_challenge_method")
+
+
+@pytest.mark.parametrize(
+    "dropped", [WITHOUT_PKCE, ("code_challenge_method",)], ids=["no-pkce", "no-method"]
+)
+async def test_authorize_without_pkce_is_refused_before_consent(
+    factory: Factory, client: httpx.AsyncClient, dropped: tuple[str, ...]
+) -> None:
+    org = await factory.org()
+    registered = await register(client)
+    challenge = create_s256_code_challenge(secrets.token_urlsafe(48))
+    params = {
+        k: v for k, v in auth_params(registered["client_id"], challenge).items() if k not in dropped
+    }
+    page = await org.owner.client.get("/oauth/authorize", params=params)
+    assert page.status_code == 303, page.text
+    query = parse_qs(urlsplit(page.headers["location"]).query)
+    assert query["error"] == ["invalid_request"]
+    assert query["state"] == ["st-123"]
+    assert "code" not in query
+
+
+async def test_forged_approval_without_pkce_is_refused(
+    factory: Factory, client: httpx.AsyncClient
+) -> None:
+    org = await factory.org()
+    registered = await register(client)
+    params = {
+        k: v
+        for k, v in auth_params(registered["client_id"], "x" * 43).items()
+        if k not in WITHOUT_PKCE
+    }
+    form = {**params, "csrf_token": org.owner.csrf, "org_id": str(org.id), "decision": "approve"}
+    answer = await org.owner.client.post("/oauth/authorize", data=form)
+    assert answer.status_code == 303, answer.text
+    query = parse_qs(urlsplit(answer.headers["location"]).query)
+    assert query["error"] == ["invalid_request"]
+    assert "code" not in query
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [secrets.token_urlsafe(48), "", "a" * 42, "é" * 43],
+    ids=["wrong", "missing", "too-short", "illegal"],
+)
+async def test_a_failed_verifier_burns_the_code(
+    factory: Factory, client: httpx.AsyncClient, presented: str
+) -> None:
+    org = await factory.org()
+    registered = await register(client)
+    code, verifier = await code_for(org.owner, org, registered["client_id"])
+    failed = await exchange(client, registered["client_id"], code, presented)
+    assert failed.status_code == 400
+    assert failed.json()["error"] in ("invalid_grant", "invalid_request")
+    right = await exchange(client, registered["client_id"], code, verifier)
+    assert right.status_code == 400
+    assert right.json()["error"] == "invalid_grant"
+
+
+async def _me(factory: Factory, access: str) -> int:
+    async with factory.client(Authorization=f"Bearer {access}") as agent:
+        return (await agent.get("/api/me")).status_code
+
+
+async def test_concurrent_redemptions_leave_the_winner_standing(
+    factory: Factory, client: httpx.AsyncClient, time_travel: MovableClock
+) -> None:
+    """docs/decisions.md: of concurrent redemptions exactly one wins, the others get
+    invalid_grant without revoking the winner; a replay after that revokes what it issued."""
+    org = await factory.org()
+    registered = await register(client)
+    for _ in range(3):
+        code, verifier = await code_for(org.owner, org, registered["client_id"])
+        answers = await asyncio.gather(
+            *(exchange(client, registered["client_id"], code, verifier) for _ in range(8))
+        )
+        assert sorted(a.status_code for a in answers) == [200] + [400] * 7
+        assert {a.json()["error"] for a in answers if a.status_code == 400} == {"invalid_grant"}
+        winner = next(a.json() for a in answers if a.status_code == 200)
+        assert await _me(factory, winner["access_token"]) == 200
+        rotated = await refresh(client, registered["client_id"], winner["refresh_token"])
+        assert rotated.status_code == 200, rotated.text
+        assert await _me(factory, rotated.json()["access_token"]) == 200
+        # The same code once the race is over: a replay, which ends the whole grant.
+        time_travel.advance(timedelta(seconds=2))
+        replay = await exchange(client, registered["client_id"], code, verifier)
+        assert replay.json()["error"] == "invalid_grant"
+        assert await _me(factory, winner["access_token"]) == 401
+        assert await _me(factory, rotated.json()["access_token"]) == 401
