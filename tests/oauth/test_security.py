@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +13,8 @@ import httpx
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from tests.factories import Factory
+from projekt.core.context import Role
+from tests.factories import Factory, Org
 from tests.oauth.test_flow import (
     auth_params,
     code_for,
@@ -112,3 +114,61 @@ async def test_concurrent_redemptions_leave_the_winner_standing(
         assert replay.json()["error"] == "invalid_grant"
         assert await _me(factory, winner["access_token"]) == 401
         assert await _me(factory, rotated.json()["access_token"]) == 401
+
+
+async def _remove_and_rejoin(
+    org: Org, role: Role, *, before_rejoin: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    owner = org.owner
+    removed = await owner.client.delete(
+        f"/api/team/{org.employee_ids[role]}", headers=owner.headers(org.id)
+    )
+    assert removed.status_code == 204, removed.text
+    if before_rejoin is not None:
+        await before_rejoin()
+    invited = await owner.client.post(
+        "/api/orgs/invitations", json={"role": "member"}, headers=owner.headers(org.id)
+    )
+    assert invited.status_code == 201, invited.text
+    member = org.members[role]
+    joined = await member.client.post(
+        "/api/orgs/join", json={"code": invited.json()["code"]}, headers=member.headers()
+    )
+    assert joined.status_code == 200, joined.text
+
+
+async def test_a_grant_ends_with_the_membership(
+    factory: Factory, client: httpx.AsyncClient
+) -> None:
+    org = await factory.org(roles=(Role.MEMBER,))
+    member = org.members[Role.MEMBER]
+    registered = await register(client)
+    code, verifier = await code_for(member, org, registered["client_id"])
+    tokens = (await exchange(client, registered["client_id"], code, verifier)).json()
+
+    async def refresh_is_refused() -> None:
+        assert await _me(factory, tokens["access_token"]) == 401
+        answer = await refresh(client, registered["client_id"], tokens["refresh_token"])
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "invalid_grant"
+
+    await _remove_and_rejoin(org, Role.MEMBER, before_rejoin=refresh_is_refused)
+    again = await refresh(client, registered["client_id"], tokens["refresh_token"])
+    assert again.json()["error"] == "invalid_grant"
+    assert await _me(factory, tokens["access_token"]) == 401
+
+
+async def test_rejoining_does_not_revive_a_grant(
+    factory: Factory, client: httpx.AsyncClient
+) -> None:
+    """Removed and invited back without the client noticing in between: the old grant was
+    given under the old membership and stays dead."""
+    org = await factory.org(roles=(Role.MEMBER,))
+    member = org.members[Role.MEMBER]
+    registered = await register(client)
+    code, verifier = await code_for(member, org, registered["client_id"])
+    tokens = (await exchange(client, registered["client_id"], code, verifier)).json()
+    await _remove_and_rejoin(org, Role.MEMBER)
+    assert await _me(factory, tokens["access_token"]) == 401
+    answer = await refresh(client, registered["client_id"], tokens["refresh_token"])
+    assert answer.json()["error"] == "invalid_grant"

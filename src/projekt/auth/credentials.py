@@ -84,7 +84,13 @@ OAUTH_LOOKUP = (
     .join(User, User.id == OAuthToken.user_id)
     .outerjoin(
         Membership,
-        and_(Membership.org_id == OAuthToken.org_id, Membership.user_id == OAuthToken.user_id),
+        and_(
+            Membership.org_id == OAuthToken.org_id,
+            Membership.user_id == OAuthToken.user_id,
+            # A membership begun after the token was issued (left, then rejoined) is not the
+            # one the grant was given under: the token speaks for no one.
+            Membership.joined_at <= OAuthToken.created_at,
+        ),
     )
     .where(OAuthToken.access_hash == bindparam("token_hash"))
 )

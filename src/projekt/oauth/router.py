@@ -337,6 +337,8 @@ async def _token_exchange(
                 exchange.code = await store.code(form.get("code"))
             elif form.get("grant_type") == "refresh_token":
                 exchange.token = await store.token(form.get("refresh_token"))
+                if exchange.token is not None:
+                    exchange.grant_holds = await store.grant_holds(exchange.token)
         else:
             exchange.token = await store.token(form.get("token"))
         begin(exchange)

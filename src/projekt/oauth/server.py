@@ -65,6 +65,7 @@ class Exchange:
     client: ClientView | None = None
     code: OAuthCode | None = None
     token: OAuthToken | None = None  # the refresh (or revoked) token presented
+    grant_holds: bool = True  # the token's person is still a member of its org (refresh)
     user: Grantee | None = None  # the signed-in person on the consent page
     effects: list[tuple[str, Any]] = field(default_factory=list)
 
@@ -299,6 +300,11 @@ class RotatingRefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         if row is None or not same(row.refresh_hash, digest(refresh_token)):
             return None
         if row.revoked_at is not None or row.family_expires_at <= exchange.now:
+            return None
+        if not exchange.grant_holds:
+            # Removed from the org (or deactivated): the grant ends for good, so rejoining
+            # later does not bring it back.
+            exchange.effects.append(("revoke_family", row.family_id))
             return None
         if row.rotated_at is not None and exchange.now - row.rotated_at > exchange.refresh_grace:
             exchange.effects.append(("revoke_family", row.family_id))

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from projekt.auth.models import User
 from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.security import digest, new_opaque_token
@@ -20,6 +21,7 @@ from projekt.oauth.server import (
     Exchange,
     Grantee,
 )
+from projekt.orgs.models import Membership
 
 
 class OAuthStore:
@@ -59,6 +61,22 @@ class OAuthStore:
         )
         row: OAuthToken | None = (await self.session.execute(stmt)).scalars().first()
         return row
+
+    async def grant_holds(self, row: OAuthToken) -> bool:
+        """Whether the person a grant speaks for is still an active member of its org, under
+        the same membership: one that began after this token was issued is a later rejoining,
+        and a grant does not outlive the membership it was given under."""
+        stmt = (
+            select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.org_id == row.org_id,
+                Membership.user_id == row.user_id,
+                Membership.joined_at <= row.created_at,
+                User.is_active.is_(True),
+            )
+        )
+        return (await self.session.execute(stmt)).first() is not None
 
     async def register(
         self, metadata: dict[str, Any], confidential: bool
