@@ -172,3 +172,53 @@ async def test_rejoining_does_not_revive_a_grant(
     assert await _me(factory, tokens["access_token"]) == 401
     answer = await refresh(client, registered["client_id"], tokens["refresh_token"])
     assert answer.json()["error"] == "invalid_grant"
+
+
+async def test_a_dead_token_gets_invalid_token_in_the_challenge(
+    factory: Factory, client: httpx.AsyncClient, time_travel: MovableClock
+) -> None:
+    """RFC 6750 §3.1: a presented token that is expired, revoked or unknown says so."""
+    org = await factory.org()
+    registered = await register(client)
+    code, verifier = await code_for(org.owner, org, registered["client_id"])
+    expiring = (await exchange(client, registered["client_id"], code, verifier)).json()
+    code, verifier = await code_for(org.owner, org, registered["client_id"])
+    revoked = (await exchange(client, registered["client_id"], code, verifier)).json()
+    answer = await client.post(
+        "/oauth/revoke",
+        data={"token": revoked["access_token"], "client_id": registered["client_id"]},
+    )
+    assert answer.status_code == 200
+    challenges = {}
+    async with factory.client(Authorization=f"Bearer {revoked['access_token']}") as agent:
+        challenges["revoked"] = await agent.get("/api/me")
+    async with factory.client(Authorization="Bearer pjo_at_never-issued") as agent:
+        challenges["unknown"] = await agent.get("/api/me")
+    time_travel.advance(timedelta(hours=1, seconds=1))
+    async with factory.client(Authorization=f"Bearer {expiring['access_token']}") as agent:
+        challenges["expired"] = await agent.get("/api/me")
+    for why, response in challenges.items():
+        assert response.status_code == 401, why
+        challenge = response.headers["www-authenticate"]
+        assert challenge.startswith("Bearer "), why
+        assert 'error="invalid_token"' in challenge, why
+        assert "resource_metadata=" in challenge, why
+    # No credential at all is not an invalid token (RFC 6750 §3.1): no error code then.
+    anonymous = await client.get("/api/me")
+    assert anonymous.status_code == 401
+    assert "error=" not in anonymous.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke"])
+@pytest.mark.parametrize("how", ["form", "basic"])
+async def test_an_unknown_client_is_401(client: httpx.AsyncClient, endpoint: str, how: str) -> None:
+    """RFC 6749 §5.2: failed client authentication is 401, with a Basic challenge."""
+    data = {"grant_type": "refresh_token", "refresh_token": "pjo_rt_x", "token": "pjo_rt_x"}
+    if how == "basic":
+        answer = await client.post(endpoint, data=data, auth=("pjc_nobody", "pjs_nothing"))
+    else:
+        answer = await client.post(endpoint, data={**data, "client_id": "pjc_nobody"})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "invalid_client"
+    assert answer.headers["www-authenticate"].startswith('Basic realm="oauth"')
+    assert answer.headers["cache-control"] == "no-store"

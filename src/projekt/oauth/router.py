@@ -352,6 +352,8 @@ async def _token_exchange(
             answer = SERVER.create_token_response(oauth_request)
         answer = await store.apply(exchange, answer)
         await services.db.commit(session)
+        if isinstance(answer.body, dict) and answer.body.get("error") == "invalid_client":
+            answer = _client_refused(answer)
     except Exception as exc:
         error = as_app_error(exc)
         if error.status == 503:
@@ -363,13 +365,33 @@ async def _token_exchange(
     return _oauth_json(answer.status, answer.body if answer.body != "" else {}, answer.headers)
 
 
-@router.post("/oauth/token", responses={400: {"description": "RFC 6749 error"}})
+def _client_refused(answer: Answer) -> Answer:
+    """RFC 6749 §5.2: failed client authentication is 401 with a challenge. authlib answers
+    400 for an unknown client_id sent in the form, and no realm on its Basic challenge."""
+    headers = [(k, v) for k, v in answer.headers if k.lower() != "www-authenticate"]
+    headers.append(("WWW-Authenticate", 'Basic realm="oauth", error="invalid_client"'))
+    return Answer(401, answer.body, headers)
+
+
+CLIENT_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "invalid_client: client authentication failed"}
+}
+
+
+@router.post("/oauth/token", responses={400: {"description": "RFC 6749 error"}, **CLIENT_REFUSED})
 async def token(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Exchange a code (with its PKCE verifier) or rotate a refresh token (RFC 6749)."""
     return await _token_exchange(request, session, services, "token")
 
 
-@router.post("/oauth/revoke", responses={200: {"description": "Revoked, or was never valid"}})
+@router.post(
+    "/oauth/revoke",
+    responses={
+        200: {"description": "Revoked, or was never valid"},
+        400: {"description": "RFC 6749 error"},
+        **CLIENT_REFUSED,
+    },
+)
 async def revoke(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Revoke an access or refresh token (RFC 7009)."""
     return await _token_exchange(request, session, services, "revoke")
