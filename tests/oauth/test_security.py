@@ -14,8 +14,11 @@ import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from projekt.core.context import Role
+from projekt.oauth.router import display_host
+from projekt.oauth.service import OAuthStore
 from tests.factories import Factory, Org
 from tests.oauth.test_flow import (
+    REDIRECT,
     auth_params,
     code_for,
     exchange,
@@ -222,3 +225,120 @@ async def test_an_unknown_client_is_401(client: httpx.AsyncClient, endpoint: str
     assert answer.json()["error"] == "invalid_client"
     assert answer.headers["www-authenticate"].startswith('Basic realm="oauth"')
     assert answer.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://claude.ai:443@evil.example/cb",
+        "https://user@claude.ai/cb",
+        "https://claude.ai\\@evil.example/cb",
+        "https://*.example.com/cb",
+        "https://claude.*/cb",
+        "https://claude.ai/cb#",
+        "https://claude.ai/cb#frag",
+        "claude://callback",
+        "com.example.app:/oauth2redirect",
+        "file:///etc/passwd",
+        "ftp://claude.ai/cb",
+        "https:///cb",
+        "https://claude.ai:99999/cb",
+        "https://bücher.example/cb",
+        "https://claude.ai/c b",
+        "https://claude.ai%2eevil.example/cb",
+        "http://localhost.evil.example/cb",
+    ],
+)
+async def test_registration_refuses_deceptive_redirects(
+    client: httpx.AsyncClient, uri: str
+) -> None:
+    response = await client.post(
+        "/oauth/register", json={"client_name": "x", "redirect_uris": [uri]}
+    )
+    assert response.status_code == 400, uri
+    assert response.json()["error"] == "invalid_redirect_uri"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        REDIRECT,
+        "https://claude.ai:8443/cb?tenant=1",
+        "https://xn--bcher-kva.example/cb",
+        "https://192.0.2.1/cb",
+        "http://127.0.0.1/callback",
+        "http://localhost:3000/cb",
+        "http://[::1]/cb",
+    ],
+)
+async def test_registration_accepts_plain_redirects(client: httpx.AsyncClient, uri: str) -> None:
+    await register(client, redirect_uris=[uri])
+
+
+@pytest.mark.parametrize(
+    ("uri", "host"),
+    [
+        ("https://claude.ai:8443/cb", "claude.ai:8443"),
+        ("http://[::1]:5050/cb", "[::1]:5050"),
+        (REDIRECT, "claude.ai"),
+    ],
+)
+async def test_consent_names_the_real_host(
+    factory: Factory, client: httpx.AsyncClient, uri: str, host: str
+) -> None:
+    org = await factory.org()
+    registered = await register(client, redirect_uris=[uri])
+    params = auth_params(registered["client_id"], "x" * 43, redirect_uri=uri)
+    page = await org.owner.client.get("/oauth/authorize", params=params)
+    assert page.status_code == 200, page.text
+    assert f'<strong id="redirect-host">{host}</strong>' in page.text
+
+
+async def test_a_redirect_registered_before_the_rules_is_not_followed(
+    factory: Factory, client: httpx.AsyncClient
+) -> None:
+    """A client stored while user info was still accepted: its page is an error, and nothing
+    ever names claude.ai for an address that goes to evil.example."""
+    org = await factory.org()
+    services = factory.services
+    deceptive = "https://claude.ai:443@evil.example/cb"
+    async with services.db.session() as session:
+        store = OAuthStore(session, services.settings, services.clock)
+        client_id, _ = await store.register(
+            {
+                "client_name": "Claude",
+                "redirect_uris": [deceptive],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_method": "none",
+            },
+            confidential=False,
+        )
+    assert display_host(deceptive) == "evil.example"
+    params = auth_params(client_id, "x" * 43, redirect_uri=deceptive)
+    page = await org.owner.client.get("/oauth/authorize", params=params)
+    assert page.status_code == 400
+    assert "location" not in page.headers
+    assert "claude.ai:443@" not in page.text
+
+
+async def test_oauth_answers_send_no_referrer(factory: Factory, client: httpx.AsyncClient) -> None:
+    org = await factory.org()
+    registered = await register(client)
+    params = auth_params(registered["client_id"], "x" * 43)
+    answers = {
+        "consent": await org.owner.client.get("/oauth/authorize", params=params),
+        "error page": await org.owner.client.get(
+            "/oauth/authorize", params={**params, "client_id": "pjc_nobody"}
+        ),
+        "error redirect": await org.owner.client.get(
+            "/oauth/authorize", params={**params, "code_challenge_method": "plain"}
+        ),
+        "sign-in redirect": await client.get("/oauth/authorize", params=params),
+        "token": await client.post("/oauth/token", data={"grant_type": "authorization_code"}),
+        "metadata": await client.get("/.well-known/oauth-authorization-server"),
+    }
+    form = {**params, "csrf_token": org.owner.csrf, "org_id": str(org.id), "decision": "approve"}
+    answers["code redirect"] = await org.owner.client.post("/oauth/authorize", data=form)
+    assert [answers[k].status_code for k in answers] == [200, 400, 303, 303, 401, 200, 303]
+    for what, answer in answers.items():
+        assert answer.headers.get("referrer-policy") == "no-referrer", what

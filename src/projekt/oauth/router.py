@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import re
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
@@ -32,7 +36,24 @@ from projekt.oauth.service import OAuthStore
 from projekt.orgs.service import OrgService, find_membership
 from projekt.web.router import page
 
-router = APIRouter(tags=["oauth"])
+
+class _NoReferrerRoute(APIRoute):
+    """Every answer of the authorization server says ``Referrer-Policy: no-referrer``: its
+    pages and redirects carry codes, state and client addresses in their URLs, which must not
+    leak to the next site through ``Referer`` (RFC 9700 §4.2.4)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_policy(request: Request) -> Response:
+            response = await handler(request)
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+
+        return with_policy
+
+
+router = APIRouter(tags=["oauth"], route_class=_NoReferrerRoute)
 SERVER = Server()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -128,18 +149,53 @@ class Registration(BaseModel):
     token_endpoint_auth_method: str = "none"
 
 
+_DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
+
+
 def redirect_problem(uri: str) -> str | None:
-    """Why a redirect URI is refused, or None: https, or http on a loopback host only."""
+    """Why a redirect URI is refused, or None: https, or http on a loopback host only; a plain
+    host (no user info, no wildcard), no fragment (RFC 6749 §3.1.2, RFC 9700 §4.1)."""
     if len(uri) > 2000:
         return "too long"
+    if any(not "!" <= c <= "~" for c in uri) or "\\" in uri:
+        return "must be printable ASCII without spaces or backslashes (percent-encode the rest)"
     parts = urlsplit(uri)
     if parts.fragment or "#" in uri:
         return "fragments are not allowed"
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return None
-    return "must be https, or http on a loopback address"
+    if parts.scheme not in ("https", "http"):
+        return "must be https, or http on a loopback address"
+    if "@" in parts.netloc:
+        # https://claude.ai:443@evil.example/ goes to evil.example: no user info, ever.
+        return "must not contain user information (@)"
+    if "*" in parts.netloc:
+        return "wildcards are not allowed; register each exact address"
+    host = parts.hostname or ""
+    try:
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return "the port is not a number from 0 to 65535"
+    if not _is_host(host):
+        return "needs a host name or IP address"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        return "must be https, or http on a loopback address"
+    return None
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_DNS_NAME.match(host)) and not host.replace(".", "").isdigit()
+    return True
+
+
+def display_host(uri: str) -> str:
+    """The host a redirect really goes to, as the consent page names it (never user info)."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port is not None else host
 
 
 @router.post("/oauth/register", status_code=201, responses={400: {"description": "RFC 7591 error"}})
@@ -226,6 +282,9 @@ async def _validated(
     if not redirect_uri or not client.check_redirect_uri(redirect_uri):
         # Never redirect to an unregistered address (open redirector).
         return None, _error_page(request, "This redirect address is not registered for the client.")
+    if redirect_problem(redirect_uri):
+        # Registered before the rules were tightened: refused rather than followed.
+        return None, _error_page(request, "This redirect address is not acceptable.")
     try:
         grant = SERVER.get_consent_grant(
             _form_request(request, list(params.items()))
@@ -267,7 +326,7 @@ async def authorize_page(request: Request, session: SessionDep, services: Servic
         request,
         "consent.html",
         client_name=exchange.client.row.client_name,
-        redirect_host=urlsplit(redirect_uri).netloc,
+        redirect_host=display_host(redirect_uri),
         orgs=orgs,
         params=params,
     )
