@@ -40,7 +40,7 @@ from projekt.web.router import page
 class _NoReferrerRoute(APIRoute):
     """Every answer of the authorization server says ``Referrer-Policy: no-referrer``: its
     pages and redirects carry codes, state and client addresses in their URLs, which must not
-    leak to the next site through ``Referer`` (RFC 9700 §4.2.4)."""
+    leak to the next site through ``Referer`` (RFC 9700 §4.2)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

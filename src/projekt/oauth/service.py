@@ -135,7 +135,7 @@ class OAuthStore:
                 await self._revoke_family(value.family_id, now)
         if answer.status >= 400 and exchange.code is not None:
             # Any failed redemption burns the code (wrong verifier, client, redirect, resource):
-            # a guessed or stolen code gets one try (RFC 9700 §4.2; test plan C5/C7).
+            # a guessed or stolen code gets one try (security test plan C5 and C7).
             await self.session.execute(
                 update(OAuthCode)
                 .where(OAuthCode.id == exchange.code.id, OAuthCode.used_at.is_(None))
