@@ -39,12 +39,15 @@ class FlakyRedis:
         self.model = InProcessLimiter(clock=clock)
         self.failing = False
         self.calls = 0
+        self.gate: asyncio.Event | None = None  # when set: calls wait for it, like a stall
 
     def register_script(self, _source: str) -> Any:
         return self.run
 
     async def run(self, keys: list[str], args: list[Any]) -> list[Any]:
         self.calls += 1
+        if self.gate is not None:
+            await self.gate.wait()
         if self.failing:
             raise TimeoutError("Timeout reading from 127.0.0.1:6379")
         charges = [
@@ -130,6 +133,28 @@ async def test_one_timeout_does_not_open_the_breaker(moved: MovedMonotonic) -> N
     calls = redis.calls
     assert (await limiter.hit("k", FIVE)).epoch == "epoch-1"  # the very next call asks Redis
     assert redis.calls == calls + 1
+
+
+async def test_calls_that_fail_together_count_as_one_failure(moved: MovedMonotonic) -> None:
+    """A stalled event loop times out every call in flight at once: that is one failure."""
+    redis = FlakyRedis(moved)
+    limiter = limiter_on(redis, moved, failures=3)
+    redis.failing = True
+    redis.gate = asyncio.Event()
+    stalled = asyncio.gather(*(limiter.hit(f"k{n}", FIVE) for n in range(16)))
+    for _ in range(100):  # bounded: until all 16 are in flight
+        if redis.calls == 16:
+            break
+        await asyncio.sleep(0)
+    redis.gate.set()
+    assert all(d.allowed for d in await stalled)
+    assert limiter.failures == 16
+    assert limiter.breaker.consecutive_failures == 1 and not limiter.breaker.is_open
+    redis.gate = None
+    await limiter.hit("k", FIVE)
+    assert not limiter.breaker.is_open
+    await limiter.hit("k", FIVE)  # the third failure in a row, each sent after the last
+    assert limiter.breaker.is_open
 
 
 async def test_consecutive_failures_open_it_and_a_probe_closes_it(moved: MovedMonotonic) -> None:

@@ -208,7 +208,11 @@ class CircuitBreaker:
 
     Closed, every call goes to Redis. ``failures_to_open`` failures in a row open it: calls skip
     Redis (no waiting on a dead server) until ``cooldown_s`` has passed, then one call probes
-    (half-open). A success closes it, a failure opens it again for another cool-down."""
+    (half-open). A success closes it, a failure opens it again for another cool-down.
+
+    "In a row" means each failed call was sent after the previous failure was seen: calls that
+    were in flight together and failed together (a stalled event loop times them all out at
+    once) count as one failure, not as many."""
 
     def __init__(
         self, failures_to_open: int, cooldown_s: float, clock: Callable[[], float]
@@ -218,40 +222,46 @@ class CircuitBreaker:
         self.clock = clock
         self.consecutive_failures = 0
         self.open_until: float | None = None  # None: closed
-        self._probing = False
+        self._last_failure = -math.inf
+        self._probe_sent: float | None = None
 
     @property
     def is_open(self) -> bool:
         return self.open_until is not None
 
-    def admit(self) -> bool:
-        """Whether this call may go to Redis."""
+    def admit(self) -> float | None:
+        """When this call may go to Redis, the time it is sent (to pass back); else None."""
+        now = self.clock()
         if self.open_until is None:
-            return True
-        if self._probing or self.clock() < self.open_until:
-            return False
-        self._probing = True  # half-open: this call is the probe, the others stay local
-        return True
+            return now
+        if self._probe_sent is not None or now < self.open_until:
+            return None
+        self._probe_sent = now  # half-open: this call is the probe, the others stay local
+        return now
 
     def succeeded(self) -> bool:
         """Record a success; True when it closed the breaker."""
         was_open = self.open_until is not None
         self.consecutive_failures = 0
         self.open_until = None
-        self._probing = False
+        self._probe_sent = None
         return was_open
 
-    def failed(self) -> bool:
-        """Record a failure; True when it opened the breaker."""
-        self.consecutive_failures += 1
+    def failed(self, sent: float) -> bool:
+        """Record a failure of a call sent at ``sent``; True when it opened the breaker."""
+        now = self.clock()
         if self.open_until is not None:
-            # A failed probe, or a call sent before the breaker opened: stay open.
-            self.open_until = self.clock() + self.cooldown_s
-            self._probing = False
+            if self._probe_sent is not None and sent >= self._probe_sent:
+                self.open_until = now + self.cooldown_s  # the probe failed: wait again
+                self._probe_sent = None
             return False
+        if sent < self._last_failure:
+            return False  # in flight when a failure was already seen: the same stall
+        self._last_failure = now
+        self.consecutive_failures += 1
         if self.consecutive_failures < self.failures_to_open:
             return False
-        self.open_until = self.clock() + self.cooldown_s
+        self.open_until = now + self.cooldown_s
         return True
 
 
@@ -294,7 +304,8 @@ class RedisLimiter:
 
     async def charge(self, charges: Sequence[Charge]) -> Decision:
         keys = [f"{self._prefix}:rl:{subject}:{bucket.name}" for subject, bucket in charges]
-        if not self.breaker.admit():
+        sent = self.breaker.admit()
+        if sent is None:
             return self._local(keys, charges)
         # The script also reads the one credential epoch, so this needs one Redis (replicas or
         # Sentinel are fine), not Cluster.
@@ -305,7 +316,7 @@ class RedisLimiter:
             raw = await self._script(keys=[*keys, self._epoch_key], args=args)
         except Exception as exc:  # any Redis trouble: keep serving from local buckets
             self.failures += 1
-            if self.breaker.failed():
+            if self.breaker.failed(sent):
                 logger.warning(
                     "rate limiter: Redis failed %d times in a row (%s); limiting in process, "
                     "next try in %.1f s",
