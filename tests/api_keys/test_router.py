@@ -313,3 +313,28 @@ def test_cli_mints_a_key(
         assert main(["keys", "mint", "--org", slug, "--email", email, "--name", "ci"]) == 0
     token = out.getvalue().strip().splitlines()[-1]
     assert TOKEN.match(token)
+
+
+async def test_rejoining_does_not_revive_a_key(factory: Factory) -> None:
+    """Removed and invited back: the key was minted under the old membership and stays dead."""
+    org = await factory.org(roles=(Role.MANAGER,))
+    manager = org.members[Role.MANAGER]
+    token = await factory.key(org.id, manager)
+    async with factory.client(Authorization=f"Bearer {token}") as keyed:
+        assert (await keyed.get("/api/me")).status_code == 200
+        removed = await org.owner.client.delete(
+            f"/api/team/{org.employee_ids[Role.MANAGER]}", headers=org.owner.headers(org.id)
+        )
+        assert removed.status_code == 204
+        assert (await keyed.get("/api/me")).status_code == 401
+        invited = await org.owner.client.post(
+            "/api/orgs/invitations", json={"role": "manager"}, headers=org.owner.headers(org.id)
+        )
+        joined = await manager.client.post(
+            "/api/orgs/join", json={"code": invited.json()["code"]}, headers=manager.headers()
+        )
+        assert joined.status_code == 200, joined.text
+        assert (await keyed.get("/api/me")).status_code == 401
+    fresh = await factory.key(org.id, manager)
+    async with factory.client(Authorization=f"Bearer {fresh}") as keyed:
+        assert (await keyed.get("/api/me")).status_code == 200

@@ -47,7 +47,14 @@ PAT_LOOKUP = (
     )
     .join(User, User.id == ApiKey.user_id)
     .outerjoin(
-        Membership, and_(Membership.org_id == ApiKey.org_id, Membership.user_id == ApiKey.user_id)
+        Membership,
+        and_(
+            Membership.org_id == ApiKey.org_id,
+            Membership.user_id == ApiKey.user_id,
+            # As for OAuth grants: a key minted under a membership that has since ended speaks
+            # for no one, even once the person is invited back.
+            Membership.joined_at <= ApiKey.created_at,
+        ),
     )
     .where(ApiKey.token_hash == bindparam("token_hash"))
 )
