@@ -56,10 +56,18 @@ async def get_services(request: Request) -> AppServices:
 ServicesDep = Annotated[AppServices, Depends(get_services)]
 
 
+# Safe methods only read: their units of work do not queue for SQLite's write lock.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def writes(request: Request) -> bool:
+    return request.method not in READ_ONLY_METHODS
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # scope="function" below: the commit happens before the response is sent, so a failed
     # commit can never follow a 2xx.
-    async with services_of(request).db.session() as session:
+    async with services_of(request).db.session(write=writes(request)) as session:
         yield session
 
 
@@ -70,14 +78,15 @@ class UnitOfWork:
     """A session made only when first used: hot read paths that run on the fast path never
     pay for one. Committed at the edge like ``SessionDep``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, write: bool = True) -> None:
         self._db = db
+        self._write = write
         self._session: AsyncSession | None = None
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
-            self._session = self._db.sessionmaker()
+            self._session = self._db.new_session(write=self._write)
         return self._session
 
     async def finish(self, failed: bool) -> None:
@@ -93,7 +102,7 @@ class UnitOfWork:
 
 
 async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    uow = UnitOfWork(services_of(request).db)
+    uow = UnitOfWork(services_of(request).db, write=writes(request))
     try:
         yield uow
     except BaseException:
