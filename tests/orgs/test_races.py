@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from projekt.core.context import Role
 from tests.factories import Factory
-from tests.races import together
+from tests.races import race_update_and_delete, together
 
 
 async def test_concurrent_joins_with_one_code_join_once(factory: Factory) -> None:
@@ -30,3 +32,19 @@ async def test_concurrent_joins_with_one_code_join_once(factory: Factory) -> Non
         team = await admin.client.get("/api/team", headers=admin.headers(org.id))
         member_ids = {m["user_id"] for m in team.json()}
         assert {str(p.user_id) for p in joiners} & member_ids == {str(joined[0].user_id)}
+
+
+async def test_an_org_update_racing_its_delete_answers_404_not_500(factory: Factory) -> None:
+    owner = await factory.person()
+
+    async def make() -> Any:
+        return await factory.org(owner)
+
+    await race_update_and_delete(
+        make,
+        lambda org: owner.client.patch(
+            f"/api/orgs/{org.id}", json={"name": "Renamed"}, headers=owner.headers(org.id)
+        ),
+        lambda org: owner.client.delete(f"/api/orgs/{org.id}", headers=owner.headers(org.id)),
+        rounds=10,
+    )

@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 from projekt.config import Settings
+from projekt.core.errors import NotFound
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -130,6 +132,15 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def vanished() -> NotFound:
+    """What an UPDATE or DELETE of a row that another request deleted first answers.
+
+    Update paths lock their row before they read it (``get_for_update``), so this is the net
+    under one that does not: a 404 rather than the ORM's StaleDataError as a 500.
+    """
+    return NotFound("It was deleted while this request ran.")
+
+
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
@@ -164,6 +175,9 @@ class Database:
             try:
                 yield session
                 await self.commit(session)
+            except StaleDataError as exc:
+                await session.rollback()
+                raise vanished() from exc
             except BaseException:
                 await session.rollback()
                 raise

@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from projekt.auth.cache import CredentialCache
 from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
-from projekt.core.db import Database
+from projekt.core.db import Database, vanished
 from projekt.core.errors import Unauthorized
 from projekt.core.fastsql import FastSQL
 from projekt.core.metrics import Metrics
@@ -96,7 +97,11 @@ class UnitOfWork:
             if failed:
                 await self._session.rollback()
             else:
-                await self._db.commit(self._session)
+                try:
+                    await self._db.commit(self._session)
+                except StaleDataError as exc:
+                    await self._session.rollback()
+                    raise vanished() from exc
         finally:
             await self._session.close()
 
@@ -105,6 +110,9 @@ async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     uow = UnitOfWork(services_of(request).db, write=writes(request))
     try:
         yield uow
+    except StaleDataError as exc:
+        await uow.finish(failed=True)
+        raise vanished() from exc
     except BaseException:
         await uow.finish(failed=True)
         raise

@@ -238,7 +238,7 @@ class ProjectService:
         """Add a person (or, when already a member, update their sprint capacity)."""
         await self._require_org_member(ctx, user_id, "user_id")
         repo = ProjectMemberRepository(self.session, ctx.org_id)
-        member = await repo.find(project.id, user_id)
+        member = await repo.find(project.id, user_id, for_update=True)
         if member is None:
             await self._add_member(project, user_id)
             member = await repo.find(project.id, user_id)
@@ -250,7 +250,7 @@ class ProjectService:
 
     async def remove_member(self, ctx: OrgContext, project: Project, user_id: uuid.UUID) -> None:
         repo = ProjectMemberRepository(self.session, ctx.org_id)
-        member = await repo.find(project.id, user_id)
+        member = await repo.find(project.id, user_id, for_update=True)
         if member is None:
             raise ProjectNotFound("That person is not a member of this project.")
         await self.session.delete(member)

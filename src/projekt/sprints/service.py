@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -339,17 +340,11 @@ class SprintService:
         days = [sprint.start_date + timedelta(days=n) for n in range(length)]
         past = [day for day in days if day <= today]
         cutoffs = [datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) for day in past]
-        hours_by_day = [0.0] * len(past)
-        count_by_day = [0] * len(past)
-        sprint_key = str(sprint.id)
-        for issue in issues:
-            for n, state in enumerate(_replay_days(events[issue.id], cutoffs)):
-                if state is None or state.get("sprint_id") != sprint_key:
-                    continue
-                if state.get("status") in done or state.get("archived"):
-                    continue
-                hours_by_day[n] += float(state.get("estimated_hours") or 0.0)
-                count_by_day[n] += 1
+        histories = [[(e.created_at, e.changes) for e in events[i.id]] for i in issues]
+        # Plain CPU over plain data: in a worker thread, so the event loop keeps serving.
+        hours_by_day, count_by_day = await asyncio.to_thread(
+            _remaining_by_day, histories, cutoffs, str(sprint.id), done
+        )
         remaining_by_day: list[tuple[float, int] | None] = [
             *zip(hours_by_day, count_by_day, strict=True),
             *([None] * (len(days) - len(past))),
@@ -436,21 +431,30 @@ def _done_statuses(project: Project) -> set[str]:
     return {c["name"] for c in project.columns if c["category"] in ("done", "cancelled")}
 
 
-def _replay_days(entries: list[Any], cutoffs: list[datetime]) -> list[dict[str, Any] | None]:
-    """The issue's tracked fields as of each cutoff (ascending), or None before it existed.
-
-    ``entries`` are oldest first: one walk serves every cutoff.
-    """
-    states: list[dict[str, Any] | None] = []
-    state: dict[str, Any] | None = None
-    position = 0
-    for cutoff in cutoffs:
-        while position < len(entries) and entries[position].created_at < cutoff:
-            if state is None:
-                state = {}
-            for field, change in (entries[position].changes or {}).items():
-                if isinstance(change, list) and len(change) == 2:
-                    state[field] = change[1]
-            position += 1
-        states.append(dict(state) if state is not None else None)
-    return states
+def _remaining_by_day(
+    histories: list[list[tuple[datetime, dict[str, Any] | None]]],
+    cutoffs: list[datetime],
+    sprint_key: str,
+    done: set[str],
+) -> tuple[list[float], list[int]]:
+    """Open hours and issues of the sprint at each cutoff (ascending), replayed from each
+    issue's activity (oldest first): one walk per issue serves every cutoff."""
+    hours = [0.0] * len(cutoffs)
+    counts = [0] * len(cutoffs)
+    for entries in histories:
+        state: dict[str, Any] | None = None  # None until the issue exists
+        position = 0
+        for n, cutoff in enumerate(cutoffs):
+            while position < len(entries) and entries[position][0] < cutoff:
+                state = state if state is not None else {}
+                for field, change in (entries[position][1] or {}).items():
+                    if isinstance(change, list) and len(change) == 2:
+                        state[field] = change[1]
+                position += 1
+            if state is None or state.get("sprint_id") != sprint_key:
+                continue
+            if state.get("status") in done or state.get("archived"):
+                continue
+            hours[n] += float(state.get("estimated_hours") or 0.0)
+            counts[n] += 1
+    return hours, counts
