@@ -164,3 +164,22 @@ async def test_a_key_past_the_number_column_is_404(factory: Factory) -> None:
         response = await member.client.get(f"/api/issues/{prefix}-{number}", headers=headers)
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "issue_not_found"
+
+
+async def test_concurrent_updates_that_look_up_references_never_wait_on_each_other(
+    factory: Factory,
+) -> None:
+    """On SQLite a writer holds the write lock from its BEGIN: its reference look-ups must not
+    need a second pool connection, which writers queued behind that lock could all be holding."""
+    org, member, headers, project_id = await _setup(factory)
+    issues = [await _issue(member, headers, project_id) for _ in range(5)]
+    calls = []
+    for n in range(40):
+        url = f"/api/issues/{issues[n % 5]['id']}"
+        body = {"assignee_id": str(member.user_id), "title": f"t{n}"}
+        calls.append(member.client.patch(url, json=body, headers=headers))
+        calls.append(member.client.get(url, headers=headers))
+    answers = await together(*calls)
+    assert [a.status_code for a in answers] == [200] * len(answers), {
+        a.status_code: a.text for a in answers if a.status_code != 200
+    }

@@ -552,15 +552,19 @@ class IssueService:
         values: dict[str, Any],
         issue: Issue | None,
         errors: dict[str, list[str]],
-        run: FastSQL | FastTransaction | None = None,
+        run: FastSQL | FastTransaction | _OnSession | None = None,
         project_id: uuid.UUID | None = None,
     ) -> None:
         """Every id in a body must name something of the caller's org that they may see.
 
         ``run`` is where the look-ups go: the create's own transaction (a second pool
-        connection while holding one could starve the pool), or the fast path.
+        connection while holding one could starve the pool), or the fast path. An update's
+        look-ups on SQLite go through its own unit of work: the fast path shares the engine's
+        pool there, and a writer holding the write lock while it waits for a connection held
+        by writers queued behind that lock would wait for them until both time out.
         """
-        run = run or self.services.fast
+        if run is None:
+            run = self.services.fast if self.services.fast.postgres else _OnSession(self.session)
         scope = self.reads.scope
         assignee = values.get("assignee_id")
         if assignee is not None and not await run.fetchrow(
@@ -593,6 +597,17 @@ class IssueService:
                 errors["milestone_id"] = [
                     "The milestone_id must name a milestone of the issue's project"
                 ]
+
+
+class _OnSession:
+    """The fast path's ``fetchrow``, on a unit of work's own session and connection."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def fetchrow(self, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        row = (await self._session.execute(stmt, dict(params))).first()
+        return None if row is None else cast(Mapping[str, Any], row._mapping)
 
 
 def _comment_read(comment: Comment) -> dict[str, Any]:
