@@ -1,10 +1,12 @@
-"""Validators derived from version numbers, and If-Match checks for writes."""
+"""Validators derived from version numbers, and the If-Match precondition of writes."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Header
 
 from projekt.core.errors import PreconditionFailed
 
@@ -15,12 +17,42 @@ def version_etag(*parts: object) -> str:
     return '"' + hashlib.blake2b(raw, digest_size=12).hexdigest() + '"'
 
 
-def check_if_match(request: Request, current: str) -> None:
-    """A stale ``If-Match`` means someone else wrote first: 412, and nothing is written."""
-    header = request.headers.get("if-match")
-    if header is None or header.strip() == "*":
-        return
-    # Strong comparison (RFC 9110 §13.1.1): weak tags never match.
-    tags = [tag.strip() for tag in header.split(",")]
-    if current not in tags:
-        raise PreconditionFailed()
+@dataclass(frozen=True, slots=True)
+class IfMatch:
+    """A request's ``If-Match``, to be checked by the write itself, under its row lock.
+
+    Comparing against a read made before the row is locked lets every concurrent writer holding
+    the same tag pass (a lost update). So the router only parses the header, and the service
+    calls ``check`` with the tag of the row it has just locked (``SELECT … FOR UPDATE`` on
+    PostgreSQL; on SQLite a writing unit of work holds the database's write lock from its
+    BEGIN): of N writers with one tag, the first one wins and the others get 412.
+    """
+
+    tags: tuple[str, ...] | None = None  # None: no precondition (no header, or "*")
+
+    @classmethod
+    def parse(cls, header: str | None) -> IfMatch:
+        if header is None or header.strip() == "*":
+            return cls(None)
+        return cls(tuple(tag.strip() for tag in header.split(",")))
+
+    def check(self, current: str) -> None:
+        """412 unless ``current`` (the locked row's tag) is one of the tags sent."""
+        # Strong comparison (RFC 9110 §13.1.1): weak tags never match.
+        if self.tags is not None and current not in self.tags:
+            raise PreconditionFailed()
+
+
+async def get_if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The ETag you read; a stale one answers 412 and writes nothing.",
+        ),
+    ] = None,
+) -> IfMatch:
+    return IfMatch.parse(if_match)
+
+
+IfMatchDep = Annotated[IfMatch, Depends(get_if_match)]

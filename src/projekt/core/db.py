@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 from projekt.config import Settings
+from projekt.core.errors import NotFound
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -87,11 +89,56 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The execution option that makes a connection's transactions start with BEGIN IMMEDIATE.
+SQLITE_BEGIN = "projekt_sqlite_begin"
+
+
+def sqlite_transactions(engine: AsyncEngine) -> None:
+    """SQLAlchemy emits BEGIN on SQLite, not the driver, and a writing unit of work says IMMEDIATE.
+
+    The sqlite3 driver begins a transaction only at the first INSERT/UPDATE/DELETE, so a unit of
+    work that reads and then writes (is the invitation unused? which labels does the issue
+    have? which version is it at?) decides on what it read without any lock, and two of them
+    both win. ``BEGIN IMMEDIATE`` takes SQLite's single write lock at the start instead: writers
+    queue (``busy_timeout``), each sees the last one's commit, and every check-then-write rule
+    holds as it does under PostgreSQL's row locks. Read-only transactions stay ``DEFERRED`` and
+    keep running beside the writer (WAL). This is SQLAlchemy's documented recipe for taking
+    over transaction control from the driver, which also makes SAVEPOINT part of the
+    transaction.
+    """
+    event.listen(engine.sync_engine, "connect", _driver_leaves_transactions_alone)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+
+
+def _driver_leaves_transactions_alone(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get(SQLITE_BEGIN) else "DEFERRED"
+    # Through the driver's own cursor rather than exec_driver_sql: like the BEGIN the driver
+    # used to send, it is not one of the app's statements (statement-counting listeners skip it).
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"BEGIN {mode}")
+    finally:
+        cursor.close()
+
+
 def ensure_sqlite_dir(url: str) -> None:
     """Create the folder of an SQLite file (``./var/`` by default) before the first migration."""
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def vanished() -> NotFound:
+    """What an UPDATE or DELETE of a row that another request deleted first answers.
+
+    Update paths lock their row before they read it (``get_for_update``), so this is the net
+    under one that does not: a 404 rather than the ORM's StaleDataError as a 500.
+    """
+    return NotFound("It was deleted while this request ran.")
 
 
 class Database:
@@ -100,7 +147,13 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = create_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        if settings.is_sqlite:
+            sqlite_transactions(self.engine)
+        # Units of work that write take the database's write lock when they begin on SQLite
+        # (see ``sqlite_transactions``); on PostgreSQL the option means nothing.
+        writer = self.engine.execution_options(**{SQLITE_BEGIN: True})
+        self.sessionmaker = async_sessionmaker(writer, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Run after each successful commit of a unit of work, before its response is sent.
         self.after_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
 
@@ -108,13 +161,23 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def new_session(self, *, write: bool = True) -> AsyncSession:
+        return (self.sessionmaker if write else self.read_sessionmaker)()
+
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: committed when the block ends cleanly, rolled back otherwise."""
-        async with self.sessionmaker() as session:
+    async def session(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """A unit of work: committed when the block ends cleanly, rolled back otherwise.
+
+        ``write=False`` for one that only reads (a GET): on SQLite it then does not queue for
+        the write lock.
+        """
+        async with self.new_session(write=write) as session:
             try:
                 yield session
                 await self.commit(session)
+            except StaleDataError as exc:
+                await session.rollback()
+                raise vanished() from exc
             except BaseException:
                 await session.rollback()
                 raise
@@ -126,7 +189,7 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
+        async with self.read_sessionmaker() as session:
             yield session
 
     async def ping(self) -> None:

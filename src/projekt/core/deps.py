@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from projekt.auth.cache import CredentialCache
 from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
-from projekt.core.db import Database
+from projekt.core.db import Database, vanished
 from projekt.core.errors import Unauthorized
 from projekt.core.fastsql import FastSQL
 from projekt.core.metrics import Metrics
@@ -56,10 +57,18 @@ async def get_services(request: Request) -> AppServices:
 ServicesDep = Annotated[AppServices, Depends(get_services)]
 
 
+# Safe methods only read: their units of work do not queue for SQLite's write lock.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def writes(request: Request) -> bool:
+    return request.method not in READ_ONLY_METHODS
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # scope="function" below: the commit happens before the response is sent, so a failed
     # commit can never follow a 2xx.
-    async with services_of(request).db.session() as session:
+    async with services_of(request).db.session(write=writes(request)) as session:
         yield session
 
 
@@ -70,14 +79,15 @@ class UnitOfWork:
     """A session made only when first used: hot read paths that run on the fast path never
     pay for one. Committed at the edge like ``SessionDep``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, write: bool = True) -> None:
         self._db = db
+        self._write = write
         self._session: AsyncSession | None = None
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
-            self._session = self._db.sessionmaker()
+            self._session = self._db.new_session(write=self._write)
         return self._session
 
     async def finish(self, failed: bool) -> None:
@@ -87,15 +97,22 @@ class UnitOfWork:
             if failed:
                 await self._session.rollback()
             else:
-                await self._db.commit(self._session)
+                try:
+                    await self._db.commit(self._session)
+                except StaleDataError as exc:
+                    await self._session.rollback()
+                    raise vanished() from exc
         finally:
             await self._session.close()
 
 
 async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    uow = UnitOfWork(services_of(request).db)
+    uow = UnitOfWork(services_of(request).db, write=writes(request))
     try:
         yield uow
+    except StaleDataError as exc:
+        await uow.finish(failed=True)
+        raise vanished() from exc
     except BaseException:
         await uow.finish(failed=True)
         raise

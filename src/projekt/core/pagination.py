@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ from projekt.core.responses import dumps
 PLAIN_CAP = 100
 MAX_LIMIT = 200
 PAGING_PARAMS = ("limit", "offset", "page", "per_page")
+# Bounded so that no value reaches the database as a number it cannot hold (past 2^63 the
+# drivers fail, which answered 500): no list is paged two billion items deep.
+MAX_OFFSET = 2**31 - 1
+_WHOLE = re.compile(r"-?[0-9]{1,12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +46,26 @@ def parse_paging(query: QueryParams) -> Paging:
         if values["page"] < 1:
             raise BadRequest("page starts at 1.", code="bad_paging")
         offset = (values["page"] - 1) * size
+        if offset > MAX_OFFSET:
+            raise BadRequest(
+                f"page is too large: at most {MAX_OFFSET // size + 1} with per_page={size}.",
+                code="bad_paging",
+            )
     else:
         offset = values.get("offset", 0)
-        if offset < 0:
-            raise BadRequest("offset cannot be negative.", code="bad_paging")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise BadRequest(f"offset must be between 0 and {MAX_OFFSET}.", code="bad_paging")
     return Paging(size, offset, enveloped=True)
 
 
 def _int(name: str, value: str | None) -> int:
-    try:
-        return int(value or "")
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number.", code="bad_paging") from None
+    # Plain ASCII digits only: int() would also take "1_000", " 5" or other scripts' digits.
+    # Twelve digits are more than any bound here, so a longer number is out of range anyway.
+    if value is None or not _WHOLE.fullmatch(value):
+        if value is not None and re.fullmatch(r"-?[0-9]+", value):
+            raise BadRequest(f"{name} is out of range.", code="bad_paging")
+        raise BadRequest(f"{name} must be a whole number.", code="bad_paging")
+    return int(value)
 
 
 def parse_sort(

@@ -44,6 +44,29 @@ class OrgScopedRepository(Repository[M]):
         obj: M | None = result.scalar_one_or_none()
         return obj
 
+    async def get_for_update(self, obj_id: uuid.UUID, *, deleting: bool = False) -> M | None:
+        """The row as it is now, locked for this transaction; None if it is gone.
+
+        Every update or delete path starts here, before it checks anything: on PostgreSQL a
+        concurrent writer waits for our commit (and one that deleted the row first leaves us
+        None, a 404, instead of an UPDATE that matches nothing); on SQLite, which ignores FOR
+        UPDATE, the writing unit of work already holds the write lock since its BEGIN.
+        ``populate_existing``: an earlier, unlocked read of the same row in this session must
+        not be handed back unchanged. Updates take FOR NO KEY UPDATE, which still lets other
+        transactions insert rows that reference this one (a comment on a locked issue).
+
+        Lock order, so that two writers never wait for each other: project, then its sprint or
+        milestone, then issues, then comments.
+        """
+        stmt = (
+            self.select()
+            .where(self.model.id == obj_id)
+            .with_for_update(key_share=not deleting)
+            .execution_options(populate_existing=True)
+        )
+        obj: M | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return obj
+
 
 def like_pattern(q: str) -> str:
     """A case-folded ``%q%`` with LIKE's wildcards escaped (use with ``escape="\\\\"``)."""

@@ -352,24 +352,34 @@ class IssueRepository(OrgScopedRepository[Issue]):
             .where(Issue.org_id == self.org_id, visible_to(user_id))
         )
 
-    async def locked(self, issue_id: uuid.UUID) -> Issue | None:
-        """The issue row for a write, locked on PostgreSQL until the transaction ends."""
-        stmt = select(Issue).where(Issue.id == issue_id, Issue.org_id == self.org_id)
-        stmt = stmt.with_for_update()
-        issue: Issue | None = (await self.session.execute(stmt)).scalar_one_or_none()
-        return issue
+    async def locked(self, issue_id: uuid.UUID, *, deleting: bool = False) -> Issue | None:
+        """The issue row for a write, locked until the transaction ends."""
+        return await self.get_for_update(issue_id, deleting=deleting)
+
+    async def projects_of(self, ids: Sequence[uuid.UUID], user_id: uuid.UUID) -> set[uuid.UUID]:
+        stmt = (
+            select(Issue.project_id)
+            .join(Project, Project.id == Issue.project_id)
+            .where(Issue.org_id == self.org_id, Issue.id.in_(ids), visible_to(user_id))
+            .distinct()
+        )
+        return set((await self.session.execute(stmt)).scalars())
 
     async def many(self, ids: Sequence[uuid.UUID], user_id: uuid.UUID) -> list[Issue]:
         stmt = (
             select(Issue)
             .join(Project, Project.id == Issue.project_id)
             .where(Issue.org_id == self.org_id, Issue.id.in_(ids), visible_to(user_id))
+            .order_by(Issue.id)
             .with_for_update(of=Issue)
+            .execution_options(populate_existing=True)
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def in_sprint(self, sprint_id: uuid.UUID) -> list[Issue]:
+    async def in_sprint(self, sprint_id: uuid.UUID, *, for_update: bool = False) -> list[Issue]:
         stmt = self.select().where(Issue.sprint_id == sprint_id).order_by(Issue.number)
+        if for_update:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return list((await self.session.execute(stmt)).scalars())
 
     async def ever_in_sprint(self, sprint_id: uuid.UUID, project_id: uuid.UUID) -> list[Issue]:
@@ -451,6 +461,9 @@ class IssueRepository(OrgScopedRepository[Issue]):
 
 class CommentRepository(OrgScopedRepository[Comment]):
     model = Comment
+
+    async def locked(self, comment_id: uuid.UUID) -> Comment | None:
+        return await self.get_for_update(comment_id)
 
 
 class ActivityRepository(OrgScopedRepository[IssueActivity]):

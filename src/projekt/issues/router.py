@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from projekt.core.conditional import check_if_match
+from projekt.core.conditional import IfMatchDep
 from projekt.core.openapi import errors
 from projekt.core.pagination import list_response, parse_paging, parse_sort
 from projekt.core.responses import dumps
@@ -159,30 +159,28 @@ async def get_issue(ref: IssueRef, request: Request, issues: IssueReaderDep) -> 
     return _json(detail, headers={"ETag": etag})
 
 
-async def _update(ref: str, body: Any, request: Request, issues: IssueService) -> Response:
-    row = await issues.resolve(ref)
-    check_if_match(request, _etag_of(row))
-    return _tagged(*await issues.update(row, body))
+async def _update(ref: str, body: Any, if_match: IfMatchDep, issues: IssueService) -> Response:
+    return _tagged(*await issues.update(await issues.resolve(ref), body, if_match))
 
 
 @router.put(
     "/api/issues/{ref}", response_model=IssueRead, responses=errors(401, 403, 404, 412, 422)
 )
 async def replace_issue(
-    ref: IssueRef, body: IssueUpdate, request: Request, issues: IssueServiceDep
+    ref: IssueRef, body: IssueUpdate, if_match: IfMatchDep, issues: IssueServiceDep
 ) -> Response:
     """Update an issue (PATCH semantics, as the Projekt apps send PUT)."""
-    return await _update(ref, body, request, issues)
+    return await _update(ref, body, if_match, issues)
 
 
 @router.patch(
     "/api/issues/{ref}", response_model=IssueRead, responses=errors(401, 403, 404, 412, 422)
 )
 async def update_issue(
-    ref: IssueRef, body: IssueUpdate, request: Request, issues: IssueServiceDep
+    ref: IssueRef, body: IssueUpdate, if_match: IfMatchDep, issues: IssueServiceDep
 ) -> Response:
     """Update the fields sent; null clears a nullable field."""
-    return await _update(ref, body, request, issues)
+    return await _update(ref, body, if_match, issues)
 
 
 @router.delete(
@@ -190,11 +188,9 @@ async def update_issue(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(401, 403, 404, 412),
 )
-async def delete_issue(ref: IssueRef, request: Request, issues: IssueServiceDep) -> Response:
+async def delete_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Delete an issue with its comments and activity."""
-    row = await issues.resolve(ref)
-    check_if_match(request, _etag_of(row))
-    await issues.delete(row)
+    await issues.delete(await issues.resolve(ref), if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -204,26 +200,26 @@ async def delete_issue(ref: IssueRef, request: Request, issues: IssueServiceDep)
     responses=errors(401, 403, 404, 412, 422),
 )
 async def transition_issue(
-    ref: IssueRef, body: Transition, request: Request, issues: IssueServiceDep
+    ref: IssueRef, body: Transition, if_match: IfMatchDep, issues: IssueServiceDep
 ) -> Response:
     """Move an issue to a column of its project."""
-    row = await issues.resolve(ref)
-    check_if_match(request, _etag_of(row))
-    return _tagged(*await issues.transition(row, body.status))
-
-
-@router.post("/api/issues/{ref}/archive", response_model=IssueRead, responses=errors(401, 403, 404))
-async def archive_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
-    """Archive an issue (hidden from lists unless archived=true)."""
-    return _tagged(*await issues.set_archived(await issues.resolve(ref), True))
+    return _tagged(*await issues.transition(await issues.resolve(ref), body.status, if_match))
 
 
 @router.post(
-    "/api/issues/{ref}/unarchive", response_model=IssueRead, responses=errors(401, 403, 404)
+    "/api/issues/{ref}/archive", response_model=IssueRead, responses=errors(401, 403, 404, 412)
 )
-async def unarchive_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
+async def archive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
+    """Archive an issue (hidden from lists unless archived=true)."""
+    return _tagged(*await issues.set_archived(await issues.resolve(ref), True, if_match))
+
+
+@router.post(
+    "/api/issues/{ref}/unarchive", response_model=IssueRead, responses=errors(401, 403, 404, 412)
+)
+async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Bring an archived issue back."""
-    return _tagged(*await issues.set_archived(await issues.resolve(ref), False))
+    return _tagged(*await issues.set_archived(await issues.resolve(ref), False, if_match))
 
 
 @router.post(

@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.core.conditional import version_etag
+from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices, UnitOfWork
 from projekt.core.errors import Forbidden, ValidationFailed
@@ -43,6 +43,7 @@ IssueRow = Mapping[str, Any]
 _Found = TypeVar("_Found")
 # An issue as written, and its version after the write (what its ETag is made of).
 Written = tuple[dict[str, Any], int]
+MAX_ISSUE_NUMBER = 2**31 - 1  # issues.number is a 32-bit integer
 ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$")
 # Fields whose history the activity log keeps (and burndowns replay).
 TRACKED = (
@@ -107,7 +108,10 @@ async def _by_ref(
 ) -> _Found:
     match = ISSUE_KEY.match(ref.upper())
     if match:
-        found = await by_key(match[1], int(match[2]))
+        number = int(match[2])
+        if number > MAX_ISSUE_NUMBER:  # no such issue, and more than the column holds
+            raise IssueNotFound()
+        found = await by_key(match[1], number)
     else:
         try:
             issue_id = uuid.UUID(ref)
@@ -266,12 +270,12 @@ class IssueService:
             "created_at": now,
         }
 
-    async def update(self, row: IssueRow, data: IssueUpdate) -> Written:
+    async def update(self, row: IssueRow, data: IssueUpdate, if_match: IfMatch) -> Written:
         changes = data.model_dump(exclude_unset=True)
         for required in ("title", "priority", "type", "status"):
             if required in changes and changes[required] is None:
                 raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
-        issue, project = await self._for_write(row)
+        issue, project = await self._for_write(row, if_match)
         errors: dict[str, list[str]] = {}
         if "status" in changes:
             canonical = _status_in(project.columns, changes["status"])
@@ -285,8 +289,8 @@ class IssueService:
             raise ValidationFailed(errors=errors)
         return await self._apply(issue, project, changes, "updated"), issue.version
 
-    async def transition(self, row: IssueRow, status: str) -> Written:
-        issue, project = await self._for_write(row)
+    async def transition(self, row: IssueRow, status: str, if_match: IfMatch) -> Written:
+        issue, project = await self._for_write(row, if_match)
         canonical = _status_in(project.columns, status)
         if canonical is None:
             raise ValidationFailed(errors={"status": [_status_error(project.columns)]})
@@ -294,16 +298,17 @@ class IssueService:
             issue, project, {"status": canonical}, "transitioned"
         ), issue.version
 
-    async def set_archived(self, row: IssueRow, archived: bool) -> Written:
-        issue, project = await self._for_write(row)
+    async def set_archived(self, row: IssueRow, archived: bool, if_match: IfMatch) -> Written:
+        issue, project = await self._for_write(row, if_match)
         action = "archived" if archived else "unarchived"
         return await self._apply(issue, project, {"archived": archived}, action), issue.version
 
-    async def delete(self, row: IssueRow) -> None:
-        orphans_in = await self.issues.delete(row["id"])
+    async def delete(self, row: IssueRow, if_match: IfMatch) -> None:
+        issue, _ = await self._for_write(row, if_match, deleting=True)
+        orphans_in = await self.issues.delete(issue.id)
         projects = ProjectRepository(self.session, self.ctx.org_id)
-        await projects.issue_deleted(row["project_id"], bool(row["archived"]))
-        await projects.issues_changed(orphans_in - {row["project_id"]})
+        await projects.issue_deleted(issue.project_id, issue.archived)
+        await projects.issues_changed(orphans_in - {issue.project_id})
 
     async def duplicate(self, row: IssueRow) -> dict[str, Any]:
         source = issue_dict(row)
@@ -325,11 +330,14 @@ class IssueService:
     async def bulk(self, request: BulkRequest) -> BulkResult:
         """One transaction: every change lands, or (any per-issue error) none does."""
         ids = list(dict.fromkeys(request.issue_ids))
+        # Projects before issues, in one order, like every other issue write.
+        projects: dict[uuid.UUID, Project] = {}
+        for project_id in sorted(await self.issues.projects_of(ids, self.ctx.user_id)):
+            projects[project_id] = await self._locked_project(project_id)
         found = {issue.id: issue for issue in await self.issues.many(ids, self.ctx.user_id)}
         skipped = [i for i in ids if i not in found]
         errors: list[dict[str, str]] = []
         updated = 0
-        projects: dict[uuid.UUID, Project] = {}
         for issue_id in ids:
             issue = found.get(issue_id)
             if issue is None:
@@ -413,6 +421,10 @@ class IssueService:
     # -- comments ---------------------------------------------------------------------------
 
     async def add_comment(self, row: IssueRow, data: CommentIn) -> dict[str, Any]:
+        # The issue first, as every write to it does: a comment's insert would otherwise take
+        # a share lock on it that the version bump then has to upgrade (two comments at once
+        # deadlock on PostgreSQL), and a deleted issue is a 404 rather than a foreign key error.
+        issue = await self._locked_issue(row["id"])
         if data.parent_id is not None:
             parent = await CommentRepository(self.session, self.ctx.org_id).get(data.parent_id)
             if parent is None or parent.issue_id != row["id"]:
@@ -429,41 +441,64 @@ class IssueService:
             updated_at=now,
         )
         await CommentRepository(self.session, self.ctx.org_id).add(comment)
-        await self._bump(row["id"])
+        await self._bump(issue)
         await self._record(row["id"], "commented", {"comment_id": [None, str(comment.id)]}, now)
         return _comment_read(comment)
 
     async def edit_comment(self, row: IssueRow, comment_id: uuid.UUID, text: str) -> dict[str, Any]:
-        comment = await self._own_comment(row, comment_id)
+        issue, comment = await self._own_comment(row, comment_id)
         comment.text = text
         comment.updated_at = self.services.clock.now()
         await self.session.flush()
-        await self._bump(row["id"])
+        await self._bump(issue)
         return _comment_read(comment)
 
     async def delete_comment(self, row: IssueRow, comment_id: uuid.UUID) -> None:
-        comment = await self._own_comment(row, comment_id)
+        issue, comment = await self._own_comment(row, comment_id)
         await self.session.delete(comment)
         await self.session.flush()
-        await self._bump(row["id"])
+        await self._bump(issue)
 
-    async def _own_comment(self, row: IssueRow, comment_id: uuid.UUID) -> Comment:
-        comment = await CommentRepository(self.session, self.ctx.org_id).get(comment_id)
-        if comment is None or comment.issue_id != row["id"]:
+    async def _own_comment(self, row: IssueRow, comment_id: uuid.UUID) -> tuple[Issue, Comment]:
+        """The issue and then the comment, both locked (issue first, like an issue's delete,
+        whose cascade reaches the comments): a comment deleted meanwhile is a 404."""
+        issue = await self._locked_issue(row["id"])
+        comment = await CommentRepository(self.session, self.ctx.org_id).locked(comment_id)
+        if comment is None or comment.issue_id != issue.id:
             raise CommentNotFound()
         if comment.author_id != self.ctx.user_id and not self.ctx.role.at_least(Role.ADMIN):
             raise Forbidden(
                 "Only the author or an admin may change this comment.", code="not_comment_author"
             )
-        return comment
+        return issue, comment
 
     # -- internals --------------------------------------------------------------------------
 
-    async def _for_write(self, row: IssueRow) -> tuple[Issue, Project]:
-        issue = await self.issues.locked(row["id"])
+    async def _for_write(
+        self, row: IssueRow, if_match: IfMatch, *, deleting: bool = False
+    ) -> tuple[Issue, Project]:
+        """The issue locked for this write, and ``If-Match`` checked against it (not against
+        ``row``, read before the lock: concurrent writers would all pass that check).
+
+        Its project is locked first: every issue write updates the project's counters anyway,
+        and a project's delete (or a sprint's) takes the project before the issues.
+        """
+        project = await self._locked_project(row["project_id"])
+        issue = await self._locked_issue(row["id"], deleting=deleting)
+        if_match.check(issue_etag(issue.id, issue.version, project.key))
+        return issue, project
+
+    async def _locked_project(self, project_id: uuid.UUID) -> Project:
+        project = await ProjectRepository(self.session, self.ctx.org_id).get_for_update(project_id)
+        if project is None:
+            raise IssueNotFound()
+        return project
+
+    async def _locked_issue(self, issue_id: uuid.UUID, *, deleting: bool = False) -> Issue:
+        issue = await self.issues.locked(issue_id, deleting=deleting)
         if issue is None:  # deleted between the read and the write
             raise IssueNotFound()
-        return issue, await self._project(issue.project_id)
+        return issue
 
     async def _project(self, project_id: uuid.UUID) -> Project:
         project = await ProjectRepository(self.session, self.ctx.org_id).get(project_id)
@@ -495,13 +530,11 @@ class IssueService:
         data = {f: getattr(issue, f) for f in ISSUE_FIELDS}
         return {"id": data.pop("id"), "key": f"{project.key}-{issue.number}", **data}
 
-    async def _bump(self, issue_id: uuid.UUID) -> None:
+    async def _bump(self, issue: Issue) -> None:
         """Comments are part of the issue's representation: its ETag must change with them."""
-        issue = await self.issues.locked(issue_id)
-        if issue is not None:
-            issue.version += 1
-            issue.updated_at = self.services.clock.now()
-            await self.session.flush()
+        issue.version += 1
+        issue.updated_at = self.services.clock.now()
+        await self.session.flush()
 
     async def _record(
         self,
@@ -519,15 +552,19 @@ class IssueService:
         values: dict[str, Any],
         issue: Issue | None,
         errors: dict[str, list[str]],
-        run: FastSQL | FastTransaction | None = None,
+        run: FastSQL | FastTransaction | _OnSession | None = None,
         project_id: uuid.UUID | None = None,
     ) -> None:
         """Every id in a body must name something of the caller's org that they may see.
 
         ``run`` is where the look-ups go: the create's own transaction (a second pool
-        connection while holding one could starve the pool), or the fast path.
+        connection while holding one could starve the pool), or the fast path. An update's
+        look-ups on SQLite go through its own unit of work: the fast path shares the engine's
+        pool there, and a writer holding the write lock while it waits for a connection held
+        by writers queued behind that lock would wait for them until both time out.
         """
-        run = run or self.services.fast
+        if run is None:
+            run = self.services.fast if self.services.fast.postgres else _OnSession(self.session)
         scope = self.reads.scope
         assignee = values.get("assignee_id")
         if assignee is not None and not await run.fetchrow(
@@ -562,6 +599,17 @@ class IssueService:
                 ]
 
 
+class _OnSession:
+    """The fast path's ``fetchrow``, on a unit of work's own session and connection."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def fetchrow(self, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        row = (await self._session.execute(stmt, dict(params))).first()
+        return None if row is None else cast(Mapping[str, Any], row._mapping)
+
+
 def _comment_read(comment: Comment) -> dict[str, Any]:
     return {name: getattr(comment, name) for name in COMMENT_FIELDS}
 
@@ -570,9 +618,10 @@ def _comment_read(comment: Comment) -> dict[str, Any]:
 
 
 async def sprint_issues(
-    session: AsyncSession, org_id: uuid.UUID, sprint_id: uuid.UUID
+    session: AsyncSession, org_id: uuid.UUID, sprint_id: uuid.UUID, *, for_update: bool = False
 ) -> list[Issue]:
-    return await IssueRepository(session, org_id).in_sprint(sprint_id)
+    """The sprint's issues; ``for_update`` locks them for a write that moves them."""
+    return await IssueRepository(session, org_id).in_sprint(sprint_id, for_update=for_update)
 
 
 async def sprint_history(

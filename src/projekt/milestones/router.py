@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
-from projekt.core.conditional import check_if_match
+from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
 from projekt.core.responses import dumps
@@ -76,12 +76,11 @@ async def _update(
     project_id: uuid.UUID,
     milestone_id: uuid.UUID,
     body: MilestoneUpdate,
-    request: Request,
+    if_match: IfMatchDep,
     milestones: MilestoneService,
 ) -> Response:
     project = await milestones.project(project_id)
-    check_if_match(request, milestone_etag(*await milestones.get(project, milestone_id)))
-    return _tagged(await milestones.update(project, milestone_id, body))
+    return _tagged(await milestones.update(project, milestone_id, body, if_match))
 
 
 @router.put(
@@ -93,11 +92,11 @@ async def replace_milestone(
     project_id: uuid.UUID,
     milestone_id: uuid.UUID,
     body: MilestoneUpdate,
-    request: Request,
+    if_match: IfMatchDep,
     milestones: MilestoneServiceDep,
 ) -> Response:
     """Update a milestone (PATCH semantics, as the Projekt apps send PUT)."""
-    return await _update(project_id, milestone_id, body, request, milestones)
+    return await _update(project_id, milestone_id, body, if_match, milestones)
 
 
 @router.patch(
@@ -109,11 +108,11 @@ async def update_milestone(
     project_id: uuid.UUID,
     milestone_id: uuid.UUID,
     body: MilestoneUpdate,
-    request: Request,
+    if_match: IfMatchDep,
     milestones: MilestoneServiceDep,
 ) -> Response:
     """Update the fields sent."""
-    return await _update(project_id, milestone_id, body, request, milestones)
+    return await _update(project_id, milestone_id, body, if_match, milestones)
 
 
 @router.delete(
@@ -124,11 +123,10 @@ async def update_milestone(
 async def delete_milestone(
     project_id: uuid.UUID,
     milestone_id: uuid.UUID,
-    request: Request,
+    if_match: IfMatchDep,
     milestones: MilestoneServiceDep,
 ) -> Response:
     """Delete a milestone; its issues leave it in the same transaction."""
     project = await milestones.project(project_id)
-    check_if_match(request, milestone_etag(*await milestones.get(project, milestone_id)))
-    await milestones.delete(project, milestone_id)
+    await milestones.delete(project, milestone_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

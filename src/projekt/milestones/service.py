@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.core.conditional import version_etag
+from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
 from projekt.core.errors import NotFound, ValidationFailed
@@ -111,13 +111,13 @@ class MilestoneService:
         return self._read(milestone, 0, 0)
 
     async def update(
-        self, project: Project, milestone_id: uuid.UUID, data: MilestoneUpdate
+        self, project: Project, milestone_id: uuid.UUID, data: MilestoneUpdate, if_match: IfMatch
     ) -> tuple[MilestoneRead, int]:
-        milestone = await self._own(project, milestone_id)
         changes = data.model_dump(exclude_unset=True)
         for required in ("name", "status"):
             if required in changes and changes[required] is None:
                 raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
+        milestone = await self._locked(project, milestone_id, if_match)
         for field, value in changes.items():
             setattr(milestone, field, value)
         milestone.revision += 1
@@ -125,8 +125,14 @@ class MilestoneService:
         await self.session.flush()
         return await self.get(project, milestone_id)
 
-    async def delete(self, project: Project, milestone_id: uuid.UUID) -> None:
-        milestone = await self._own(project, milestone_id)
+    async def delete(self, project: Project, milestone_id: uuid.UUID, if_match: IfMatch) -> None:
+        # The project first (its counters change below), then the milestone, then its issues.
+        if (
+            await ProjectRepository(self.session, self.ctx.org_id).get_for_update(project.id)
+            is None
+        ):
+            raise MilestoneNotFound()
+        milestone = await self._locked(project, milestone_id, if_match, deleting=True)
         # Its issues leave it in the same transaction, and their representations change.
         await self.session.execute(
             update(Issue)
@@ -137,10 +143,19 @@ class MilestoneService:
         await self.session.delete(milestone)
         await self.session.flush()
 
-    async def _own(self, project: Project, milestone_id: uuid.UUID) -> Milestone:
-        milestone = await self.milestones.get(milestone_id)
+    async def _locked(
+        self,
+        project: Project,
+        milestone_id: uuid.UUID,
+        if_match: IfMatch,
+        *,
+        deleting: bool = False,
+    ) -> Milestone:
+        """The milestone locked for a write; ``If-Match`` is checked against it as it is now."""
+        milestone = await self.milestones.get_for_update(milestone_id, deleting=deleting)
         if milestone is None or milestone.project_id != project.id:
             raise MilestoneNotFound()
+        if_match.check(milestone_etag(*await self.get(project, milestone_id)))
         return milestone
 
     def _read(self, milestone: Milestone, total: int, completed: int) -> tuple[MilestoneRead, int]:

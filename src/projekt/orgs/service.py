@@ -113,7 +113,12 @@ class OrgService:
         return _org_read(org, ctx.role)
 
     async def update_org(self, ctx: OrgContext, data: OrgUpdate) -> OrgRead:
-        org = await self.orgs.get(ctx.org_id)
+        # Locked first: an org deleted meanwhile is a 404, not an UPDATE that matches nothing.
+        org = (
+            await self.orgs.get(ctx.org_id)
+            if await lock_row(self.session, Org, ctx.org_id)
+            else None
+        )
         if org is None:
             raise OrgNotFound()
         changes = data.model_dump(exclude_unset=True)

@@ -116,10 +116,14 @@ class ProjectMemberRepository(OrgScopedRepository[ProjectMember]):
         )
         return list((await self.session.execute(stmt)).all())
 
-    async def find(self, project_id: uuid.UUID, user_id: uuid.UUID) -> ProjectMember | None:
+    async def find(
+        self, project_id: uuid.UUID, user_id: uuid.UUID, *, for_update: bool = False
+    ) -> ProjectMember | None:
         stmt = self.select().where(
             ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
         )
+        if for_update:  # a concurrent removal then answers 404, not a failed UPDATE
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         member: ProjectMember | None = (await self.session.execute(stmt)).scalar_one_or_none()
         return member
 

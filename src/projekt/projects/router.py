@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from projekt.core.conditional import check_if_match
+from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
 from projekt.core.pagination import list_response, parse_paging, parse_sort
@@ -88,13 +88,11 @@ async def get_project(project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServi
 async def _update(
     project_id: uuid.UUID,
     body: ProjectUpdate,
-    request: Request,
+    if_match: IfMatchDep,
     ctx: OrgDep,
     projects: ProjectService,
 ) -> Response:
-    project = await projects.get_visible(ctx, project_id)
-    check_if_match(request, project_etag(project))
-    return _tagged(await projects.update(ctx, project, body))
+    return _tagged(await projects.update(ctx, project_id, body, if_match))
 
 
 @router.put(
@@ -105,12 +103,12 @@ async def _update(
 async def replace_project(
     project_id: uuid.UUID,
     body: ProjectUpdate,
-    request: Request,
+    if_match: IfMatchDep,
     ctx: OrgDep,
     projects: ProjectServiceDep,
 ) -> Response:
     """Update a project (PATCH semantics, as the Projekt apps send PUT)."""
-    return await _update(project_id, body, request, ctx, projects)
+    return await _update(project_id, body, if_match, ctx, projects)
 
 
 @router.patch(
@@ -121,12 +119,12 @@ async def replace_project(
 async def update_project(
     project_id: uuid.UUID,
     body: ProjectUpdate,
-    request: Request,
+    if_match: IfMatchDep,
     ctx: OrgDep,
     projects: ProjectServiceDep,
 ) -> Response:
     """Update the fields sent; null clears a nullable field."""
-    return await _update(project_id, body, request, ctx, projects)
+    return await _update(project_id, body, if_match, ctx, projects)
 
 
 @router.delete(
@@ -135,12 +133,10 @@ async def update_project(
     responses=errors(401, 403, 404, 412),
 )
 async def delete_project(
-    project_id: uuid.UUID, request: Request, ctx: OrgDep, projects: ProjectServiceDep
+    project_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, projects: ProjectServiceDep
 ) -> Response:
     """Delete a project and all its issues."""
-    project = await projects.get_visible(ctx, project_id)
-    check_if_match(request, project_etag(project))
-    await projects.delete(ctx, project)
+    await projects.delete(ctx, project_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -165,16 +161,14 @@ async def get_columns(
 async def replace_columns(
     project_id: uuid.UUID,
     body: list[ColumnIn],
-    request: Request,
+    if_match: IfMatchDep,
     ctx: OrgDep,
     projects: ProjectServiceDep,
 ) -> list[ColumnRead]:
     """Replace the columns: keep a column's key to rename it (its issues follow)."""
-    project = await projects.get_visible(ctx, project_id)
-    check_if_match(request, project_etag(project))
     if not 1 <= len(body) <= 20:
         raise field_error("columns", "A project has between 1 and 20 columns")
-    project = await projects.replace_columns(ctx, project, body)
+    project = await projects.replace_columns(ctx, project_id, body, if_match)
     return [ColumnRead(**c) for c in project.columns]
 
 

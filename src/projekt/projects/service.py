@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.clock import Clock
-from projekt.core.conditional import version_etag
+from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.projects.errors import ColumnInUse, ProjectKeyTaken, ProjectNotFound, field_error
 from projekt.projects.models import Project, ProjectMember
@@ -64,6 +64,19 @@ class ProjectService:
         )
         if project is None:
             raise ProjectNotFound()
+        return project
+
+    async def locked(
+        self, ctx: OrgContext, project_id: uuid.UUID, if_match: IfMatch, *, deleting: bool = False
+    ) -> Project:
+        """The project locked for a write, with ``If-Match`` checked against the locked row."""
+        await self.get_visible(ctx, project_id)
+        project = await ProjectRepository(self.session, ctx.org_id).get_for_update(
+            project_id, deleting=deleting
+        )
+        if project is None:  # deleted since it was read
+            raise ProjectNotFound()
+        if_match.check(project_etag(project))
         return project
 
     async def listing(self, ctx: OrgContext, **filters: Any) -> tuple[list[Project], int]:
@@ -143,11 +156,14 @@ class ProjectService:
             columns=columns,
         )
 
-    async def update(self, ctx: OrgContext, project: Project, data: ProjectUpdate) -> Project:
+    async def update(
+        self, ctx: OrgContext, project_id: uuid.UUID, data: ProjectUpdate, if_match: IfMatch
+    ) -> Project:
         changes = data.model_dump(exclude_unset=True)
         for required in ("key", "name", "visibility", "status"):
             if required in changes and changes[required] is None:
                 raise field_error(required, f"The {required} cannot be null")
+        project = await self.locked(ctx, project_id, if_match)
         repo = ProjectRepository(self.session, ctx.org_id)
         if changes.get("key") and await repo.key_taken(changes["key"], other_than=project.id):
             raise ProjectKeyTaken()
@@ -158,15 +174,17 @@ class ProjectService:
         await self._touch(project, issues_changed="key" in changes)
         return project
 
-    async def delete(self, ctx: OrgContext, project: Project) -> None:
+    async def delete(self, ctx: OrgContext, project_id: uuid.UUID, if_match: IfMatch) -> None:
+        project = await self.locked(ctx, project_id, if_match, deleting=True)
         await ProjectRepository(self.session, ctx.org_id).delete(project.id)
 
     async def replace_columns(
-        self, ctx: OrgContext, project: Project, columns: list[ColumnIn]
+        self, ctx: OrgContext, project_id: uuid.UUID, columns: list[ColumnIn], if_match: IfMatch
     ) -> Project:
         from projekt.issues.service import issue_counts_by_status, rename_status
 
         new = normalize_columns(columns)
+        project = await self.locked(ctx, project_id, if_match)
         old_by_key = {c["key"]: c for c in project.columns}
         new_names = {c["name"] for c in new}
         renames = {
@@ -220,7 +238,7 @@ class ProjectService:
         """Add a person (or, when already a member, update their sprint capacity)."""
         await self._require_org_member(ctx, user_id, "user_id")
         repo = ProjectMemberRepository(self.session, ctx.org_id)
-        member = await repo.find(project.id, user_id)
+        member = await repo.find(project.id, user_id, for_update=True)
         if member is None:
             await self._add_member(project, user_id)
             member = await repo.find(project.id, user_id)
@@ -232,7 +250,7 @@ class ProjectService:
 
     async def remove_member(self, ctx: OrgContext, project: Project, user_id: uuid.UUID) -> None:
         repo = ProjectMemberRepository(self.session, ctx.org_id)
-        member = await repo.find(project.id, user_id)
+        member = await repo.find(project.id, user_id, for_update=True)
         if member is None:
             raise ProjectNotFound("That person is not a member of this project.")
         await self.session.delete(member)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from projekt.core.conditional import check_if_match
+from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
 from projekt.core.pagination import list_response, parse_paging
@@ -75,11 +75,9 @@ async def get_sprint(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Respons
 
 
 async def _update(
-    sprint_id: uuid.UUID, body: SprintUpdate, request: Request, sprints: SprintService
+    sprint_id: uuid.UUID, body: SprintUpdate, if_match: IfMatchDep, sprints: SprintService
 ) -> Response:
-    sprint = await sprints.get(sprint_id)
-    check_if_match(request, sprint_etag(sprint))
-    return _tagged(await sprints.update(sprint, body))
+    return _tagged(await sprints.update(sprint_id, body, if_match))
 
 
 @router.put(
@@ -88,10 +86,10 @@ async def _update(
     responses=errors(401, 403, 404, 409, 412, 422),
 )
 async def replace_sprint(
-    sprint_id: uuid.UUID, body: SprintUpdate, request: Request, sprints: SprintServiceDep
+    sprint_id: uuid.UUID, body: SprintUpdate, if_match: IfMatchDep, sprints: SprintServiceDep
 ) -> Response:
     """Update a sprint (PATCH semantics, as the Projekt apps send PUT)."""
-    return await _update(sprint_id, body, request, sprints)
+    return await _update(sprint_id, body, if_match, sprints)
 
 
 @router.patch(
@@ -100,10 +98,10 @@ async def replace_sprint(
     responses=errors(401, 403, 404, 409, 412, 422),
 )
 async def update_sprint(
-    sprint_id: uuid.UUID, body: SprintUpdate, request: Request, sprints: SprintServiceDep
+    sprint_id: uuid.UUID, body: SprintUpdate, if_match: IfMatchDep, sprints: SprintServiceDep
 ) -> Response:
     """Update the fields sent."""
-    return await _update(sprint_id, body, request, sprints)
+    return await _update(sprint_id, body, if_match, sprints)
 
 
 @router.delete(
@@ -112,36 +110,39 @@ async def update_sprint(
     responses=errors(401, 403, 404, 412),
 )
 async def delete_sprint(
-    sprint_id: uuid.UUID, request: Request, sprints: SprintServiceDep
+    sprint_id: uuid.UUID, if_match: IfMatchDep, sprints: SprintServiceDep
 ) -> Response:
     """Delete a sprint; its issues go back to the backlog in the same transaction."""
-    sprint = await sprints.get(sprint_id)
-    check_if_match(request, sprint_etag(sprint))
-    await sprints.delete(sprint)
+    await sprints.delete(sprint_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/api/sprints/{sprint_id}/start",
     response_model=SprintRead,
-    responses=errors(401, 403, 404, 409),
+    responses=errors(401, 403, 404, 409, 412),
 )
-async def start_sprint(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Response:
+async def start_sprint(
+    sprint_id: uuid.UUID, if_match: IfMatchDep, sprints: SprintServiceDep
+) -> Response:
     """Start a planned sprint (one active sprint per project)."""
-    return _tagged(await sprints.start(await sprints.get(sprint_id)))
+    return _tagged(await sprints.start(sprint_id, if_match))
 
 
 @router.post(
     "/api/sprints/{sprint_id}/complete",
     response_model=SprintRead,
-    responses=errors(401, 403, 404, 409, 422),
+    responses=errors(401, 403, 404, 409, 412, 422),
 )
 async def complete_sprint(
-    sprint_id: uuid.UUID, sprints: SprintServiceDep, body: SprintComplete | None = None
+    sprint_id: uuid.UUID,
+    if_match: IfMatchDep,
+    sprints: SprintServiceDep,
+    body: SprintComplete | None = None,
 ) -> Response:
     """Complete the active sprint; open issues go to the backlog or to another sprint."""
     move = (body or SprintComplete()).move_open_to
-    return _tagged(await sprints.complete(await sprints.get(sprint_id), move))
+    return _tagged(await sprints.complete(sprint_id, move, if_match))
 
 
 @router.get(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from projekt.auth.models import User
-from projekt.core.conditional import version_etag
+from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
 from projekt.core.errors import Conflict, NotFound, ValidationFailed
@@ -50,9 +52,19 @@ def sprint_etag(sprint: Sprint) -> str:
     return version_etag("sprint", sprint.id, sprint.version)
 
 
-def working_days(start: date, end: date) -> list[date]:
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-    return [d for d in days if d.weekday() < 5]
+def working_days(start: date, end: date) -> int:
+    """Mondays to Fridays from ``start`` to ``end`` inclusive, counted without a loop."""
+    total = (end - start).days + 1
+    if total <= 0:
+        return 0
+    weeks, rest = divmod(total, 7)
+    extra = sum(1 for n in range(rest) if (start.weekday() + n) % 7 < 5)
+    return weeks * 5 + extra
+
+
+def sprint_days(start: date, end: date) -> int:
+    """How many days a sprint covers (both ends included): one burndown point each."""
+    return (end - start).days + 1
 
 
 class SprintRepository(OrgScopedRepository[Sprint]):
@@ -78,6 +90,28 @@ class SprintRepository(OrgScopedRepository[Sprint]):
         stmt = stmt.order_by(Sprint.start_date.desc(), Sprint.id).limit(limit).offset(offset)
         rows = (await self.session.execute(stmt)).all()
         return [row.Sprint for row in rows], int(rows[0].total) if rows else 0
+
+    async def change_state(self, sprint: Sprint, before: str, after: str, **values: Any) -> bool:
+        """Move the sprint from ``before`` to ``after`` only if it is still in ``before``.
+
+        A conditional UPDATE rather than a check in Python and a write: of two concurrent
+        starts of one planned sprint, the second finds it active and matches no row.
+        """
+        stmt = (
+            update(Sprint)
+            .where(Sprint.id == sprint.id, Sprint.org_id == self.org_id, Sprint.state == before)
+            .values(state=after, version=Sprint.version + 1, **values)
+            .returning(Sprint.version)
+            .execution_options(synchronize_session=False)
+        )
+        version = (await self.session.execute(stmt)).scalar_one_or_none()
+        if version is None:
+            return False
+        # The ORM's copy follows the row without a second read, and without being marked
+        # changed (a later flush must not write it again).
+        for field, value in {**values, "state": after, "version": version}.items():
+            set_committed_value(sprint, field, value)
+        return True
 
 
 class SprintService:
@@ -111,7 +145,34 @@ class SprintService:
             visible_to(self.ctx.user_id), project_id, state, limit, offset
         )
 
+    async def locked(
+        self, sprint_id: uuid.UUID, if_match: IfMatch, *, moves_issues: bool = False
+    ) -> Sprint:
+        """The sprint locked for a write, with ``If-Match`` checked against the locked row.
+
+        ``moves_issues``: the write re-homes the sprint's issues (delete, complete), which also
+        updates the project's counters, so the project is locked first (see ``get_for_update``).
+        """
+        found = await self.get(sprint_id)
+        if moves_issues:
+            await ProjectRepository(self.session, self.ctx.org_id).get_for_update(found.project_id)
+        sprint = await self.sprints.get_for_update(sprint_id, deleting=moves_issues)
+        if sprint is None:  # deleted since it was read
+            raise SprintNotFound()
+        if_match.check(sprint_etag(sprint))
+        return sprint
+
+    def _check_dates(self, start: date, end: date) -> None:
+        if end <= start:
+            raise ValidationFailed(errors={"end_date": ["The end_date must be after start_date"]})
+        limit = self.services.settings.max_sprint_days
+        if sprint_days(start, end) > limit:
+            # Burndown and capacity work per day of the sprint: an unbounded range would let
+            # one request keep a worker busy for as long as it likes.
+            raise ValidationFailed(errors={"end_date": [f"A sprint covers at most {limit} days"]})
+
     async def create(self, data: SprintCreate) -> Sprint:
+        self._check_dates(data.start_date, data.end_date)
         await self._project(data.project_id, "project_id")
         now = self.services.clock.now()
         sprint = Sprint(
@@ -132,15 +193,15 @@ class SprintService:
         )
         return await self.sprints.add(sprint)
 
-    async def update(self, sprint: Sprint, data: SprintUpdate) -> Sprint:
+    async def update(self, sprint_id: uuid.UUID, data: SprintUpdate, if_match: IfMatch) -> Sprint:
         changes = data.model_dump(exclude_unset=True)
         for required in ("name", "start_date", "end_date"):
             if required in changes and changes[required] is None:
                 raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
+        sprint = await self.locked(sprint_id, if_match)
         start = changes.get("start_date", sprint.start_date)
         end = changes.get("end_date", sprint.end_date)
-        if end <= start:
-            raise ValidationFailed(errors={"end_date": ["The end_date must be after start_date"]})
+        self._check_dates(start, end)
         if sprint.state == "completed" and ({"start_date", "end_date"} & changes.keys()):
             raise SprintStateConflict("A completed sprint's dates are history.")
         for field, value in changes.items():
@@ -148,45 +209,57 @@ class SprintService:
         await self._touch(sprint)
         return sprint
 
-    async def delete(self, sprint: Sprint) -> None:
+    async def delete(self, sprint_id: uuid.UUID, if_match: IfMatch) -> None:
         """Unassigns its issues in the same transaction (their activity records it)."""
-        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
+        sprint = await self.locked(sprint_id, if_match, moves_issues=True)
+        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id, for_update=True)
         await move_sprint_issues(
             self.session, self.ctx, self.services, issues, None, "sprint_deleted"
         )
         await self.session.delete(sprint)
         await self.session.flush()
 
-    async def start(self, sprint: Sprint) -> Sprint:
+    async def start(self, sprint_id: uuid.UUID, if_match: IfMatch) -> Sprint:
+        sprint = await self.locked(sprint_id, if_match)
         if sprint.state != "planned":
             raise SprintStateConflict("Only a planned sprint can start.")
         issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
-        sprint.state = "active"
-        sprint.started_at = self.services.clock.now()
-        sprint.committed = {str(i.id): i.estimated_hours for i in issues}
+        now = self.services.clock.now()
         try:
             async with self.session.begin_nested():
-                await self._touch(sprint)
+                started = await self.sprints.change_state(
+                    sprint,
+                    "planned",
+                    "active",
+                    started_at=now,
+                    committed={str(i.id): i.estimated_hours for i in issues},
+                    updated_at=now,
+                )
         except IntegrityError:  # the partial unique index: another sprint is active
             raise SprintAlreadyActive() from None
+        if not started:
+            raise SprintStateConflict("Only a planned sprint can start.")
         return sprint
 
-    async def complete(self, sprint: Sprint, move_open_to: str) -> Sprint:
+    async def complete(self, sprint_id: uuid.UUID, move_open_to: str, if_match: IfMatch) -> Sprint:
+        sprint = await self.locked(sprint_id, if_match, moves_issues=True)
         if sprint.state != "active":
             raise SprintStateConflict("Only an active sprint can be completed.")
         target: uuid.UUID | None = None
         if move_open_to != "backlog":
             target = await self._target(sprint, move_open_to)
+        now = self.services.clock.now()
+        if not await self.sprints.change_state(
+            sprint, "active", "completed", completed_at=now, updated_at=now
+        ):
+            raise SprintStateConflict("Only an active sprint can be completed.")
         project = await self._project(sprint.project_id)
         done = _done_statuses(project)
-        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
+        issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id, for_update=True)
         still_open = [i for i in issues if i.status not in done]
         await move_sprint_issues(
             self.session, self.ctx, self.services, still_open, target, "sprint_completed"
         )
-        sprint.state = "completed"
-        sprint.completed_at = self.services.clock.now()
-        await self._touch(sprint)
         return sprint
 
     async def _target(self, sprint: Sprint, raw: str) -> uuid.UUID:
@@ -246,7 +319,12 @@ class SprintService:
 
     async def burndown(self, sprint: Sprint) -> Burndown:
         """Each day's remaining work as it stood at the end of that day, replayed from the
-        issues' activity (not from today's state)."""
+        issues' activity (not from today's state).
+
+        One pass over each issue's history for all days together: the work is the sprint's
+        days times its issues plus their activity, and the days are bounded by
+        ``max_sprint_days`` (a sprint stored before that bound existed is cut at it).
+        """
         project = await self._project(sprint.project_id)
         done = _done_statuses(project)
         issues, activity = await sprint_history(
@@ -256,42 +334,35 @@ class SprintService:
         for entry in activity:
             events[entry.issue_id].append(entry)
         today = self.services.clock.now().date()
-        days = [
-            sprint.start_date + timedelta(days=n)
-            for n in range((sprint.end_date - sprint.start_date).days + 1)
+        length = min(
+            sprint_days(sprint.start_date, sprint.end_date), self.services.settings.max_sprint_days
+        )
+        days = [sprint.start_date + timedelta(days=n) for n in range(length)]
+        past = [day for day in days if day <= today]
+        cutoffs = [datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) for day in past]
+        histories = [[(e.created_at, e.changes) for e in events[i.id]] for i in issues]
+        # Plain CPU over plain data: in a worker thread, so the event loop keeps serving.
+        hours_by_day, count_by_day = await asyncio.to_thread(
+            _remaining_by_day, histories, cutoffs, str(sprint.id), done
+        )
+        remaining_by_day: list[tuple[float, int] | None] = [
+            *zip(hours_by_day, count_by_day, strict=True),
+            *([None] * (len(days) - len(past))),
         ]
-        sprint_key = str(sprint.id)
-        points: list[BurndownPoint] = []
-        remaining_by_day: list[tuple[float, int] | None] = []
-        for day in days:
-            if day > today:
-                remaining_by_day.append(None)
-                continue
-            cutoff = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-            hours, count = 0.0, 0
-            for issue in issues:
-                state = _replay(events[issue.id], cutoff)
-                if state is None or state.get("sprint_id") != sprint_key:
-                    continue
-                if state.get("status") in done or state.get("archived"):
-                    continue
-                hours += float(state.get("estimated_hours") or 0.0)
-                count += 1
-            remaining_by_day.append((hours, count))
         first = next((r for r in remaining_by_day if r is not None), (0.0, 0))
         start_hours = (
             sum(v or 0.0 for v in sprint.committed.values()) if sprint.committed else first[0]
         )
         span = max(len(days) - 1, 1)
-        for n, (day, remaining) in enumerate(zip(days, remaining_by_day, strict=True)):
-            points.append(
-                BurndownPoint(
-                    date=day,
-                    remaining_hours=remaining[0] if remaining else None,
-                    remaining_issues=remaining[1] if remaining else None,
-                    ideal_hours=round(start_hours * (1 - n / span), 2),
-                )
+        points = [
+            BurndownPoint(
+                date=day,
+                remaining_hours=remaining[0] if remaining else None,
+                remaining_issues=remaining[1] if remaining else None,
+                ideal_hours=round(start_hours * (1 - n / span), 2),
             )
+            for n, (day, remaining) in enumerate(zip(days, remaining_by_day, strict=True))
+        ]
         return Burndown(
             sprint_id=sprint.id,
             start_date=sprint.start_date,
@@ -307,7 +378,7 @@ class SprintService:
                 committed[issue.assignee_id] = committed.get(issue.assignee_id, 0.0) + (
                     issue.estimated_hours or 0.0
                 )
-        days = len(working_days(sprint.start_date, sprint.end_date))
+        days = working_days(sprint.start_date, sprint.end_date)
         rates = {
             row.user_id: row.capacity_hours_per_day
             for row in (
@@ -360,15 +431,30 @@ def _done_statuses(project: Project) -> set[str]:
     return {c["name"] for c in project.columns if c["category"] in ("done", "cancelled")}
 
 
-def _replay(entries: list[Any], cutoff: datetime) -> dict[str, Any] | None:
-    """The issue's tracked fields as of ``cutoff``, or None if it did not exist yet."""
-    state: dict[str, Any] | None = None
-    for entry in entries:
-        if entry.created_at >= cutoff:
-            break
-        if state is None:
-            state = {}
-        for field, change in (entry.changes or {}).items():
-            if isinstance(change, list) and len(change) == 2:
-                state[field] = change[1]
-    return state
+def _remaining_by_day(
+    histories: list[list[tuple[datetime, dict[str, Any] | None]]],
+    cutoffs: list[datetime],
+    sprint_key: str,
+    done: set[str],
+) -> tuple[list[float], list[int]]:
+    """Open hours and issues of the sprint at each cutoff (ascending), replayed from each
+    issue's activity (oldest first): one walk per issue serves every cutoff."""
+    hours = [0.0] * len(cutoffs)
+    counts = [0] * len(cutoffs)
+    for entries in histories:
+        state: dict[str, Any] | None = None  # None until the issue exists
+        position = 0
+        for n, cutoff in enumerate(cutoffs):
+            while position < len(entries) and entries[position][0] < cutoff:
+                state = state if state is not None else {}
+                for field, change in (entries[position][1] or {}).items():
+                    if isinstance(change, list) and len(change) == 2:
+                        state[field] = change[1]
+                position += 1
+            if state is None or state.get("sprint_id") != sprint_key:
+                continue
+            if state.get("status") in done or state.get("archived"):
+                continue
+            hours[n] += float(state.get("estimated_hours") or 0.0)
+            counts[n] += 1
+    return hours, counts
