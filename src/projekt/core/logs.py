@@ -27,9 +27,10 @@ from sqlalchemy import exc as sa_exc
 
 # C0 controls, DEL, C1 controls, and the Unicode line and paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_SECRET = re.compile(
-    r"(pjk_live_|pjo_at_|pjo_rt_)[A-Za-z0-9_\-]+|\$argon2(id|i|d)\$[A-Za-z0-9$=,+/.]+"
-)
+# Personal access tokens (pjk_live_), OAuth access and refresh tokens (pjo_at_, pjo_rt_), OAuth
+# client secrets (pjs_), and argon2 hashes. Client ids (pjc_) are public and stay readable.
+_TOKEN = re.compile(r"\b(?:pjk|pjo|pjs)_[A-Za-z0-9_\-]+")
+_HASH = re.compile(r"\$argon2(?:id|i|d)?\$[A-Za-z0-9$=,+/.]*")
 _MARK = "_projekt_clean"
 _CAUSE = "The above exception was the direct cause of the following exception:"
 _CONTEXT = "During handling of the above exception, another exception occurred:"
@@ -50,7 +51,7 @@ def _escape_one(match: re.Match[str]) -> str:
 
 
 def mask_secrets(text: str) -> str:
-    return _SECRET.sub(lambda m: (m.group(1) or "$argon2$") + "[redacted]", text)
+    return _HASH.sub("[hash redacted]", _TOKEN.sub("[token redacted]", text))
 
 
 def clean(text: str) -> str:
@@ -147,8 +148,16 @@ def _has_other_handlers(name: str) -> bool:
     return False
 
 
+# Libraries whose debug lines print statement parameters (aiosqlite logs every call with its
+# arguments): they stay quiet even when the server logs at debug level.
+PARAMETER_LOGGERS = ("aiosqlite",)
+
+
 def install(name: str = "projekt") -> None:
     """Clean every record of ``name`` and its children (idempotent)."""
     logger = logging.getLogger(name)
     if not any(isinstance(h, _Sanitizer) for h in logger.handlers):
         logger.addHandler(_Sanitizer())
+    for noisy in PARAMETER_LOGGERS:
+        if logging.getLogger(noisy).level == logging.NOTSET:
+            logging.getLogger(noisy).setLevel(logging.INFO)
