@@ -166,6 +166,9 @@ _OUTAGE_TYPES: tuple[type[BaseException], ...] = (
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
     asyncpg.InterfaceError,  # "connection is closed", "pool is closing", …
+    # asyncpg's protocol out of step with a server that died mid-operation ("cannot switch to
+    # state 15; another operation is in progress", seen under pg_ctl stop).
+    asyncpg.InternalClientError,
     ConnectionError,
     TimeoutError,
     OSError,

@@ -64,6 +64,20 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Connections keep no session state between requests, so skip the reset round trip."""
 
 
+def _suspect(exc: BaseException) -> bool:
+    """Whether a connection that raised ``exc`` may be out of step with its server.
+
+    Connections go back to the pool without a reset query (``_no_reset``), so one whose
+    operation was cut off by a dying server (seen under ``pg_ctl stop``: the next user got
+    "another operation is in progress") must not be handed out again. An error the server
+    reported in the ordinary way (a constraint, a statement timeout) leaves it in step.
+    """
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(exc.sqlstate or "")
+        return state.startswith(("08", "57P"))
+    return isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError))
+
+
 # What a connection that died under us raises (the server restarted, or dropped it): nothing ran,
 # so a read, or a BEGIN, may be tried again once on another connection.
 _STALE_CONNECTION = (
@@ -72,6 +86,7 @@ _STALE_CONNECTION = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection left mid-operation (see ``_suspect``)
     ConnectionResetError,
 )
 
@@ -105,6 +120,14 @@ class FairTurns:
 
     async def __aexit__(self, *_exc: object) -> None:
         self._pass_on()
+
+    async def take(self, wait_s: float) -> None:
+        """Like entering, but waiting at most ``wait_s`` seconds (TimeoutError)."""
+        if self._free > 0 and not self._waiting:
+            self._free -= 1  # the common case pays for no timer
+            return
+        async with asyncio.timeout(wait_s):
+            await self.__aenter__()
 
     def _pass_on(self) -> None:
         while self._waiting:
@@ -189,12 +212,20 @@ class FastSQL:
     async def _connection(self, stmt: Executable | None) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection, waited for at most ``db_pool_timeout_s`` (TimeoutError)."""
         turns = self._reserved_turns if stmt in self._reserved_for else self._turns
-        async with asyncio.timeout(self._wait):
-            pool = await self._get_pool()
-            await turns.__aenter__()
+        pool: asyncpg.Pool = self._pool
+        if pool is None:
+            pool = await asyncio.wait_for(self._get_pool(), self._wait)
+        await turns.take(self._wait)
         try:
-            async with pool.acquire(timeout=self._wait) as conn:
-                yield conn
+            # Never waits for another request: there are no more turns than connections. A new
+            # connection's connect is bounded by db_connect_timeout_s.
+            async with pool.acquire() as conn:
+                try:
+                    yield conn
+                except BaseException as exc:
+                    if _suspect(exc):
+                        conn.terminate()  # the pool opens a fresh one in its place
+                    raise
         finally:
             await turns.__aexit__(None, None, None)
 
