@@ -36,8 +36,12 @@ CLIENT_LOGGERS = ("httpx", "httpcore", "asyncio")
 @pytest.fixture
 async def scan_app(migrated: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(make_settings(access_log=True))
-    async with app.router.lifespan_context(app):
-        yield app
+    try:
+        async with app.router.lifespan_context(app):
+            yield app
+    finally:
+        for name in [n for n in app.state.policy if n.startswith("test_leak_")]:
+            del app.state.policy[name]  # the policy is the module's own dict, shared by apps
 
 
 def add_leaky_routes(app: FastAPI, email: str, password_hash: str) -> None:
