@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from projekt.config import Settings
-from projekt.core import migrate
+from projekt.core import logs, migrate
 from projekt.core.context import Role
 from projekt.core.errors import AppError
 
@@ -87,6 +87,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    logs.install()
     if args.worker:
         return serve_worker(args.host, args.port, settings.log_level)
     migrate.upgrade(settings)

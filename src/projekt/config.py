@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     # delay to any timeout, so the command budget is not cut below 100 ms.
     redis_timeout_s: float = Field(default=0.1, gt=0, le=5)
     redis_connect_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    # Database fault bounds (both pools: the ORM's engine and the fast path's asyncpg pool). A
+    # request waits at most db_pool_timeout_s for a connection and db_statement_timeout_s for
+    # one statement (lock waits included), then answers 503 instead of queueing behind a
+    # blocked table. Credential lookups have db_credential_connections of their own on the
+    # fast pool, so identities still resolve while the other connections wait on a lock.
+    db_statement_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    db_credential_connections: int = Field(default=2, ge=0, le=32)
+    # argon2id hashes run on a pool of this many threads: a burst of sign-ins waits its turn
+    # there instead of taking every core (and the event loop's share) at once.
+    password_hash_threads: int = Field(default=2, ge=1, le=64)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     session_idle_days: int = Field(default=30, ge=1, le=365)

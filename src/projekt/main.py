@@ -22,9 +22,16 @@ from starlette.staticfiles import StaticFiles
 from projekt import __version__
 from projekt.api import ROUTERS
 from projekt.auth.cache import CHANGED, CredentialCache, mark_credential_changes
-from projekt.auth.credentials import CredentialResolver
+from projekt.auth.credentials import (
+    LOOKUPS,
+    SESSION_LOOKUP,
+    TOUCH_KEY,
+    TOUCH_SESSION,
+    CredentialResolver,
+)
 from projekt.authz import authorize
 from projekt.config import Settings
+from projekt.core import logs
 from projekt.core.clock import Clock
 from projekt.core.db import Database
 from projekt.core.deps import AppServices
@@ -66,9 +73,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> AppService
         settings=settings,
         db=Database(settings),
         clock=clock or Clock(),
-        passwords=Passwords(settings.password_hash_profile),
+        passwords=Passwords(settings.password_hash_profile, threads=settings.password_hash_threads),
         redis=redis,
     )
+    # Identities resolve on connections of their own: a locked table must not hold up every
+    # caller's 401/200 (see core.fastsql).
+    services.fast.reserve(*LOOKUPS.values(), SESSION_LOOKUP, TOUCH_KEY, TOUCH_SESSION)
     count_statements(services.db, services.metrics)
     epoch_key = f"{settings.redis_prefix}:credential-epoch"
     if settings.rate_limit_enabled:
@@ -147,6 +157,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         yield
         await services.fast.close()
         await services.db.dispose()
+        services.passwords.close()
         if services.redis is not None:
             await services.redis.aclose()
 
@@ -196,6 +207,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
     app.state.openapi_yaml = render_yaml(spec).encode()
     logging.getLogger("projekt").setLevel(settings.log_level.upper())
+    logs.install()
     return app
 
 

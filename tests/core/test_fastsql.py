@@ -73,3 +73,18 @@ async def test_a_turn_granted_to_a_request_being_cancelled_is_passed_on() -> Non
     assert served == ["after"]
     async with asyncio.timeout(1), turns:
         pass
+
+
+async def test_waiting_for_a_turn_is_bounded_and_loses_no_turn() -> None:
+    turns = FairTurns(1)
+    await turns.take(0.05)  # free: taken at once
+    try:
+        async with asyncio.timeout(5):
+            await turns.take(0.05)
+    except TimeoutError:
+        pass
+    else:
+        raise AssertionError("a second turn was granted while the only one was held")
+    await turns.__aexit__(None, None, None)
+    async with asyncio.timeout(1):
+        await turns.take(0.05)  # the timed-out waiter left no hole in the queue

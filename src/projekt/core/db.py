@@ -61,22 +61,48 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": False}
+def create_engine(settings: Settings, *, bounded: bool = False) -> AsyncEngine:
+    """The SQLAlchemy engine. ``bounded``: the request-serving engine, whose statements are cut
+    off after ``db_statement_timeout_s`` (migrations and admin jobs may legitimately run long).
+    """
+    kwargs: dict[str, Any] = {
+        # Statement parameters carry emails, password hashes and token digests: never put them
+        # in an exception's text, which reaches the log.
+        "hide_parameters": True,
+    }
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     else:
+        connect_args: dict[str, Any] = {
+            # asyncpg's connect timeout defaults to 60 s: an outage must answer 503 quickly.
+            "timeout": settings.db_connect_timeout_s,
+        }
+        if bounded:
+            connect_args.update(statement_bounds(settings))
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             pool_timeout=settings.db_pool_timeout_s,
-            # asyncpg's connect timeout defaults to 60 s: an outage must answer 503 quickly.
-            connect_args={"timeout": settings.db_connect_timeout_s},
+            # After a database restart the pooled connections are dead: test each one as it is
+            # checked out (one round trip), so the first request after the restart succeeds.
+            pool_pre_ping=True,
+            connect_args=connect_args,
         )
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def statement_bounds(settings: Settings) -> dict[str, Any]:
+    """asyncpg connection options that bound every statement: PostgreSQL cancels it after the
+    timeout (a clean error, the connection stays usable); the client gives up a second later
+    in case the server itself does not answer."""
+    timeout_ms = max(1, round(settings.db_statement_timeout_s * 1000))
+    return {
+        "command_timeout": settings.db_statement_timeout_s + 1.0,
+        "server_settings": {"statement_timeout": str(timeout_ms)},
+    }
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -146,7 +172,7 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings)
+        self.engine = create_engine(settings, bounded=True)
         if settings.is_sqlite:
             sqlite_transactions(self.engine)
         # Units of work that write take the database's write lock when they begin on SQLite

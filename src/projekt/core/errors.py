@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -95,12 +97,41 @@ def error_body(
     return orjson.dumps(body)
 
 
+# The request id of the last failure reported in this context: the request-id middleware's
+# safety net logs any 5xx that no one reported (a route that rendered its own 503, say).
+_reported: ContextVar[str | None] = ContextVar("projekt_reported_error", default=None)
+
+
 def report(error: AppError, request_id: str) -> None:
-    """Log a failure a middleware caught: the trace for unexpected ones, a line for the rest."""
+    """Log a failure with its request id: the trace for unexpected ones, a line for other 5xx.
+
+    Client errors (4xx) are the caller's business and only logged at debug level.
+    """
+    cause = error.__cause__
+    if error.status >= 500:
+        _reported.set(request_id)
     if error.code == "internal_error":
-        logger.exception("unhandled error request_id=%s", request_id)
+        exc_info = (type(cause), cause, cause.__traceback__) if cause is not None else True
+        logger.error("unhandled error request_id=%s", request_id, exc_info=exc_info)
+    elif error.status >= 500:
+        logger.error(
+            "request_id=%s answered %s %s%s",
+            request_id,
+            error.status,
+            error.code,
+            f" ({type(cause).__name__})" if cause is not None else "",
+        )
     else:
-        logger.warning("request_id=%s answered %s: %s", request_id, error.status, error.code)
+        logger.debug("request_id=%s answered %s %s", request_id, error.status, error.code)
+
+
+def was_reported(request_id: str) -> bool:
+    return _reported.get() == request_id
+
+
+def request_id_of(request: Request) -> str:
+    rid: str = request.scope.get("state", {}).get("request_id", "-")
+    return rid
 
 
 async def send_error(
@@ -124,31 +155,66 @@ def error_response(exc: AppError) -> Response:
     )
 
 
-_DB_OUTAGE = (
+# Connection-class failures of the database, by SQLSTATE class or code: the server is gone,
+# shutting down, starting, out of resources, or cancelled the statement (statement_timeout).
+# Whatever the driver layer that raised them (asyncpg on the fast path, SQLAlchemy's wrappers of
+# the same errors on the ORM path), they answer 503: the request may succeed when retried.
+_OUTAGE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+_OUTAGE_SQLSTATES = frozenset({"55P03", "25P03"})  # lock_not_available, idle-in-tx timeout
+_OUTAGE_TYPES: tuple[type[BaseException], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
+    asyncpg.InterfaceError,  # "connection is closed", "pool is closing", …
+    # asyncpg's protocol out of step with a server that died mid-operation ("cannot switch to
+    # state 15; another operation is in progress", seen under pg_ctl stop).
+    asyncpg.InternalClientError,
     ConnectionError,
     TimeoutError,
     OSError,
 )
 
 
+def is_db_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database cannot serve right now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _OUTAGE_TYPES):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES or sqlstate in _OUTAGE_SQLSTATES
+        ):
+            return True
+        wrapped = getattr(current, "orig", None)  # SQLAlchemy's DBAPIError → the driver's error
+        current = (
+            wrapped if isinstance(wrapped, BaseException) else current.__cause__
+        ) or current.__context__
+    return False
+
+
+def db_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The database is unreachable or busy; retry shortly.", code="db_unavailable"
+    )
+
+
 def as_app_error(exc: BaseException) -> AppError:
-    """Map any exception to the AppError that answers for it; unknown ones become a generic 500."""
+    """Map any exception to the AppError that answers for it; unknown ones become a generic 500.
+
+    The original exception is kept as the answer's ``__cause__`` so the log can name it.
+    """
     if isinstance(exc, AppError):
         return exc
     if isinstance(exc, StarletteHTTPException):
         return _from_http_exception(exc)
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return ServiceUnavailable(
-            "The database is unreachable; retry shortly.", code="db_unavailable"
-        )
-    if isinstance(exc, _DB_OUTAGE):
-        return ServiceUnavailable(
-            "The database is unreachable; retry shortly.", code="db_unavailable"
-        )
-    return AppError()
+    error = db_unavailable() if is_db_outage(exc) else AppError()
+    error.__cause__ = exc
+    return error
 
 
 _STATUS_CODES = {
@@ -174,13 +240,18 @@ def _from_http_exception(exc: StarletteHTTPException) -> AppError:
     return error
 
 
-async def _starlette_http_error(_request: Request, exc: Exception) -> Response:
+async def _starlette_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(_from_http_exception(exc))
+    error = _from_http_exception(exc)
+    if error.status >= 500:
+        report(error, request_id_of(request))
+    return error_response(error)
 
 
-async def _app_error(_request: Request, exc: Exception) -> Response:
+async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    if exc.status >= 500:
+        report(exc, request_id_of(request))
     return error_response(exc)
 
 
@@ -230,13 +301,18 @@ def _message(field: str, err: Mapping[str, Any]) -> str:
     return f"The {name} is invalid: {msg}"
 
 
-async def _db_outage(_request: Request, exc: Exception) -> Response:
-    return error_response(as_app_error(exc))
+async def _db_outage(request: Request, exc: Exception) -> Response:
+    error = as_app_error(exc)
+    report(error, request_id_of(request))
+    return error_response(error)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _starlette_http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for exc_type in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError):
+    # Every driver error is looked at: the outage ones answer 503, the others the generic 500
+    # (both logged with the request id).
+    for exc_type in (sa_exc.DBAPIError, sa_exc.TimeoutError, asyncpg.PostgresError, OSError):
         app.add_exception_handler(exc_type, _db_outage)
+    app.add_exception_handler(asyncpg.InterfaceError, _db_outage)

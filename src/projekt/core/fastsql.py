@@ -19,6 +19,13 @@ every execution because a custom plan looked cheaper, and planning that join cos
 running it (about 220 µs against 100 µs per list). Every statement here is a key lookup, a
 single-row write, or a list whose filters are equalities on indexed columns, so one plan fits
 all values; the statements are written so that it is the good one (see ``issues.repository``).
+
+Faults are bounded. Waiting for a connection (the turn and the pool) takes at most
+``db_pool_timeout_s`` and a statement at most ``db_statement_timeout_s``; both end in an error
+that answers 503. Credential lookups take their turns on connections of their own (``reserve``),
+so a table locked for minutes holds up the requests that read it, not every caller's identity.
+After a database restart the pool's idle connections are dead: a read that meets one is run
+again once on a fresh connection, and a transaction checks its connection with its ``BEGIN``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projekt.config import Settings
+from projekt.core.db import statement_bounds
 from projekt.core.metrics import Metrics
 
 Row = Mapping[str, Any]
@@ -54,6 +62,33 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Connections keep no session state between requests, so skip the reset round trip."""
+
+
+def _suspect(exc: BaseException) -> bool:
+    """Whether a connection that raised ``exc`` may be out of step with its server.
+
+    Connections go back to the pool without a reset query (``_no_reset``), so one whose
+    operation was cut off by a dying server (seen under ``pg_ctl stop``: the next user got
+    "another operation is in progress") must not be handed out again. An error the server
+    reported in the ordinary way (a constraint, a statement timeout) leaves it in step.
+    """
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(exc.sqlstate or "")
+        return state.startswith(("08", "57P"))
+    return isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError))
+
+
+# What a connection that died under us raises (the server restarted, or dropped it): nothing ran,
+# so a read, or a BEGIN, may be tried again once on another connection.
+_STALE_CONNECTION = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.ConnectionFailureError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection left mid-operation (see ``_suspect``)
+    ConnectionResetError,
+)
 
 
 class FairTurns:
@@ -86,6 +121,14 @@ class FairTurns:
     async def __aexit__(self, *_exc: object) -> None:
         self._pass_on()
 
+    async def take(self, wait_s: float) -> None:
+        """Like entering, but waiting at most ``wait_s`` seconds (TimeoutError)."""
+        if self._free > 0 and not self._waiting:
+            self._free -= 1  # the common case pays for no timer
+            return
+        async with asyncio.timeout(wait_s):
+            await self.__aenter__()
+
     def _pass_on(self) -> None:
         while self._waiting:
             turn = self._waiting.popleft()
@@ -112,16 +155,26 @@ class FastSQL:
         self.engine = engine
         self.metrics = metrics
         self.postgres = not settings.is_sqlite
+        self._settings = settings
         self._dsn = "postgresql://" + settings.database_url.split("://", 1)[1]
         self._size = settings.db_pool_size
+        self._reserved = settings.db_credential_connections
         self._timeout = settings.db_connect_timeout_s
+        self._wait = settings.db_pool_timeout_s
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._turns = FairTurns(self._size)
+        # Turns on the connections kept for the statements named by ``reserve``.
+        self._reserved_turns = FairTurns(self._reserved) if self._reserved else self._turns
+        self._reserved_for: set[Executable] = set()
         self._compiled: dict[Executable, _Compiled] = {}
         # Called with each statement's SQL on PostgreSQL (the SQLite path fires the engine's
         # own events); tests count statements with it.
         self.listeners: list[Callable[[str], None]] = []
+
+    def reserve(self, *statements: Executable) -> None:
+        """Run these statements on the connections kept apart (``db_credential_connections``)."""
+        self._reserved_for.update(statements)
 
     def _ran(self, sql: str) -> None:
         self.metrics.inc("sql_statements_total")
@@ -143,47 +196,99 @@ class FastSQL:
                     self._pool = await asyncpg.create_pool(
                         self._dsn,
                         min_size=1,
-                        max_size=self._size,
+                        max_size=self._size + self._reserved,
                         init=_init_connection,
                         reset=_no_reset,
                         timeout=self._timeout,
-                        # Plan once per connection, not per execution (see above).
-                        server_settings={"plan_cache_mode": "force_generic_plan"},
+                        **_merged_server_settings(
+                            statement_bounds(self._settings),
+                            # Plan once per connection, not per execution (see above).
+                            {"plan_cache_mode": "force_generic_plan"},
+                        ),
                     )
         return self._pool
+
+    @asynccontextmanager
+    async def _connection(self, stmt: Executable | None) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, waited for at most ``db_pool_timeout_s`` (TimeoutError)."""
+        turns = self._reserved_turns if stmt in self._reserved_for else self._turns
+        pool: asyncpg.Pool = self._pool
+        if pool is None:
+            pool = await asyncio.wait_for(self._get_pool(), self._wait)
+        await turns.take(self._wait)
+        try:
+            # Never waits for another request: there are no more turns than connections. A new
+            # connection's connect is bounded by db_connect_timeout_s.
+            async with pool.acquire() as conn:
+                try:
+                    yield conn
+                except BaseException as exc:
+                    if _suspect(exc):
+                        conn.terminate()  # the pool opens a fresh one in its place
+                    raise
+        finally:
+            await turns.__aexit__(None, None, None)
 
     async def fetch(self, stmt: Executable, params: Mapping[str, Any]) -> list[Row]:
         if not self.postgres:
             async with self.engine.connect() as conn:
                 return await _sa_fetch(conn, stmt, params)
         compiled = self.compiled(stmt)
-        pool = await self._get_pool()
+        args = compiled.args(params)
         self._ran(compiled.sql)
-        async with self._turns, pool.acquire() as conn:
-            rows: list[Row] = await conn.fetch(compiled.sql, *compiled.args(params))
-        return rows
+        retry = bool(getattr(stmt, "is_select", False))  # a read changes nothing: run it again
+        while True:
+            try:
+                async with self._connection(stmt) as conn:
+                    rows: list[Row] = await conn.fetch(compiled.sql, *args)
+                return rows
+            except _STALE_CONNECTION:
+                if not retry:
+                    raise
+                retry = False
 
     async def fetchrow(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
         rows = await self.fetch(stmt, params)
         return rows[0] if rows else None
 
     async def execute(self, stmt: Executable, params: Mapping[str, Any]) -> None:
-        async with self.transaction() as tx:
+        async with self.transaction(stmt) as tx:
             await tx.fetch(stmt, params)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[FastTransaction]:
+    async def transaction(self, first: Executable | None = None) -> AsyncIterator[FastTransaction]:
+        """One transaction; ``first`` (the statement it starts with) picks its connections."""
         if not self.postgres:
             async with self.engine.begin() as conn:
                 yield FastTransaction(self, sa_conn=conn)
             return
-        pool = await self._get_pool()
-        async with self._turns, pool.acquire() as conn, conn.transaction():
-            yield FastTransaction(self, pg_conn=conn)
+        for attempt in (1, 2):
+            async with self._connection(first) as conn:
+                tx = conn.transaction()
+                try:
+                    await tx.start()
+                except _STALE_CONNECTION:
+                    if attempt == 2:
+                        raise
+                    continue
+                try:
+                    yield FastTransaction(self, pg_conn=conn)
+                except BaseException:
+                    if not conn.is_closed():  # a dead connection has nothing to roll back
+                        await tx.rollback()
+                    raise
+                await tx.commit()
+                return
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+
+
+def _merged_server_settings(
+    bounds: Mapping[str, Any], server_settings: Mapping[str, str]
+) -> dict[str, Any]:
+    return {**bounds, "server_settings": {**bounds["server_settings"], **server_settings}}
 
 
 class FastTransaction:

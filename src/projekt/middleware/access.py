@@ -134,6 +134,7 @@ class AccessMiddleware:
             await caller.confirm(None)
         state["principal"] = caller.principal
         if caller.error is not None:
+            report(caller.error, state.get("request_id", "-"))  # a 5xx must reach the log
             await send_error(send, caller.error, headers)
             return
         started = False

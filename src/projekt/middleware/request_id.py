@@ -9,9 +9,10 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from projekt.core.errors import as_app_error, report, send_error
+from projekt.core.errors import as_app_error, report, send_error, was_reported
 
 access_logger = logging.getLogger("projekt.access")
+logger = logging.getLogger("projekt.errors")
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 HEADER = b"x-request-id"
@@ -21,7 +22,8 @@ class RequestIdMiddleware:
     """Tags every response with ``X-Request-Id`` and renders unexpected failures as the envelope.
 
     Exceptions that escape the app never reach Starlette's ServerErrorMiddleware, so a 500 still
-    carries the request id and the generic body; the exception text only goes to the log.
+    carries the request id and the generic body; the exception text only goes to the log. Every
+    5xx is logged with its request id: by whoever rendered it, else here.
     """
 
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
@@ -57,6 +59,8 @@ class RequestIdMiddleware:
                 raise
             await send_error(send_with_id, error)
         finally:
+            if status >= 500 and not was_reported(rid):
+                logger.error("request_id=%s answered %s", rid, status)
             if self.access_log:
                 # The query string is left out on purpose: OAuth codes and states travel there.
                 access_logger.info(
