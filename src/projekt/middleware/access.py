@@ -17,8 +17,8 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projekt.auth.credentials import CredentialResolver, TokenLookup
@@ -252,13 +252,16 @@ def _presented_token(authorization: list[str], auth_token: list[str]) -> str | N
 
 
 def _cookie(header: str, name: str) -> str | None:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel else None
+    """The named cookie, read by Starlette's parser (the one ``Request.cookies`` uses), so
+    identity and the CSRF check see the same value; a name sent twice is refused."""
+    values = [
+        v for piece in header.split(";") for k, v in cookie_parser(piece).items() if k == name
+    ]
+    if len(values) > 1:
+        raise BadRequest(
+            "The session cookie was sent more than once.", code="ambiguous_session_cookie"
+        )
+    return values[0] if values else None
 
 
 def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:

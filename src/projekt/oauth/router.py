@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
@@ -29,6 +29,7 @@ from projekt.oauth.server import (
 )
 from projekt.oauth.service import OAuthStore
 from projekt.orgs.service import OrgService, find_membership
+from projekt.web.origin import require_same_origin
 from projekt.web.router import page
 
 router = APIRouter(tags=["oauth"])
@@ -268,7 +269,9 @@ async def authorize_page(request: Request, session: SessionDep, services: Servic
     )
 
 
-@router.post("/oauth/authorize", include_in_schema=False)
+@router.post(
+    "/oauth/authorize", include_in_schema=False, dependencies=[Depends(require_same_origin)]
+)
 async def authorize_decision(
     request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:
