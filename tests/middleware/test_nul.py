@@ -105,7 +105,7 @@ CASES: dict[str, tuple[Probe, int, str | None]] = {
             {"client_name": f"C{NUL}", "redirect_uris": ["https://claude.ai/cb"]},
             signed=False,
         ),
-        422,
+        400,
         "client_name",
     ),
     "oauth authorize client_id": (
@@ -155,7 +155,12 @@ async def test_nul_is_refused_and_nothing_is_created(
         response = await probe(c, {"Authorization": f"Bearer {token}"}, str(project.id))
     assert response.status_code == status, response.text
     body = response.json()
-    if status == 422:
+    if case.startswith("oauth token") or case.startswith("oauth register"):
+        # The authorization server's clients read RFC 6749 / RFC 7591 errors.
+        assert body["error"] in ("invalid_request", "invalid_client_metadata")
+        assert "NUL" in body["error_description"]
+        assert field is None or field in body["error_description"]
+    elif status == 422:
         assert body["code"] == "validation_failed"
         assert field in body["errors"], body
     else:

@@ -15,7 +15,8 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from projekt.core.errors import AppError, BadRequest, ValidationFailed, send_error
+from projekt.core.errors import AppError, BadRequest, ValidationFailed
+from projekt.middleware.edge import send_refusal
 
 NUL = "\x00"
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -44,7 +45,7 @@ class BodyTextMiddleware:
         if b"\x00" in body or (b"\\u0000" if kind == "json" else b"%00") in body:
             refusal = _json_refusal(body) if kind == "json" else await _form_refusal(scope, body)
         if refusal is not None:
-            await send_error(send, refusal)
+            await send_refusal(scope, send, refusal)
             return
         replay = iter(messages)
 

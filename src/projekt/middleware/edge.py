@@ -13,11 +13,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from projekt.core.errors import AppError, BadRequest, send_error
 
 NUL = "\x00"
+# The authorization server's machine endpoints answer in RFC 6749 / RFC 7591 error format.
+OAUTH_ERRORS = {
+    "/oauth/token": "invalid_request",
+    "/oauth/revoke": "invalid_request",
+    "/oauth/register": "invalid_client_metadata",
+}
 
 
 class HeadersTooLarge(AppError):
@@ -38,7 +45,7 @@ class EdgeMiddleware:
             return
         refusal = self._refusal(scope)
         if refusal is not None:
-            await send_error(send, refusal)
+            await send_refusal(scope, send, refusal)
             return
         await self.app(scope, receive, send)
 
@@ -72,6 +79,21 @@ class EdgeMiddleware:
         if _hostname(values[0].decode("latin-1")) not in self.hosts:
             return BadRequest("This server does not answer for that host name.", code="bad_host")
         return None
+
+
+async def send_refusal(scope: Scope, send: Send, error: AppError) -> None:
+    """The envelope, or on the OAuth machine endpoints the error format their clients read."""
+    oauth_error = OAUTH_ERRORS.get(scope["path"])
+    if oauth_error is None:
+        await send_error(send, error)
+        return
+    description = error.message
+    if error.errors:
+        description = "; ".join(m for messages in error.errors.values() for m in messages)
+    body = orjson.dumps({"error": oauth_error, "error_description": description})
+    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _nul(what: str) -> BadRequest:
