@@ -141,6 +141,7 @@ async def test_a_64_kb_request_header_is_refused(tmp_path: Path) -> None:
         answer = await asyncio.wait_for(reader.read(), timeout=30)
         writer.close()
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+        assert b"\r\nconnection: close\r\n" in answer  # refused by the server, not the app
         assert answer.endswith(b'"code":"headers_too_large"}')
         # A normal request still works.
         async with httpx.AsyncClient() as client:
