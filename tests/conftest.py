@@ -66,6 +66,9 @@ def make_settings(**overrides: object) -> Settings:
         "rate_limit_oauth_token": "1000000/60s",
         "rate_limit_login_ip": "1000000/60s",
         "rate_limit_login_account": "1000000/60s",
+        "rate_limit_signup_ip": "1000000/60s",
+        "rate_limit_org_create": "1000000/60s",
+        "rate_limit_invitation": "1000000/60s",
         "redis_prefix": RUN_PREFIX,
     }
     values.update(overrides)

@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     rate_limit_oauth_token: str = "60/60s"
     rate_limit_login_ip: str = "20/60s"
     rate_limit_login_account: str = "10/5m"
+    # Caps on creating accounts, orgs and invitations (issue 14.6), and how the limiter copes
+    # with Redis trouble (issue 13.4/13.5; docs/decisions.md "Rate limits under load and faults").
+    rate_limit_signup_ip: str = "30/1h"  # per client IP: an office behind one NAT still signs up
+    rate_limit_org_create: str = "10/1h"  # per person
+    rate_limit_invitation: str = "50/1h"  # per person: each one may send an email
+    # Redis connections per worker; a request beyond them waits this long for one, then is
+    # decided locally (never a burst of "Too many connections" failures).
+    redis_pool_size: int = Field(default=64, ge=1, le=10_000)
+    redis_pool_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    # Failures in a row that mean "Redis is down", and the pause before trying it again.
+    redis_breaker_failures: int = Field(default=5, ge=1, le=10_000)
+    redis_breaker_cooldown_s: float = Field(default=1.0, gt=0, le=300)
+    # Processes sharing the budgets (all workers on all hosts): while Redis cannot be asked,
+    # each one limits itself to this share of what was left.
+    rate_limit_fallback_workers: int = Field(default=1, ge=1, le=4096)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -106,6 +121,9 @@ class Settings(BaseSettings):
         "rate_limit_oauth_token",
         "rate_limit_login_ip",
         "rate_limit_login_account",
+        "rate_limit_signup_ip",
+        "rate_limit_org_create",
+        "rate_limit_invitation",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

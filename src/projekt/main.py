@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import yaml
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware import Middleware
@@ -29,7 +30,7 @@ from projekt.core.db import Database
 from projekt.core.deps import AppServices
 from projekt.core.errors import install_error_handlers
 from projekt.core.metrics import Metrics
-from projekt.core.ratelimit import Bucket, InProcessLimiter, Rate, RedisLimiter
+from projekt.core.ratelimit import Bucket, CircuitBreaker, InProcessLimiter, Rate, RedisLimiter
 from projekt.core.responses import JSONResponse
 from projekt.core.routes import route_table
 from projekt.core.security import Passwords
@@ -41,7 +42,7 @@ from projekt.middleware.etag import ETagMiddleware
 from projekt.middleware.methods import MethodsMiddleware, PathMethods
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.middleware.security_headers import SecurityHeadersMiddleware
-from projekt.policy import POLICY
+from projekt.policy import LIMITS, POLICY
 from projekt.web.router import STATIC_DIR, install_web_handlers
 
 API_DESCRIPTION = (
@@ -55,11 +56,16 @@ API_DESCRIPTION = (
 def build_services(settings: Settings, clock: Clock | None = None) -> AppServices:
     redis = None
     if settings.redis_url:
-        redis = Redis.from_url(
+        # A bounded pool that makes a request wait (briefly) for a connection: redis-py's
+        # default pool fails a burst beyond 100 in-flight calls with "Too many connections".
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=settings.redis_pool_size,
+            timeout=settings.redis_pool_timeout_s,
             socket_timeout=settings.redis_timeout_s,
             socket_connect_timeout=settings.redis_connect_timeout_s,
         )
+        redis = Redis.from_pool(pool)
     services = AppServices(
         settings=settings,
         db=Database(settings),
@@ -72,16 +78,32 @@ def build_services(settings: Settings, clock: Clock | None = None) -> AppService
     if settings.rate_limit_enabled:
         local = InProcessLimiter()
         services.limiter = (
-            RedisLimiter(redis, settings.redis_prefix, local, epoch_key)
+            RedisLimiter(
+                redis,
+                settings.redis_prefix,
+                local,
+                epoch_key,
+                breaker=CircuitBreaker(
+                    settings.redis_breaker_failures,
+                    settings.redis_breaker_cooldown_s,
+                    time.monotonic,
+                ),
+                workers=settings.rate_limit_fallback_workers,
+            )
             if redis is not None
             else local
         )
     if isinstance(services.limiter, RedisLimiter):
         limiter = services.limiter
-        services.metrics.gauges["ratelimit_redis_failures_total"] = lambda: limiter.failures
+        gauges = services.metrics.gauges
+        gauges["ratelimit_redis_failures_total"] = lambda: limiter.failures
+        gauges["ratelimit_local_decisions_total"] = lambda: limiter.local_decisions
+        gauges["ratelimit_redis_breaker_open"] = lambda: int(limiter.breaker.is_open)
         # The limiter's round trip carries the credential epoch: token rows can be cached.
         assert redis is not None
         services.credentials = CredentialCache(redis, epoch_key)
+        # Redis down: changes cannot move the epoch, so cached rows cannot be trusted.
+        limiter.on_open.append(services.credentials.forget)
     cache = services.credentials
     if cache is not None:
         mark_credential_changes()
@@ -103,32 +125,20 @@ def count_statements(db: Database, metrics: Metrics) -> None:
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
 
 
-# Per-route budgets on top of the global one; routes of one family share a bucket.
-ROUTE_LIMITS: dict[str, tuple[str, str]] = {
-    "mint_api_key": ("api_key_mint", "rate_limit_api_key_mint"),
-    "search_orgs": ("search", "rate_limit_search"),
-    "search_crossorg_orgs": ("search", "rate_limit_search"),
-    "search_people": ("search", "rate_limit_search"),
-    "palette_search": ("search", "rate_limit_search"),
-    "create_project": ("project_write", "rate_limit_project_write"),
-    "replace_project": ("project_write", "rate_limit_project_write"),
-    "update_project": ("project_write", "rate_limit_project_write"),
-    "delete_project": ("project_write", "rate_limit_project_write"),
-    "login": ("login_ip", "rate_limit_login_ip"),
-    "web_login": ("login_ip", "rate_limit_login_ip"),
-    "register_client": ("oauth_register", "rate_limit_oauth_register"),
-    "token": ("oauth_token", "rate_limit_oauth_token"),
-}
-
-
 def route_rules(app: FastAPI, settings: Settings) -> list[RouteRule]:
+    """The buckets the policy declares (``policy.LIMITS``), matched by method and path."""
     rules = []
+    names = set()
     for route in route_table(app):
-        if route.name in ROUTE_LIMITS:
-            bucket, setting = ROUTE_LIMITS[route.name]
-            rate = Rate.parse(getattr(settings, setting))
+        names.add(route.name)
+        limit = LIMITS.get(route.name)
+        if limit is not None:
+            bucket = Bucket(limit.bucket, Rate.parse(getattr(settings, limit.setting)), limit.key)
             pattern = compile_path(route.path)[0]
-            rules.append(RouteRule(route.methods, pattern, Bucket(bucket, rate)))
+            rules.append(RouteRule(route.methods, pattern, bucket))
+    unknown = sorted(set(LIMITS) - names)
+    if unknown:
+        raise ValueError(f"rate limits declared for routes that do not exist: {unknown}")
     return rules
 
 

@@ -3,12 +3,15 @@
 Roles (API.md §3): viewer reads; member writes issues and comments; manager runs projects,
 sprints and milestones and mints API keys; admin manages people, roles up to admin, settings and
 all keys; owner deletes the org and grants ownership.
+
+Beside it, ``LIMITS``: the rate buckets some routes spend on top of the global budget.
 """
 
 from __future__ import annotations
 
 from projekt.authz import Rule, org, path_org, public, user, web
 from projekt.core.context import Role
+from projekt.core.ratelimit import Key, Limit
 
 POLICY: dict[str, Rule] = {
     # meta
@@ -112,4 +115,41 @@ POLICY: dict[str, Rule] = {
     "web_integrations": web(),
     "web_mint_key": web(),
     "web_revoke_key": web(),
+}
+
+
+# Rate buckets on top of the global one (API.md §6), by route name: the setting with the rate,
+# and what the bucket counts by. Every way of doing one thing (an API route and the web form
+# that does the same) names the same bucket. Caps on endpoints reached before anyone is signed
+# in count by client IP, never by a credential the request happens to carry.
+API_KEY_MINT = Limit("api_key_mint", "rate_limit_api_key_mint", Key.PERSON_ORG)
+SEARCH = Limit("search", "rate_limit_search", Key.CREDENTIAL)
+PROJECT_WRITE = Limit("project_write", "rate_limit_project_write", Key.CREDENTIAL)
+LOGIN = Limit("login_ip", "rate_limit_login_ip", Key.IP)  # and per account: AuthService
+SIGNUP = Limit("signup_ip", "rate_limit_signup_ip", Key.IP)
+ORG_CREATE = Limit("org_create", "rate_limit_org_create", Key.PERSON)
+INVITATION = Limit("invitation", "rate_limit_invitation", Key.PERSON)
+OAUTH_REGISTER = Limit("oauth_register", "rate_limit_oauth_register", Key.IP)
+OAUTH_TOKEN = Limit("oauth_token", "rate_limit_oauth_token", Key.IP)
+
+LIMITS: dict[str, Limit] = {
+    "signup": SIGNUP,
+    "web_signup": SIGNUP,
+    "login": LOGIN,
+    "web_login": LOGIN,
+    "create_org": ORG_CREATE,
+    "web_create_org": ORG_CREATE,
+    "create_invitation": INVITATION,
+    "search_orgs": SEARCH,
+    "search_crossorg_orgs": SEARCH,
+    "search_people": SEARCH,
+    "palette_search": SEARCH,
+    "mint_api_key": API_KEY_MINT,
+    "web_mint_key": API_KEY_MINT,
+    "create_project": PROJECT_WRITE,
+    "replace_project": PROJECT_WRITE,
+    "update_project": PROJECT_WRITE,
+    "delete_project": PROJECT_WRITE,
+    "register_client": OAUTH_REGISTER,
+    "token": OAUTH_TOKEN,
 }

@@ -347,8 +347,14 @@ async def test_redis_outage_keeps_serving_and_limits_resume(tmp_path: Path) -> N
     try:
         await _wait_for_port(port)
         async with limited_app(
-            redis_url=f"redis://127.0.0.1:{port}/0", rate_limit_global="1000/60s"
+            redis_url=f"redis://127.0.0.1:{port}/0",
+            rate_limit_global="1000/60s",
+            redis_breaker_failures=3,
+            redis_breaker_cooldown_s=30,
         ) as app:
+            breaker = app.state.services.limiter.breaker
+            moved = MovedMonotonic()
+            breaker.clock = moved
             token = await _key(app)
             async with client(app, Authorization=f"Bearer {token}") as c:
                 before = await c.get("/api/me")
@@ -359,7 +365,8 @@ async def test_redis_outage_keeps_serving_and_limits_resume(tmp_path: Path) -> N
                 metrics = (await c.get("/metrics")).text
                 redis = start()
                 await _wait_for_port(port)
-                time.sleep(1.1)  # past the limiter's retry pause
+                still_open = await c.get("/api/me")  # within the cool-down: Redis not asked
+                moved.offset += 31  # past the cool-down: the next request probes Redis
                 after = await c.get("/api/me")
     finally:
         redis.kill()
@@ -367,7 +374,29 @@ async def test_redis_outage_keeps_serving_and_limits_resume(tmp_path: Path) -> N
     assert before.status_code == 200
     assert [r.status_code for r in during] == [200] * 5
     assert all("x-ratelimit-limit" in r.headers for r in during)
-    assert "projekt_ratelimit_redis_failures_total 1" in metrics
+    # Three failures in a row opened the breaker; the other requests did not try Redis.
+    assert "projekt_ratelimit_redis_failures_total 3" in metrics
+    assert "projekt_ratelimit_redis_breaker_open 1" in metrics
+    # Decided locally from the count Redis last gave (1 of 1000), this worker's requests added.
+    assert [r.headers["x-ratelimit-remaining"] for r in during] == [
+        "998",
+        "997",
+        "996",
+        "995",
+        "994",
+    ]
+    assert still_open.headers["x-ratelimit-remaining"] == "993"  # /metrics is exempt
     assert after.status_code == 200
     # Back on the (fresh) Redis: its count starts again from this request.
     assert after.headers["x-ratelimit-remaining"] == "999"
+    assert not breaker.is_open
+
+
+class MovedMonotonic:
+    """``time.monotonic`` plus an offset a test moves: cool-downs pass without sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset

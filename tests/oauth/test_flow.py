@@ -13,6 +13,7 @@ import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from projekt.core.context import Role
+from projekt.oauth.server import CONCURRENT_REDEMPTION
 from tests.factories import Factory, Org, Person
 from tests.support import MovableClock
 
@@ -246,13 +247,14 @@ async def test_deny_redirects_with_access_denied(
 
 
 async def test_code_replay_revokes_what_it_issued(
-    factory: Factory, client: httpx.AsyncClient
+    factory: Factory, client: httpx.AsyncClient, time_travel: MovableClock
 ) -> None:
     org = await factory.org()
     registered = await register(client)
     code, verifier = await code_for(org.owner, org, registered["client_id"])
     first = await exchange(client, registered["client_id"], code, verifier)
     access = first.json()["access_token"]
+    time_travel.advance(CONCURRENT_REDEMPTION)  # no longer a concurrent duplicate: a replay
     replay = await exchange(client, registered["client_id"], code, verifier)
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
@@ -356,6 +358,7 @@ async def test_confidential_client_must_authenticate(
     no_secret = await exchange(client, registered["client_id"], code, verifier)
     assert no_secret.status_code == 401
     assert no_secret.json()["error"] == "invalid_client"
+    code, verifier = await code_for(org.owner, org, registered["client_id"])  # that one burnt
     good = await client.post(
         "/oauth/token",
         auth=(registered["client_id"], registered["client_secret"]),
@@ -407,33 +410,29 @@ async def test_code_is_bound_to_client_redirect_and_resource(
     org = await factory.org()
     registered = await register(client, redirect_uris=[REDIRECT, "https://claude.com/cb"])
     intruder = await register(client)
-    code, verifier = await code_for(org.owner, org, registered["client_id"])
-    base = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}
-    stolen = await client.post(
-        "/oauth/token", data={**base, "redirect_uri": REDIRECT, "client_id": intruder["client_id"]}
-    )
-    assert stolen.json()["error"] == "invalid_grant"
-    other_redirect = await client.post(
-        "/oauth/token",
-        data={
-            **base,
-            "redirect_uri": "https://claude.com/cb",
-            "client_id": registered["client_id"],
-        },
-    )
-    assert other_redirect.json()["error"] == "invalid_grant"
-    other_resource = await client.post(
-        "/oauth/token",
-        data={
-            **base,
-            "redirect_uri": REDIRECT,
-            "client_id": registered["client_id"],
-            "resource": "https://elsewhere.example/api",
-        },
-    )
-    assert other_resource.json()["error"] == "invalid_target"
-    still_good = await exchange(client, registered["client_id"], code, verifier)
-    assert still_good.status_code == 200
+    mismatches = [
+        ("invalid_grant", {"redirect_uri": REDIRECT, "client_id": intruder["client_id"]}),
+        (
+            "invalid_grant",
+            {"redirect_uri": "https://claude.com/cb", "client_id": registered["client_id"]},
+        ),
+        (
+            "invalid_target",
+            {
+                "redirect_uri": REDIRECT,
+                "client_id": registered["client_id"],
+                "resource": "https://elsewhere.example/api",
+            },
+        ),
+    ]
+    for error, mismatch in mismatches:
+        code, verifier = await code_for(org.owner, org, registered["client_id"])
+        base = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}
+        refused = await client.post("/oauth/token", data={**base, **mismatch})
+        assert refused.json()["error"] == error
+        # The failed redemption burnt the code: the rightful one fails too (test plan C5/C7).
+        burnt = await exchange(client, registered["client_id"], code, verifier)
+        assert burnt.json()["error"] == "invalid_grant"
 
 
 async def test_tokens_answer_only_for_their_audience(

@@ -12,6 +12,11 @@ and the bound org are checked again on every request. Sessions are not cached (a
 the hot path, and idle expiry moves with every visit). Without Redis there is no shared epoch,
 so nothing is cached.
 
+A request whose limiter call failed saw no epoch: it cannot use or keep a cached row, and the
+cache serves no row until a request sees the epoch again, but one slow call does not empty it.
+When Redis is down (the limiter's circuit breaker opens) the cache is emptied: changes made
+meanwhile cannot move the epoch.
+
 Ordering: a row is good only if the epoch the limiter reads after the row was taken (from the
 cache or the database) is the one the worker knew before taking it. A change that committed in
 between moved the epoch: a cached row is then read again from the database, a fresh one is not
@@ -45,23 +50,40 @@ class CredentialCache:
         self.epoch_key = epoch_key
         self.epoch: str | None = None  # the last value the limiter reported
         self._rows: dict[str, tuple[dict[str, Any], float]] = {}
+        # The last limiter call saw no epoch: serve and take no row until one sees it again.
+        self._unconfirmed = False
+
+    @property
+    def size(self) -> int:
+        return len(self._rows)
 
     def get(self, token_hash: str) -> dict[str, Any] | None:
+        if self._unconfirmed:
+            return None
         found = self._rows.get(token_hash)
         if found is None or time.monotonic() - found[1] > self.MAX_AGE_S:
             return None
         return found[0]
 
     def observe(self, epoch: str | None) -> None:
-        """Take the epoch the limiter just read (None: Redis did not answer): if it moved, or
-        is unknown, every row goes."""
-        if epoch is None or epoch != self.epoch:
+        """Take the epoch the limiter just read: if it moved, every row goes. None (this call
+        could not reach Redis) confirms nothing but keeps the rows for the next request."""
+        if epoch is None:
+            self._unconfirmed = True
+            return
+        self._unconfirmed = False
+        if epoch != self.epoch:
             self._rows.clear()
             self.epoch = epoch
 
+    def forget(self) -> None:
+        """Every row goes, and none is kept until the epoch is read again (Redis is down)."""
+        self._rows.clear()
+        self.epoch = None
+
     def current(self, seen: str | None) -> bool:
         """Whether rows read while the epoch was ``seen`` still hold (after ``observe``)."""
-        return seen is not None and seen == self.epoch
+        return not self._unconfirmed and seen is not None and seen == self.epoch
 
     def put(self, token_hash: str, row: dict[str, Any], seen: str | None) -> None:
         """Keep a row (the caller's own dict: later touches of last_used_at update it here)."""

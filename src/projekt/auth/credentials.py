@@ -31,6 +31,7 @@ logger = logging.getLogger("projekt.auth")
 # per request.
 TOUCH_EVERY = timedelta(minutes=1)
 SESSION_TOUCH_EVERY = timedelta(minutes=10)
+INVALID_TOKEN = "Invalid, expired or revoked token."
 
 PAT_LOOKUP = (
     select(
@@ -84,7 +85,13 @@ OAUTH_LOOKUP = (
     .join(User, User.id == OAuthToken.user_id)
     .outerjoin(
         Membership,
-        and_(Membership.org_id == OAuthToken.org_id, Membership.user_id == OAuthToken.user_id),
+        and_(
+            Membership.org_id == OAuthToken.org_id,
+            Membership.user_id == OAuthToken.user_id,
+            # A membership begun after the token was issued (left, then rejoined) is not the
+            # one the grant was given under: the token speaks for no one.
+            Membership.joined_at <= OAuthToken.created_at,
+        ),
     )
     .where(OAuthToken.access_hash == bindparam("token_hash"))
 )
@@ -128,7 +135,7 @@ class CredentialResolver:
         elif token.startswith(ACCESS_PREFIX) and len(token) < 200:
             kind = CredentialKind.OAUTH
         else:
-            raise unauthorized(self.settings, "Invalid, expired or revoked token.")
+            raise unauthorized(self.settings, INVALID_TOKEN, error="invalid_token")
         token_hash = digest(token)
         seen = self.cache.epoch if self.cache else None
         row = self.cache.get(token_hash) if self.cache else None
@@ -141,7 +148,7 @@ class CredentialResolver:
         """The caller behind a token row, or 401 (403 for a foreign X-Org-Id)."""
         row, now = lookup.row, self.clock.now()
         if row is None or not _usable(row, lookup.kind, now, self.settings.api_resource):
-            raise unauthorized(self.settings, "Invalid, expired or revoked token.")
+            raise unauthorized(self.settings, INVALID_TOKEN, error="invalid_token")
         principal = _bound(row, lookup.kind, lookup.token_hash, org_header)
         if lookup.kind is CredentialKind.PAT:
             last_used = row["last_used_at"]

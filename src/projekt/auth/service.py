@@ -84,7 +84,7 @@ class AuthService:
         bucket = Bucket(
             "login_account", Rate.parse(self.services.settings.rate_limit_login_account)
         )
-        decision = await limiter.hit(f"account:{digest(email.strip().lower())}", [bucket])
+        decision = await limiter.hit(f"account:{digest(_account_key(email))}", [bucket])
         if not decision.allowed:
             state = decision.tightest
             retry = str(state.reset_s or 1)
@@ -122,3 +122,11 @@ class AuthService:
         if user is None:
             raise NotFound("User not found.", code="user_not_found")
         return user
+
+
+def _account_key(email: str) -> str:
+    """The per-account sign-in bucket: every look-alike of an address counts against it."""
+    try:
+        return normalize_email(email)
+    except ValueError:
+        return email.strip().lower()

@@ -105,11 +105,15 @@ async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
-def unauthorized(settings: Settings, message: str | None = None) -> Unauthorized:
+def unauthorized(
+    settings: Settings, message: str | None = None, *, error: str | None = None
+) -> Unauthorized:
+    """A 401 with the Bearer challenge; ``error`` (RFC 6750 §3.1) when a token was presented."""
     metadata = f"{settings.base_url}/.well-known/oauth-protected-resource"
-    return Unauthorized(
-        message, headers={"WWW-Authenticate": f'Bearer resource_metadata="{metadata}"'}
-    )
+    challenge = f'resource_metadata="{metadata}"'
+    if error:
+        challenge = f'error="{error}", {challenge}'
+    return Unauthorized(message, headers={"WWW-Authenticate": f"Bearer {challenge}"})
 
 
 def principal_of(request: Request) -> Principal:

@@ -9,18 +9,31 @@ Why not the ``limits`` library: its moving window needs a round trip to record a
 to read the window's remaining count and reset time, per bucket, and it cannot check two buckets
 atomically (a request refused by the route's bucket would still spend the global one). One
 script does both buckets in one round trip.
+
+Every bucket says what it is keyed by (``Key``): the presented credential for the global budget,
+the client IP for caps on anonymous endpoints (a credential must not buy a fresh count), the
+person, or the person in one org.
+
+Redis trouble comes in two kinds. A single slow or failed call (a busy event loop, a full
+connection pool) is answered for that request alone from local buckets seeded with the counts
+Redis last reported. Redis being down is told by a circuit breaker: after
+``failures_to_open`` consecutive failures every request is limited locally, without waiting
+on Redis, until a probe after ``cooldown_s`` succeeds. Local budgets are a share of the real
+one (``workers``), so the processes together stay within it (docs/decisions.md).
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import math
 import re
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -51,10 +64,34 @@ class Rate:
         return f"{self.limit}/{self.window_s}s"
 
 
+class Key(StrEnum):
+    """What a bucket counts by. A caller without the person or org a key needs (anonymous, or
+    a credential that failed) is counted by client IP."""
+
+    CREDENTIAL = "credential"  # the presented token or session (API.md §6's global budget)
+    IP = "ip"  # the client address, whatever credential the request carries
+    PERSON = "person"  # the signed-in person, across credentials and orgs
+    PERSON_ORG = "person_org"  # the signed-in person in the org the request acts in
+
+
 @dataclass(frozen=True, slots=True)
 class Bucket:
     name: str
     rate: Rate
+    key: Key = Key.CREDENTIAL
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A route's bucket as the policy declares it: the rate comes from a setting."""
+
+    bucket: str
+    setting: str  # the Settings field holding the rate, e.g. "rate_limit_search"
+    key: Key
+
+
+# One charge: the subject (``ip:…``, ``person:…``) the bucket is counted for, and the bucket.
+Charge = tuple[str, Bucket]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +130,17 @@ class InProcessLimiter:
         self._calls = 0
 
     async def hit(self, identity: str, buckets: Sequence[Bucket]) -> Decision:
+        return self.take([(identity, bucket) for bucket in buckets])
+
+    async def charge(self, charges: Sequence[Charge]) -> Decision:
+        return self.take(charges)
+
+    def take(self, charges: Sequence[Charge]) -> Decision:
         now = self._clock()
         logs = []
-        for bucket in buckets:
-            log = self._log.setdefault(f"{identity}:{bucket.name}", collections.deque())
+        buckets = [bucket for _, bucket in charges]
+        for subject, bucket in charges:
+            log = self._log.setdefault(f"{subject}:{bucket.name}", collections.deque())
             horizon = now - bucket.rate.window_s
             while log and log[0] <= horizon:
                 log.popleft()
@@ -159,41 +203,173 @@ return result
 """
 
 
-class RedisLimiter:
-    """Shared buckets in Redis; falls back to the process's own buckets while Redis fails."""
+class CircuitBreaker:
+    """Tells "Redis is down" from "this call was slow".
 
-    RETRY_AFTER_FAILURE_S = 1.0
+    Closed, every call goes to Redis. ``failures_to_open`` failures in a row open it: calls skip
+    Redis (no waiting on a dead server) until ``cooldown_s`` has passed, then one call probes
+    (half-open). A success closes it, a failure opens it again for another cool-down.
+
+    "In a row" means each failed call was sent after the previous failure was seen: calls that
+    were in flight together and failed together (a stalled event loop times them all out at
+    once) count as one failure, not as many."""
 
     def __init__(
-        self, redis: Redis, prefix: str, fallback: InProcessLimiter, epoch_key: str
+        self, failures_to_open: int, cooldown_s: float, clock: Callable[[], float]
+    ) -> None:
+        self.failures_to_open = failures_to_open
+        self.cooldown_s = cooldown_s
+        self.clock = clock
+        self.consecutive_failures = 0
+        self.open_until: float | None = None  # None: closed
+        self._last_failure = -math.inf
+        self._probe_sent: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.open_until is not None
+
+    def admit(self) -> float | None:
+        """When this call may go to Redis, the time it is sent (to pass back); else None."""
+        now = self.clock()
+        if self.open_until is None:
+            return now
+        if self._probe_sent is not None or now < self.open_until:
+            return None
+        self._probe_sent = now  # half-open: this call is the probe, the others stay local
+        return now
+
+    def succeeded(self) -> bool:
+        """Record a success; True when it closed the breaker."""
+        was_open = self.open_until is not None
+        self.consecutive_failures = 0
+        self.open_until = None
+        self._probe_sent = None
+        return was_open
+
+    def failed(self, sent: float) -> bool:
+        """Record a failure of a call sent at ``sent``; True when it opened the breaker."""
+        now = self.clock()
+        if self.open_until is not None:
+            if self._probe_sent is not None and sent >= self._probe_sent:
+                self.open_until = now + self.cooldown_s  # the probe failed: wait again
+                self._probe_sent = None
+            return False
+        if sent < self._last_failure:
+            return False  # in flight when a failure was already seen: the same stall
+        self._last_failure = now
+        self.consecutive_failures += 1
+        if self.consecutive_failures < self.failures_to_open:
+            return False
+        self.open_until = now + self.cooldown_s
+        return True
+
+
+class RedisLimiter:
+    """Shared buckets in Redis; local buckets for a call that failed and while Redis is down.
+
+    Local decisions are conservative: a bucket starts from the count Redis last reported for
+    it (as if those requests had all just arrived) and each of ``workers`` processes may only
+    take its share of what is left, so together they stay within the real budget."""
+
+    MAX_SEEN = 100_000  # remembered counts, least recently seen dropped first
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        fallback: InProcessLimiter,
+        epoch_key: str,
+        *,
+        breaker: CircuitBreaker | None = None,
+        workers: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._epoch_key = epoch_key
         self._script = redis.register_script(_SCRIPT)
         self._fallback = fallback
-        self._down_until = 0.0
-        self.failures = 0
+        self._workers = workers
+        self.breaker = breaker or CircuitBreaker(5, 1.0, clock)
+        self.failures = 0  # every failed call, for /metrics
+        self.local_decisions = 0  # requests decided from local buckets
+        # Called when the breaker opens: Redis is down, so what depends on it (the credential
+        # epoch) cannot be trusted until it answers again.
+        self.on_open: list[Callable[[], None]] = []
+        self._seen: dict[str, tuple[int, float]] = {}  # key -> (count, when) as Redis said
 
     async def hit(self, identity: str, buckets: Sequence[Bucket]) -> Decision:
-        if time.monotonic() < self._down_until:
-            return await self._fallback.hit(identity, buckets)
-        # One caller's buckets share the {identity} hash tag; the script also reads the one
-        # credential epoch, so this needs one Redis (replicas or Sentinel are fine), not Cluster.
-        keys = [f"{self._prefix}:rl:{{{identity}}}:{b.name}" for b in buckets]
-        keys.append(self._epoch_key)
+        return await self.charge([(identity, bucket) for bucket in buckets])
+
+    async def charge(self, charges: Sequence[Charge]) -> Decision:
+        keys = [f"{self._prefix}:rl:{subject}:{bucket.name}" for subject, bucket in charges]
+        sent = self.breaker.admit()
+        if sent is None:
+            return self._local(keys, charges)
+        # The script also reads the one credential epoch, so this needs one Redis (replicas or
+        # Sentinel are fine), not Cluster.
         args: list[Any] = [secrets.token_hex(8)]
-        for bucket in buckets:
+        for _, bucket in charges:
             args += [bucket.rate.limit, bucket.rate.window_s]
         try:
-            raw = await self._script(keys=keys, args=args)
+            raw = await self._script(keys=[*keys, self._epoch_key], args=args)
         except Exception as exc:  # any Redis trouble: keep serving from local buckets
             self.failures += 1
-            self._down_until = time.monotonic() + self.RETRY_AFTER_FAILURE_S
-            logger.warning("rate limiter: Redis unavailable (%s); using in-process buckets", exc)
-            return await self._fallback.hit(identity, buckets)
-        states = tuple(
-            BucketState(b, int(raw[2 + i * 2]), math.ceil(max(int(raw[3 + i * 2]), 0) / 1e6))
-            for i, b in enumerate(buckets)
-        )
-        return Decision(bool(raw[0]), states, raw[1].decode())
+            if self.breaker.failed(sent):
+                logger.warning(
+                    "rate limiter: Redis failed %d times in a row (%s); limiting in process, "
+                    "next try in %.1f s",
+                    self.breaker.consecutive_failures,
+                    exc,
+                    self.breaker.cooldown_s,
+                )
+                for callback in self.on_open:
+                    callback()
+            else:
+                # One slow call (a busy event loop, a full pool) is not an outage.
+                logger.debug("rate limiter: a Redis call failed (%s); decided locally", exc)
+            return self._local(keys, charges)
+        if self.breaker.succeeded():
+            logger.warning("rate limiter: Redis answers again; shared limits resume")
+        now = self.breaker.clock()
+        states = []
+        for i, (key, (_, bucket)) in enumerate(zip(keys, charges, strict=True)):
+            count = int(raw[2 + i * 2])
+            self._remember(key, count, now)
+            reset = math.ceil(max(int(raw[3 + i * 2]), 0) / 1e6)
+            states.append(BucketState(bucket, count, reset))
+        return Decision(bool(raw[0]), tuple(states), raw[1].decode())
+
+    def _remember(self, key: str, count: int, now: float) -> None:
+        seen = self._seen
+        seen.pop(key, None)  # re-inserted last: the dict stays in order of recency
+        seen[key] = (count, now)
+        if len(seen) > self.MAX_SEEN:
+            for stale in list(itertools.islice(seen, len(seen) // 2)):
+                del seen[stale]
+
+    def _local(self, keys: Sequence[str], charges: Sequence[Charge]) -> Decision:
+        self.local_decisions += 1
+        now = self.breaker.clock()
+        local: list[Charge] = []
+        seeds: list[tuple[int, int, int]] = []  # per bucket: used as last seen, share, reset
+        for key, (_, bucket) in zip(keys, charges, strict=True):
+            window = bucket.rate.window_s
+            count, when = self._seen.get(key, (0, -math.inf))
+            used = count if now - when < window else 0
+            share = max(0, bucket.rate.limit - used) // self._workers
+            reset = math.ceil(when + window - now) if used else 0
+            seeds.append((used, share, reset))
+            local.append((key, replace(bucket, rate=Rate(share, window))))
+        decision = self._fallback.take(local)
+        states = []
+        for state, (_, bucket), (used, share, reset) in zip(
+            decision.states, charges, seeds, strict=True
+        ):
+            # Report the real bucket: its limit, and no room left once this worker's share is.
+            count = min(bucket.rate.limit, used + state.count * self._workers)
+            if state.count >= share:
+                count = bucket.rate.limit
+            states.append(BucketState(bucket, count, max(state.reset_s, reset)))
+        return Decision(decision.allowed, tuple(states))

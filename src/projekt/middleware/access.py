@@ -1,10 +1,12 @@
 """Who is calling, and may they call now: identity and rate limits in one layer.
 
 Identification reads the bearer token (or ``X-Auth-Token``) or the session cookie; whether the
-caller may use a route is decided later, by the ``authorize`` dependency. The rate limit (API.md
-§6) is keyed by the credential or, for anonymous and failed credentials, by client IP (which also
-slows token spraying). Identity errors are answered after the limit is counted, so a 401 carries
-the rate-limit headers; so does every failure further in, which is rendered here too.
+caller may use a route is decided later, by the ``authorize`` dependency. Each bucket of the rate
+limit (API.md §6) counts by what it declares (``Key``): the global one by the credential, caps
+on sign-in, sign-up and client registration by client IP, others by the person (in the org).
+Anonymous callers and failed credentials count by client IP (which also slows token spraying).
+Identity errors are answered after the limit is counted, so a 401 carries the rate-limit
+headers; so does every failure further in, which is rendered here too.
 
 The two steps share the limiter's round trip: it also reads the credential epoch, which says
 whether a token row this worker had cached still holds (``projekt.auth.cache``).
@@ -18,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +35,16 @@ from projekt.core.errors import (
     send_error,
 )
 from projekt.core.metrics import Metrics
-from projekt.core.ratelimit import Bucket, Decision, InProcessLimiter, Rate, RedisLimiter
+from projekt.core.ratelimit import (
+    Bucket,
+    Charge,
+    Decision,
+    InProcessLimiter,
+    Key,
+    Rate,
+    RedisLimiter,
+)
+from projekt.web.router import org_cookie_name
 
 Limiter = InProcessLimiter | RedisLimiter
 # Probes are not API traffic: a load balancer must never be throttled out of its health checks.
@@ -106,7 +118,7 @@ class AccessMiddleware:
         await caller.identify(scope, self.cookie_name)
         headers: list[tuple[bytes, bytes]] = []
         if self.limiter is not None:
-            decision = await self.limiter.hit(self._identity(scope, caller), self._buckets(scope))
+            decision = await self.limiter.charge(self._charges(scope, caller))
             headers = _headers(decision)
             if not decision.allowed:
                 self.metrics.inc("rate_limited_total")
@@ -143,18 +155,50 @@ class AccessMiddleware:
             report(error, state.get("request_id", "-"))
             await send_error(send, error, headers)
 
-    def _identity(self, scope: Scope, caller: _Caller) -> str:
-        if caller.principal is not None:
-            return f"cred:{caller.principal.credential_hash}"
-        return f"ip:{self.proxies.client_ip(scope)}"
-
-    def _buckets(self, scope: Scope) -> list[Bucket]:
-        buckets = [self.global_bucket]
+    def _charges(self, scope: Scope, caller: _Caller) -> list[Charge]:
+        """The buckets this request spends, each with the subject it is counted for."""
+        subjects = _Subjects(scope, caller.principal, self.proxies)
+        charges = [(subjects.of(self.global_bucket.key), self.global_bucket)]
         method, path = scope["method"], scope["path"]
         for rule in self.rules:
             if method in rule.methods and rule.path.match(path):
-                buckets.append(rule.bucket)
-        return buckets
+                charges.append((subjects.of(rule.bucket.key), rule.bucket))
+        return charges
+
+
+class _Subjects:
+    """Who a bucket counts, by its ``Key``; the client IP when the key's subject is unknown."""
+
+    __slots__ = ("principal", "proxies", "scope")
+
+    def __init__(self, scope: Scope, principal: Principal | None, proxies: TrustedProxies):
+        self.scope = scope
+        self.principal = principal
+        self.proxies = proxies
+
+    def of(self, key: Key) -> str:
+        principal = self.principal
+        if principal is None or key is Key.IP:
+            return f"ip:{self.proxies.client_ip(self.scope)}"
+        if key is Key.CREDENTIAL:
+            return f"cred:{principal.credential_hash}"
+        if key is Key.PERSON:
+            return f"person:{principal.user_id}"
+        # A token is bound to its org; a session names it in X-Org-Id or, on the web pages,
+        # in the org cookie the page itself acts on (read the way the page reads it).
+        org = principal.org_id or _web_org(self.scope)
+        return f"person:{principal.user_id}:org:{org}"
+
+
+def _web_org(scope: Scope) -> uuid.UUID | None:
+    header = Headers(scope=scope).get("cookie")
+    if not header:
+        return None
+    try:
+        name = org_cookie_name(scope["app"].state.services.settings)  # the page's own name
+        return uuid.UUID(cookie_parser(header).get(name, ""))
+    except ValueError:
+        return None
 
 
 class _Caller:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import re
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
@@ -22,6 +26,7 @@ from projekt.core.responses import dumps
 from projekt.oauth.server import (
     LOOPBACK_HOSTS,
     SCOPE,
+    Answer,
     FormRequest,
     Grantee,
     Server,
@@ -32,7 +37,24 @@ from projekt.orgs.service import OrgService, find_membership
 from projekt.web.origin import require_same_origin
 from projekt.web.router import page
 
-router = APIRouter(tags=["oauth"])
+
+class _NoReferrerRoute(APIRoute):
+    """Every answer of the authorization server says ``Referrer-Policy: no-referrer``: its
+    pages and redirects carry codes, state and client addresses in their URLs, which must not
+    leak to the next site through ``Referer`` (RFC 9700 §4.2)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_policy(request: Request) -> Response:
+            response = await handler(request)
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+
+        return with_policy
+
+
+router = APIRouter(tags=["oauth"], route_class=_NoReferrerRoute)
 SERVER = Server()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -48,8 +70,12 @@ def _oauth_json(
     return response
 
 
+def _refusal(error: str, description: str) -> dict[str, str]:
+    return {"error": error, "error_description": description}
+
+
 def _error(status: int, error: str, description: str) -> Response:
-    return _oauth_json(status, {"error": error, "error_description": description})
+    return _oauth_json(status, _refusal(error, description))
 
 
 # -- metadata -----------------------------------------------------------------------------------
@@ -124,18 +150,53 @@ class Registration(BaseModel):
     token_endpoint_auth_method: str = "none"
 
 
+_DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
+
+
 def redirect_problem(uri: str) -> str | None:
-    """Why a redirect URI is refused, or None: https, or http on a loopback host only."""
+    """Why a redirect URI is refused, or None: https, or http on a loopback host only; a plain
+    host (no user info, no wildcard), no fragment (RFC 6749 §3.1.2, RFC 9700 §4.1)."""
     if len(uri) > 2000:
         return "too long"
+    if any(not "!" <= c <= "~" for c in uri) or "\\" in uri:
+        return "must be printable ASCII without spaces or backslashes (percent-encode the rest)"
     parts = urlsplit(uri)
     if parts.fragment or "#" in uri:
         return "fragments are not allowed"
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return None
-    return "must be https, or http on a loopback address"
+    if parts.scheme not in ("https", "http"):
+        return "must be https, or http on a loopback address"
+    if "@" in parts.netloc:
+        # https://claude.ai:443@evil.example/ goes to evil.example: no user info, ever.
+        return "must not contain user information (@)"
+    if "*" in parts.netloc:
+        return "wildcards are not allowed; register each exact address"
+    host = parts.hostname or ""
+    try:
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return "the port is not a number from 0 to 65535"
+    if not _is_host(host):
+        return "needs a host name or IP address"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        return "must be https, or http on a loopback address"
+    return None
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_DNS_NAME.match(host)) and not host.replace(".", "").isdigit()
+    return True
+
+
+def display_host(uri: str) -> str:
+    """The host a redirect really goes to, as the consent page names it (never user info)."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port is not None else host
 
 
 @router.post("/oauth/register", status_code=201, responses={400: {"description": "RFC 7591 error"}})
@@ -222,6 +283,9 @@ async def _validated(
     if not redirect_uri or not client.check_redirect_uri(redirect_uri):
         # Never redirect to an unregistered address (open redirector).
         return None, _error_page(request, "This redirect address is not registered for the client.")
+    if redirect_problem(redirect_uri):
+        # Registered before the rules were tightened: refused rather than followed.
+        return None, _error_page(request, "This redirect address is not acceptable.")
     try:
         grant = SERVER.get_consent_grant(
             _form_request(request, list(params.items()))
@@ -263,7 +327,7 @@ async def authorize_page(request: Request, session: SessionDep, services: Servic
         request,
         "consent.html",
         client_name=exchange.client.row.client_name,
-        redirect_host=urlsplit(redirect_uri).netloc,
+        redirect_host=display_host(redirect_uri),
         orgs=orgs,
         params=params,
     )
@@ -329,25 +393,29 @@ async def _token_exchange(
         store = OAuthStore(session, services.settings, services.clock)
         exchange = store.exchange()
         exchange.client = await store.client(_client_id(request, form))
+        resource = services.settings.api_resource
         if endpoint == "token":
-            if form.get("resource") and form["resource"] != services.settings.api_resource:
-                return _error(
-                    400, "invalid_target", f"resource must be {services.settings.api_resource}"
-                )
             if form.get("grant_type") == "authorization_code":
                 exchange.code = await store.code(form.get("code"))
             elif form.get("grant_type") == "refresh_token":
                 exchange.token = await store.token(form.get("refresh_token"))
+                if exchange.token is not None:
+                    exchange.grant_holds = await store.grant_holds(exchange.token)
         else:
             exchange.token = await store.token(form.get("token"))
         begin(exchange)
         oauth_request = _form_request(request, list(form_data.multi_items()))  # type: ignore[arg-type]
-        if endpoint == "token":
-            answer = SERVER.create_token_response(oauth_request)
-        else:
+        if endpoint != "token":
             answer = SERVER.create_endpoint_response("revocation", oauth_request)
+        elif form.get("resource") and form["resource"] != resource:
+            # Still a failed redemption: the store burns the code it names.
+            answer = Answer(400, _refusal("invalid_target", f"resource must be {resource}"), [])
+        else:
+            answer = SERVER.create_token_response(oauth_request)
         answer = await store.apply(exchange, answer)
         await services.db.commit(session)
+        if isinstance(answer.body, dict) and answer.body.get("error") == "invalid_client":
+            answer = _client_refused(answer)
     except Exception as exc:
         error = as_app_error(exc)
         if error.status == 503:
@@ -359,13 +427,33 @@ async def _token_exchange(
     return _oauth_json(answer.status, answer.body if answer.body != "" else {}, answer.headers)
 
 
-@router.post("/oauth/token", responses={400: {"description": "RFC 6749 error"}})
+def _client_refused(answer: Answer) -> Answer:
+    """RFC 6749 §5.2: failed client authentication is 401 with a challenge. authlib answers
+    400 for an unknown client_id sent in the form, and no realm on its Basic challenge."""
+    headers = [(k, v) for k, v in answer.headers if k.lower() != "www-authenticate"]
+    headers.append(("WWW-Authenticate", 'Basic realm="oauth", error="invalid_client"'))
+    return Answer(401, answer.body, headers)
+
+
+CLIENT_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "invalid_client: client authentication failed"}
+}
+
+
+@router.post("/oauth/token", responses={400: {"description": "RFC 6749 error"}, **CLIENT_REFUSED})
 async def token(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Exchange a code (with its PKCE verifier) or rotate a refresh token (RFC 6749)."""
     return await _token_exchange(request, session, services, "token")
 
 
-@router.post("/oauth/revoke", responses={200: {"description": "Revoked, or was never valid"}})
+@router.post(
+    "/oauth/revoke",
+    responses={
+        200: {"description": "Revoked, or was never valid"},
+        400: {"description": "RFC 6749 error"},
+        **CLIENT_REFUSED,
+    },
+)
 async def revoke(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Revoke an access or refresh token (RFC 7009)."""
     return await _token_exchange(request, session, services, "revoke")

@@ -27,6 +27,7 @@ from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
+    InvalidRequestError,
     JsonRequest,
     OAuth2Payload,
     TokenMixin,
@@ -43,6 +44,11 @@ ACCESS_PREFIX = "pjo_at_"
 REFRESH_PREFIX = "pjo_rt_"
 SCOPE = "api"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+# A second redemption of a code that starts less than this after the winning one was written
+# is a concurrent duplicate (a client retrying, a double submit): invalid_grant, and the
+# winner's tokens stand. From then on it is a replay and revokes them (RFC 6749 §4.1.2). No
+# longer: OpenID's conformance suite replays one second after its first answer and expects that.
+CONCURRENT_REDEMPTION = timedelta(seconds=1)
 
 
 # -- the state one request works on -------------------------------------------------------------
@@ -59,6 +65,7 @@ class Exchange:
     client: ClientView | None = None
     code: OAuthCode | None = None
     token: OAuthToken | None = None  # the refresh (or revoked) token presented
+    grant_holds: bool = True  # the token's person is still a member of its org (refresh)
     user: Grantee | None = None  # the signed-in person on the consent page
     effects: list[tuple[str, Any]] = field(default_factory=list)
 
@@ -230,10 +237,22 @@ class Answer:
 
 
 class S256Only(CodeChallenge):  # type: ignore[misc]
-    """PKCE required, and only S256: authlib also accepts ``plain`` by default."""
+    """PKCE required, and only S256: authlib also accepts ``plain`` by default, and lets an
+    authorization request with no PKCE parameter at all through even when ``required``."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(
+        self, grant: grants.AuthorizationCodeGrant, redirect_uri: str
+    ) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256).")
+        # RFC 7636 §4.3: an omitted method means "plain", which OAuth 2.1 clients must not use.
+        if not data.get("code_challenge_method"):
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -281,6 +300,11 @@ class RotatingRefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         if row is None or not same(row.refresh_hash, digest(refresh_token)):
             return None
         if row.revoked_at is not None or row.family_expires_at <= exchange.now:
+            return None
+        if not exchange.grant_holds:
+            # Removed from the org (or deactivated): the grant ends for good, so rejoining
+            # later does not bring it back.
+            exchange.effects.append(("revoke_family", row.family_id))
             return None
         if row.rotated_at is not None and exchange.now - row.rotated_at > exchange.refresh_grace:
             exchange.effects.append(("revoke_family", row.family_id))

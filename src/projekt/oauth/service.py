@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from projekt.auth.models import User
 from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.security import digest, new_opaque_token
 from projekt.oauth.models import OAuthClient, OAuthCode, OAuthToken
-from projekt.oauth.server import Answer, ClientView, Exchange, Grantee
+from projekt.oauth.server import (
+    CONCURRENT_REDEMPTION,
+    Answer,
+    ClientView,
+    Exchange,
+    Grantee,
+)
+from projekt.orgs.models import Membership
 
 
 class OAuthStore:
@@ -54,6 +62,22 @@ class OAuthStore:
         row: OAuthToken | None = (await self.session.execute(stmt)).scalars().first()
         return row
 
+    async def grant_holds(self, row: OAuthToken) -> bool:
+        """Whether the person a grant speaks for is still an active member of its org, under
+        the same membership: one that began after this token was issued is a later rejoining,
+        and a grant does not outlive the membership it was given under."""
+        stmt = (
+            select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.org_id == row.org_id,
+                Membership.user_id == row.user_id,
+                Membership.joined_at <= row.created_at,
+                User.is_active.is_(True),
+            )
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
     async def register(
         self, metadata: dict[str, Any], confidential: bool
     ) -> tuple[str, str | None]:
@@ -83,14 +107,16 @@ class OAuthStore:
             if kind == "save_code":
                 await self._save_code(exchange, *value)
             elif kind == "replayed_code":
-                if value.family_id is not None:
+                if value.family_id is not None and not concurrent_with(value, now):
                     await self._revoke_family(value.family_id, now)
             elif kind == "use_code":
                 family = uuid.uuid4()
+                # The time of the write, not of the request: a duplicate that started before
+                # this moment was in flight while the code was still unused (concurrent).
                 used = await self.session.execute(
                     update(OAuthCode)
                     .where(OAuthCode.id == value.id, OAuthCode.used_at.is_(None))
-                    .values(used_at=now, family_id=family)
+                    .values(used_at=self.clock.now(), family_id=family)
                 )
                 if not used.rowcount:  # type: ignore[attr-defined]
                     # Another request redeemed it first: that one wins, this one gets nothing.
@@ -107,6 +133,14 @@ class OAuthStore:
                 await self._revoke_family(value, now)
             elif kind == "revoke":
                 await self._revoke_family(value.family_id, now)
+        if answer.status >= 400 and exchange.code is not None:
+            # Any failed redemption burns the code (wrong verifier, client, redirect, resource):
+            # a guessed or stolen code gets one try (security test plan C5 and C7).
+            await self.session.execute(
+                update(OAuthCode)
+                .where(OAuthCode.id == exchange.code.id, OAuthCode.used_at.is_(None))
+                .values(used_at=now)
+            )
         for token, grantee in saved:
             presented = exchange.token
             if family is None and presented is not None:
@@ -166,6 +200,12 @@ class OAuthStore:
             .where(OAuthToken.family_id == family_id, OAuthToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+
+def concurrent_with(code: OAuthCode, started: datetime) -> bool:
+    """Whether a request that started at ``started`` raced the code's winning redemption
+    rather than replaying it afterwards (see CONCURRENT_REDEMPTION)."""
+    return code.used_at is not None and started < code.used_at + CONCURRENT_REDEMPTION
 
 
 def invalid_grant(description: str) -> Answer:

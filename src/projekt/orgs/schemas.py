@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from projekt.auth.schemas import normalize_email
+from projekt.auth.schemas import Email
 from projekt.core.context import Role
 from projekt.core.schemas import InputModel, OutputModel, Timestamp
 
@@ -68,13 +68,8 @@ class RoleChange(InputModel):
 
 
 class InvitationCreate(InputModel):
-    email: str | None = None
+    email: Email | None = None
     role: RoleName = "member"
-
-    @field_validator("email")
-    @classmethod
-    def _email_shape(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_email(value)
 
 
 class InvitationRead(OutputModel):

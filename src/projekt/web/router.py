@@ -34,9 +34,12 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
 
 
+ORG_COOKIE = "projekt_org"
+
+
 def org_cookie_name(settings: Settings) -> str:
     """The org the pages show; named and flagged like the session cookie (``__Host-`` on https)."""
-    return "__Host-projekt_org" if settings.secure_cookies else "projekt_org"
+    return f"__Host-{ORG_COOKIE}" if settings.secure_cookies else ORG_COOKIE
 
 
 class LoginRequired(Exception):
