@@ -52,6 +52,8 @@ def make_settings(**overrides: object) -> Settings:
         "database_url": _database_url(),
         "redis_url": os.environ.get("PROJEKT_TEST_REDIS_URL") or None,
         "base_url": "http://testserver",
+        # httpx's test clients address every app as testserver, whatever its base URL.
+        "allowed_hosts": ["testserver"],
         "environment": "test",
         "password_hash_profile": "cheap",
         "access_log": False,

@@ -101,3 +101,91 @@ async def test_workers_that_cannot_start_stop_the_server(tmp_path: Path) -> None
         taken.listen()
         parent = _start(tmp_path, port, workers=2)
         assert parent.wait(timeout=60) == 1
+
+
+def _start_limited(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PROJEKT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        "PROJEKT_REDIS_URL": "",
+        "PROJEKT_LOG_LEVEL": "warning",
+        "PROJEKT_PASSWORD_HASH_PROFILE": "cheap",
+        "PROJEKT_HEADER_TIMEOUT_S": "1",
+        "PROJEKT_KEEP_ALIVE_TIMEOUT_S": "1",
+    }
+    argv = [sys.executable, "-m", "projekt", "serve", "--port", str(port)]
+    return subprocess.Popen(argv, env=env)
+
+
+def _stop(parent: subprocess.Popen[bytes]) -> None:
+    parent.send_signal(signal.SIGTERM)
+    try:
+        parent.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        parent.kill()
+
+
+async def test_a_64_kb_request_header_is_refused(tmp_path: Path) -> None:
+    port = _free_port()
+    parent = _start_limited(tmp_path, port)
+    try:
+        await _wait_until_up(port, parent)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n"
+        try:
+            writer.write(head)
+            await writer.drain()
+        except ConnectionError:
+            pass  # the server stopped reading at its limit; its answer is still there
+        # The server answers while reading the head and closes: read to the end.
+        answer = await asyncio.wait_for(reader.read(), timeout=30)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+        assert b"\r\nconnection: close\r\n" in answer  # refused by the server, not the app
+        assert answer.endswith(b'"code":"headers_too_large"}')
+        # A normal request still works.
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+    finally:
+        _stop(parent)
+
+
+async def _closed_by_server(
+    reader: asyncio.StreamReader, trickle: asyncio.StreamWriter | None
+) -> bool:
+    """True once the server closes the connection (read hits EOF or a reset)."""
+    for _ in range(300):  # bounded: 300 x 0.1 s, far above the 1 s header timeout
+        try:
+            if trickle is not None:
+                trickle.write(b"X")  # one more header byte, never finishing the head
+                await trickle.drain()
+            data = await asyncio.wait_for(reader.read(1024), timeout=0.1)
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return True
+        if data == b"":
+            return True
+    return False
+
+
+async def test_idle_and_slow_header_connections_are_closed(tmp_path: Path) -> None:
+    port = _free_port()
+    parent = _start_limited(tmp_path, port)
+    try:
+        await _wait_until_up(port, parent)
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(10)]
+        slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(10)]
+        for _, writer in slow:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        results = await asyncio.gather(
+            *(_closed_by_server(r, None) for r, _ in idle),
+            *(_closed_by_server(r, w) for r, w in slow),
+        )
+        for _, writer in idle + slow:
+            writer.close()
+        assert all(results), results
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+    finally:
+        _stop(parent)

@@ -89,11 +89,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     logs.install()
     if args.worker:
-        return serve_worker(args.host, args.port, settings.log_level)
+        return serve_worker(args.host, args.port, settings)
     migrate.upgrade(settings)
     if args.demo:
         _run(settings, _seed_demo)
-    return serve(args.host, args.port, args.workers, settings.log_level)
+    return serve(args.host, args.port, args.workers, settings)
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from projekt.core.ratelimit import Rate
 
 DEFAULT_SQLITE_PATH = Path("var") / "projekt.db"
+# Always answered: health checks and local tools reach the server by these names.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class Settings(BaseSettings):
@@ -45,6 +47,14 @@ class Settings(BaseSettings):
     password_hash_threads: int = Field(default=2, ge=1, le=64)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The edge (docs/decisions.md "The edge"): host names answered besides the base URL's host
+    # and loopback ("*" answers any), the request head's size, and the server's connection limits.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    limit_concurrency: int = Field(default=1000, ge=1)
+    backlog: int = Field(default=2048, ge=1)
     session_idle_days: int = Field(default=30, ge=1, le=365)
     session_absolute_days: int = Field(default=90, ge=1, le=730)
     invitation_days: int = Field(default=7, ge=1, le=90)
@@ -167,6 +177,14 @@ class Settings(BaseSettings):
     def session_cookie_name(self) -> str:
         # The __Host- prefix is only honoured by browsers on secure origins.
         return "__Host-projekt_session" if self.secure_cookies else "projekt_session"
+
+    @property
+    def answered_hosts(self) -> frozenset[str] | None:
+        """Host names this server answers for; None when any host is (``allowed_hosts: ["*"]``)."""
+        if "*" in self.allowed_hosts:
+            return None
+        base = urlsplit(self.base_url).hostname or ""
+        return frozenset({base, *LOOPBACK_NAMES, *(h.lower() for h in self.allowed_hosts)})
 
     @property
     def api_resource(self) -> str:

@@ -43,8 +43,12 @@ from projekt.core.routes import route_table
 from projekt.core.security import Passwords
 from projekt.middleware.access import AccessMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.body_limit import BodyLimitMiddleware
+from projekt.middleware.body_text import BodyTextMiddleware
+from projekt.middleware.edge import EdgeMiddleware
 from projekt.middleware.etag import ETagMiddleware
+from projekt.middleware.methods import MethodsMiddleware, PathMethods
 from projekt.middleware.request_id import RequestIdMiddleware
+from projekt.middleware.security_headers import SecurityHeadersMiddleware
 from projekt.policy import LIMITS, POLICY
 from projekt.web.router import STATIC_DIR, install_web_handlers
 
@@ -161,11 +165,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if services.redis is not None:
             await services.redis.aclose()
 
-    rules: list[RouteRule] = []  # filled once the routes exist, before the first request
-    # Request order: id and last-resort errors, identity and rate limits (which answer the
-    # identity's errors, so they carry the headers), body limit, then ETags.
+    # Filled once the routes exist, before the first request.
+    rules: list[RouteRule] = []
+    path_methods: list[PathMethods] = []
+    # Request order: headers every answer carries, id and last-resort errors, the edge's
+    # refusals (host, head size, NUL), HEAD and Allow, identity and rate limits (which answer
+    # the identity's errors, so they carry the headers), body limit, NUL in bodies, then ETags.
     middleware = [
+        Middleware(SecurityHeadersMiddleware, https=settings.secure_cookies),
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
+        Middleware(
+            EdgeMiddleware,
+            hosts=settings.answered_hosts,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        Middleware(MethodsMiddleware, table=path_methods),
         Middleware(
             AccessMiddleware,
             resolver=CredentialResolver(
@@ -179,6 +193,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             metrics=services.metrics,
         ),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(BodyTextMiddleware),
         Middleware(ETagMiddleware),
     ]
     app = FastAPI(
@@ -194,6 +209,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # A redirect to the slashless path would be built from the Host header; paths are exact.
+        redirect_slashes=False,
     )
     app.state.services = services
     app.state.policy = POLICY
@@ -203,6 +220,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     rules.extend(route_rules(app, settings))
+    path_methods.extend(
+        PathMethods(compile_path(route.path)[0], route.methods) for route in route_table(app)
+    )
     spec = build_openapi(app)
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
     app.state.openapi_yaml = render_yaml(spec).encode()

@@ -7,10 +7,18 @@ idle: with 2 workers and 64 keep-alive connections we saw 9 s of CPU on one work
 the other. On Linux each worker here binds its own socket with ``SO_REUSEPORT`` instead, and
 the kernel spreads new connections over them. The parent only starts the workers, restarts one
 that dies, and passes SIGTERM/SIGINT on. Elsewhere uvicorn's supervisor is used.
+
+Every worker serves with deliberate limits (the ``PROJEKT_*`` settings in the README): the size
+of a request head and the time it may take to arrive (``GuardedHttpToolsProtocol``: uvicorn
+bounds neither), the keep-alive timeout, the connections a worker holds before it answers 503,
+and the listen backlog. A reverse proxy with its own header and body timeouts still belongs in
+front (docker-compose.yml): it absorbs slow clients before they ever reach a worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import signal
 import socket
@@ -18,9 +26,15 @@ import subprocess
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from projekt.config import Settings
+from projekt.core.errors import error_body
 
 logger = logging.getLogger("projekt.serve")
 
@@ -29,34 +43,141 @@ APP = "projekt.main:create_app"
 STARTUP_GRACE_S = 10.0
 
 
-def serve(host: str, port: int, workers: int, log_level: str) -> int:
+def serve(host: str, port: int, workers: int, settings: Settings) -> int:
     if workers > 1 and hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux":
         return _supervise(host, port, workers)
-    uvicorn.run(APP, workers=workers, **_options(host, port, log_level))
+    uvicorn.run(APP, workers=workers, **_options(host, port, settings))
     return 0
 
 
-def serve_worker(host: str, port: int, log_level: str) -> int:
+def serve_worker(host: str, port: int, settings: Settings) -> int:
     """One worker of ``_supervise``: its own listening socket in the port's reuseport group."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
-    server = uvicorn.Server(uvicorn.Config(APP, **_options(host, port, log_level)))
+    server = uvicorn.Server(uvicorn.Config(APP, **_options(host, port, settings)))
     server.run(sockets=[sock])
     return 0 if server.started else 1
 
 
-def _options(host: str, port: int, log_level: str) -> dict[str, Any]:
+def _options(host: str, port: int, settings: Settings) -> dict[str, Any]:
+    # A partial of a module-level class: picklable, so uvicorn's own supervisor can spawn it.
+    protocol = functools.partial(
+        GuardedHttpToolsProtocol,
+        max_header_bytes=settings.max_header_bytes,
+        header_timeout_s=settings.header_timeout_s,
+    )
     return {
         "factory": True,
         "host": host,
         "port": port,
         "access_log": False,  # ours leaves query strings (OAuth codes) out
-        "log_level": log_level,
+        "log_level": settings.log_level,
         "proxy_headers": False,  # client IPs come from our own trusted-proxy setting
+        "http": cast(type[asyncio.Protocol], protocol),
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "limit_concurrency": settings.limit_concurrency,
+        "backlog": settings.backlog,
     }
+
+
+class HeadTooLarge(Exception):
+    pass
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bounded request head.
+
+    uvicorn parses a head of any size and waits for it forever: a connection that opens and
+    trickles header bytes (or sends none) is held until the client leaves, and its keep-alive
+    timer is cancelled by any byte. Here the target plus headers may take ``max_header_bytes``
+    (431 above) and must be complete ``header_timeout_s`` after the connection opens or the
+    previous response ends; otherwise the connection is closed.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        max_header_bytes: int,
+        header_timeout_s: float,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.max_header_bytes = max_header_bytes
+        self.header_timeout_s = header_timeout_s
+        self.head_bytes = 0
+        self.head_too_large = False
+        self.head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_deadline()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm_head_deadline()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        queued = bool(self.pipeline)  # a pipelined request already has its whole head
+        super().on_response_complete()
+        if not queued and not self.transport.is_closing():
+            self._arm_head_deadline()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self.head_too_large:
+            super().send_400_response(msg)
+            return
+        message = f"The request line and headers exceed the limit of {self.max_header_bytes} bytes."
+        body = error_body(431, message, "headers_too_large")
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.transport.close()
+
+    def _count(self, size: int) -> None:
+        self.head_bytes += size
+        if self.head_bytes > self.max_header_bytes:
+            self.head_too_large = True
+            raise HeadTooLarge  # httptools stops; uvicorn answers through send_400_response
+
+    def _arm_head_deadline(self) -> None:
+        self._disarm_head_deadline()
+        self.head_deadline = self.loop.call_later(self.header_timeout_s, self._head_timed_out)
+
+    def _disarm_head_deadline(self) -> None:
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+
+    def _head_timed_out(self) -> None:
+        self.head_deadline = None
+        if not self.transport.is_closing():
+            logger.debug("closing a connection whose request head did not arrive in time")
+            self.transport.close()
 
 
 def _supervise(host: str, port: int, workers: int) -> int:

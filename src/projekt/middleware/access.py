@@ -19,7 +19,6 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
@@ -45,7 +44,7 @@ from projekt.core.ratelimit import (
     Rate,
     RedisLimiter,
 )
-from projekt.web.router import ORG_COOKIE
+from projekt.web.router import org_cookie_name
 
 Limiter = InProcessLimiter | RedisLimiter
 # Probes are not API traffic: a load balancer must never be throttled out of its health checks.
@@ -197,7 +196,8 @@ def _web_org(scope: Scope) -> uuid.UUID | None:
     if not header:
         return None
     try:
-        return uuid.UUID(cookie_parser(header).get(ORG_COOKIE, ""))
+        name = org_cookie_name(scope["app"].state.services.settings)  # the page's own name
+        return uuid.UUID(cookie_parser(header).get(name, ""))
     except ValueError:
         return None
 
@@ -297,13 +297,16 @@ def _presented_token(authorization: list[str], auth_token: list[str]) -> str | N
 
 
 def _cookie(header: str, name: str) -> str | None:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel else None
+    """The named cookie, read by Starlette's parser (the one ``Request.cookies`` uses), so
+    identity and the CSRF check see the same value; a name sent twice is refused."""
+    values = [
+        v for piece in header.split(";") for k, v in cookie_parser(piece).items() if k == name
+    ]
+    if len(values) > 1:
+        raise BadRequest(
+            "The session cookie was sent more than once.", code="ambiguous_session_cookie"
+        )
+    return values[0] if values else None
 
 
 def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
@@ -34,6 +34,7 @@ from projekt.oauth.server import (
 )
 from projekt.oauth.service import OAuthStore
 from projekt.orgs.service import OrgService, find_membership
+from projekt.web.origin import require_same_origin
 from projekt.web.router import page
 
 
@@ -332,7 +333,9 @@ async def authorize_page(request: Request, session: SessionDep, services: Servic
     )
 
 
-@router.post("/oauth/authorize", include_in_schema=False)
+@router.post(
+    "/oauth/authorize", include_in_schema=False, dependencies=[Depends(require_same_origin)]
+)
 async def authorize_decision(
     request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:

@@ -16,20 +16,30 @@ from projekt.api_keys.service import ApiKeyService
 from projekt.auth.cookies import clear_session_cookies, set_session_cookies
 from projekt.auth.schemas import SignupIn
 from projekt.auth.service import AuthService
+from projekt.config import Settings
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import AppError
 from projekt.core.security import csrf_token_for
 from projekt.orgs.schemas import OrgCreate
 from projekt.orgs.service import OrgService, find_membership
+from projekt.web.origin import require_same_origin
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
-ORG_COOKIE = "projekt_org"
 INTEGRATIONS = "/app/organization/settings/general/integraciones"
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-router = APIRouter(include_in_schema=False)
+# Every form of these pages, present and future, is checked for where it was posted from.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
+
+
+ORG_COOKIE = "projekt_org"
+
+
+def org_cookie_name(settings: Settings) -> str:
+    """The org the pages show; named and flagged like the session cookie (``__Host-`` on https)."""
+    return f"__Host-{ORG_COOKIE}" if settings.secure_cookies else ORG_COOKIE
 
 
 class LoginRequired(Exception):
@@ -68,8 +78,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 async def _current_org(
     request: Request, principal: Principal, session: SessionDep
 ) -> OrgContext | None:
+    cookie = org_cookie_name(request.app.state.services.settings)
     try:
-        org_id = uuid.UUID(request.cookies.get(ORG_COOKIE, ""))
+        org_id = uuid.UUID(request.cookies.get(cookie, ""))
     except ValueError:
         return None
     found = await find_membership(session, org_id, principal.user_id)
@@ -150,7 +161,9 @@ async def web_logout(
     await AuthService(session, services).logout(principal.credential_id)
     response = RedirectResponse("/app/login", status_code=303)
     clear_session_cookies(response, services.settings)
-    response.delete_cookie(ORG_COOKIE, path="/")
+    response.delete_cookie(
+        org_cookie_name(services.settings), path="/", secure=services.settings.secure_cookies
+    )
     return response
 
 
@@ -189,12 +202,15 @@ async def web_create_org(
         message = exc.message if isinstance(exc, AppError) else _first_message(exc)
         listing = (await orgs.me_orgs(principal)).orgs
         return page(request, "home.html", 422, me=me, orgs=listing, current=None, error=message)
-    return _switch_to(created.id)
+    return _switch_to(created.id, services.settings)
 
 
 @router.post("/app/switch")
 async def web_switch_org(
-    principal: WebPrincipal, session: SessionDep, org_id: Annotated[str, Form()]
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    org_id: Annotated[str, Form()],
 ) -> Response:
     try:
         target = uuid.UUID(org_id)
@@ -202,12 +218,19 @@ async def web_switch_org(
         return RedirectResponse("/app", status_code=303)
     if await find_membership(session, target, principal.user_id) is None:
         return RedirectResponse("/app", status_code=303)
-    return _switch_to(target)
+    return _switch_to(target, services.settings)
 
 
-def _switch_to(org_id: uuid.UUID) -> Response:
+def _switch_to(org_id: uuid.UUID, settings: Settings) -> Response:
     response = RedirectResponse("/app", status_code=303)
-    response.set_cookie(ORG_COOKIE, str(org_id), path="/", samesite="lax", httponly=True)
+    response.set_cookie(
+        org_cookie_name(settings),
+        str(org_id),
+        path="/",
+        samesite="lax",
+        httponly=True,
+        secure=settings.secure_cookies,
+    )
     return response
 
 

@@ -1,0 +1,46 @@
+"""Outermost layer: the headers every response carries, whoever produced it.
+
+``nosniff`` on everything (a JSON error must never be sniffed into HTML); HSTS when the public
+URL is https; and caching rules for answers to a signed-in caller. Those are ``private`` (never
+in a shared cache): with an ``ETag`` they are ``no-cache``, so a browser or client may keep them
+but revalidates every time (the 304 path keeps working), and without one they are ``no-store``.
+A route that chose its own ``Cache-Control`` (pages, OAuth) keeps it.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# One year, the minimum the ASVS asks for; subdomains are not ours to commit.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+REVALIDATE = b"private, no-cache"
+NO_STORE = b"no-store"
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.fixed = [NOSNIFF, HSTS] if https else [NOSNIFF]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in self.fixed if h[0] not in names]
+                if b"cache-control" not in names and _signed_in(scope):
+                    headers.append((b"cache-control", REVALIDATE if b"etag" in names else NO_STORE))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _signed_in(scope: Scope) -> bool:
+    # AccessMiddleware (further in) puts the identified caller into the shared state dict.
+    return scope.get("state", {}).get("principal") is not None
