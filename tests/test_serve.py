@@ -145,7 +145,11 @@ async def test_a_64_kb_request_header_is_refused(tmp_path: Path) -> None:
         assert answer.endswith(b'"code":"headers_too_large"}')
         # A normal request still works.
         async with httpx.AsyncClient() as client:
-            assert (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+            normal = await client.get(f"http://127.0.0.1:{port}/healthz")
+            assert normal.status_code == 200
+            # The security plan's E3: answers name no server software (and so no version).
+            assert "server" not in normal.headers
+            assert "x-powered-by" not in normal.headers
     finally:
         _stop(parent)
 

@@ -76,6 +76,7 @@ def _options(host: str, port: int, settings: Settings) -> dict[str, Any]:
         "access_log": False,  # ours leaves query strings (OAuth codes) out
         "log_level": settings.log_level,
         "proxy_headers": False,  # client IPs come from our own trusted-proxy setting
+        "server_header": False,  # name no software (and so no version) in answers
         "http": cast(type[asyncio.Protocol], protocol),
         "timeout_keep_alive": settings.keep_alive_timeout_s,
         "limit_concurrency": settings.limit_concurrency,
