@@ -9,6 +9,7 @@ need real commits), so every test builds its own orgs and people and never share
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import tempfile
@@ -26,6 +27,7 @@ from projekt.core import migrate
 from projekt.core.clock import Clock
 from projekt.main import create_app
 from tests.factories import Factory
+from tests.log_watch import LogWatch
 from tests.support import MovableClock, reset_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -73,6 +75,18 @@ def make_settings(**overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_watch() -> Iterator[LogWatch]:
+    """The whole suite's server log, checked for secrets once every test has run."""
+    watch = LogWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    yield watch
+    root.removeHandler(watch)
+    leaks = watch.leaks()
+    assert not leaks, "secrets in the server's log:\n" + "\n".join(leaks[:20])
 
 
 @pytest.fixture(scope="session")
