@@ -205,3 +205,29 @@ async def test_f4_cookies_are_host_prefixed_and_secure_on_https() -> None:
             assert name.startswith("__Host-"), name
             lowered = header.lower()
             assert "; secure" in lowered and "path=/" in lowered and "domain=" not in lowered
+
+
+def test_docs_security_names_only_tests_that_exist() -> None:
+    """docs/security.md maps each control to its tests; a renamed or deleted test breaks it."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    missing = []
+    named = 0
+    for row in text.splitlines():
+        current: Path | None = None
+        for ref in re.findall(r"`([^`]+)`", row):
+            path_part, _, test = ref.partition("::")
+            if path_part.endswith(".py") and Path(path_part).name.startswith("test_"):
+                current = ROOT / "tests" / path_part
+                if "*" in path_part:
+                    current = None
+                    continue
+                if not current.is_file():
+                    missing.append(path_part)
+                    continue
+            if not test or current is None:
+                continue
+            named += 1
+            if not re.search(rf"^(async )?def {re.escape(test)}\(", current.read_text(), re.M):
+                missing.append(f"{current.relative_to(ROOT)}::{test}")
+    assert named > 50
+    assert missing == []
