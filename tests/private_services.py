@@ -48,8 +48,12 @@ class PrivatePostgres:
             owner = pwd.getpwnam("postgres")
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync", "--no-instructions")  # fmt: skip
+        try:
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                      "-E", "UTF8", "--no-sync", "--no-instructions")  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"port = {self.port}\n"
@@ -88,9 +92,16 @@ class PrivatePostgres:
             self.start()
 
     def remove(self) -> None:
-        if self.running:
-            self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            if self.running:
+                self.stop("immediate")
+        except subprocess.SubprocessError:
+            # pg_ctl could not stop it: end the postmaster itself, or it outlives the suite.
+            pid_file = self.data / "postmaster.pid"
+            if pid_file.exists():
+                os.kill(int(pid_file.read_text().split()[0]), 9)
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def migrated_private_postgres() -> Iterator[PrivatePostgres]:

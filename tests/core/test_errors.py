@@ -58,6 +58,8 @@ def test_connection_class_errors_answer_503(error: BaseException) -> None:
     [
         asyncpg.UniqueViolationError("duplicate key"),
         asyncpg.UndefinedColumnError("no such column"),
+        # A bound value the driver refuses before sending (an integer out of range): our bug.
+        asyncpg.DataError("invalid input for query argument $1"),
         RuntimeError("bug"),
     ],
     ids=lambda e: type(e).__name__,

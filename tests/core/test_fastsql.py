@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import bindparam, select
+
+from projekt.core.errors import as_app_error
 from projekt.core.fastsql import FairTurns
+from projekt.issues.models import Issue
 
 
 async def test_waiters_are_served_in_arrival_order_and_newcomers_queue_behind() -> None:
@@ -88,3 +95,27 @@ async def test_waiting_for_a_turn_is_bounded_and_loses_no_turn() -> None:
     await turns.__aexit__(None, None, None)
     async with asyncio.timeout(1):
         await turns.take(0.05)  # the timed-out waiter left no hole in the queue
+
+
+async def test_a_refused_argument_is_a_bug_not_a_stale_connection(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg refuses an out-of-range integer before sending it: that is not a dead
+    connection, so it is neither run again nor answered as an outage."""
+    fast = app.state.services.fast
+    if not fast.postgres:
+        pytest.skip("the asyncpg fast path runs on the PostgreSQL leg")
+    borrowed = 0
+    connection = fast._connection
+
+    def counted(stmt: object) -> object:
+        nonlocal borrowed
+        borrowed += 1
+        return connection(stmt)
+
+    monkeypatch.setattr(fast, "_connection", counted)
+    statement = select(Issue.id).where(Issue.number == bindparam("number"))
+    with pytest.raises(asyncpg.DataError) as raised:
+        await fast.fetch(statement, {"number": 2**40})
+    assert borrowed == 1  # not run again on another connection
+    assert as_app_error(raised.value).status == 500

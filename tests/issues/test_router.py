@@ -548,6 +548,15 @@ async def test_palette_finds_issues_by_key_and_title(factory: Factory) -> None:
         assert hits == [("issue", issue["key"])]
 
 
+@pytest.mark.parametrize("q", ["AB-²", "WEB-99999999999999999999", "WEB-١٢", "WEB-2147483648"])
+async def test_palette_takes_any_key_shaped_text(factory: Factory, q: str) -> None:
+    """Key-shaped text that is no issue number finds nothing by key, and never fails."""
+    org, member, headers, project_id = await _setup(factory)
+    response = await member.client.get("/api/palette/search", params={"q": q}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert [h for h in response.json() if h["type"] == "issue"] == []
+
+
 async def test_issue_schema(factory: Factory) -> None:
     org, member, headers, project_id = await _setup(factory)
     schema = (

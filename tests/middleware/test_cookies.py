@@ -45,6 +45,20 @@ async def test_the_host_prefixed_session_cookie_twice_is_refused(migrated: objec
     assert response.json()["code"] == "ambiguous_session_cookie"
 
 
+async def test_two_cookie_headers_are_refused_whatever_they_carry(factory: Factory) -> None:
+    """The CSRF check and the pages read the first Cookie header: a session in the second
+    one, beside a planted first, would be read by identity only."""
+    person = await factory.person()
+    headers = [
+        ("Cookie", "projekt_org=00000000-0000-4000-8000-000000000000"),
+        ("Cookie", f"projekt_session={person.client.cookies.get('projekt_session')}"),
+    ]
+    async with factory.client() as c:
+        response = await c.get("/api/me", headers=headers)
+    assert response.status_code == 400
+    assert response.json()["code"] == "ambiguous_session_cookie"
+
+
 async def test_a_session_cookie_in_each_of_two_cookie_headers_is_refused(factory: Factory) -> None:
     first = await factory.person()
     second = await factory.person()

@@ -76,3 +76,7 @@ async def test_a_request_head_over_the_limit_is_431(client: httpx.AsyncClient) -
     assert response.status_code == 431
     assert response.json()["code"] == "headers_too_large"
     assert (await client.get("/healthz", headers={"X-Fine": "a" * 8000})).status_code == 200
+    # The OAuth machine endpoints answer in RFC 6749's format, with the same status.
+    token = await client.post("/oauth/token", data={"x": "y"}, headers={"X-Big": "a" * 65536})
+    assert token.status_code == 431
+    assert token.json()["error"] == "invalid_request"

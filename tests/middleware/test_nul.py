@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -207,3 +208,21 @@ async def test_multipart_fields_are_checked_too(client: httpx.AsyncClient) -> No
     )
     assert response.status_code == 400
     assert response.json()["code"] == "nul_character"
+
+
+async def test_a_second_content_type_cannot_hide_a_nul(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The app parses by the first Content-Type; a check reading the last one was skipped."""
+    before = await _rows(app)
+    name = unique("Two")
+    email = f"{name.lower()}@example.test"
+    body = orjson.dumps({"email": email, "password": PASSWORD, "name": "N\u0000x"})
+    response = await client.post(
+        "/api/auth/signup",
+        content=body,
+        headers=[("content-type", "application/json"), ("content-type", "text/plain")],
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "bad_content_type"
+    assert await _rows(app) == before

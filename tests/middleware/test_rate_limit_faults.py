@@ -181,6 +181,27 @@ async def test_consecutive_failures_open_it_and_a_probe_closes_it(moved: MovedMo
     assert redis.calls == 6
 
 
+async def test_a_cancelled_probe_lets_the_next_call_probe(moved: MovedMonotonic) -> None:
+    """A probe cancelled mid-call (a client gone, a shutdown) must not keep the breaker open."""
+    redis = FlakyRedis(moved)
+    limiter = limiter_on(redis, moved, failures=1)
+    redis.failing = True
+    await limiter.hit("k", FIVE)
+    assert limiter.breaker.is_open
+    redis.failing, redis.gate = False, asyncio.Event()
+    moved.offset += 5.0
+    probe = asyncio.create_task(limiter.hit("k", FIVE))
+    while redis.calls < 2:
+        await asyncio.sleep(0)
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    redis.gate = None
+    recovered = await limiter.hit("k", FIVE)  # this one probes, and Redis answers
+    assert redis.calls == 3
+    assert recovered.epoch == "epoch-1" and not limiter.breaker.is_open
+
+
 def test_an_unconfirmed_epoch_keeps_the_cache_for_the_next_request() -> None:
     cache = CredentialCache(Redis(), "k")
     cache.observe("e1")
@@ -271,7 +292,10 @@ async def test_a_paused_redis_opens_the_breaker_and_recovery_closes_it(
     async with limited_app(
         redis_url=f"redis://127.0.0.1:{port}/0",
         rate_limit_global="100/60s",
-        redis_timeout_s=0.2,
+        # Long enough that a healthy call never times out on a busy two-core machine (which
+        # would add a local decision the assertions below do not expect); each paused call
+        # waits this long.
+        redis_timeout_s=1.0,
         redis_breaker_failures=3,
         redis_breaker_cooldown_s=10,
     ) as app:

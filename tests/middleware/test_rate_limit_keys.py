@@ -72,6 +72,21 @@ async def test_sign_in_cap_counts_by_ip_whatever_credential_comes_along() -> Non
     assert other_ip.status_code == 401
 
 
+async def test_ipv6_clients_are_counted_by_their_64() -> None:
+    """One subscriber holds a whole /64: each of its addresses is not a fresh bucket."""
+    async with limited_app(rate_limit_login_ip="2/60s") as app:
+        target = await Factory(app).person()
+        guess = {"email": target.email, "password": "wrong password"}
+        answers = []
+        for host in ("1", "2", "ffff:ffff:ffff:ffff"):
+            async with client(app, peer=f"2001:db8:1:2::{host}".replace("::ffff", ":ffff")) as c:
+                answers.append((await c.post("/api/auth/login", json=guess)).status_code)
+        async with client(app, peer="2001:db8:1:3::1") as next_door:
+            other_subnet = await next_door.post("/api/auth/login", json=guess)
+    assert answers == [401, 401, 429]
+    assert other_subnet.status_code == 401
+
+
 async def test_client_registration_cap_counts_by_ip() -> None:
     async with limited_app(rate_limit_oauth_register="2/1h") as app:
         factory = Factory(app)

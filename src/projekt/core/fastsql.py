@@ -270,6 +270,7 @@ class FastSQL:
                 except _STALE_CONNECTION:
                     if attempt == 2:
                         raise
+                    conn.terminate()  # leaving the block cleanly would hand it out again
                     continue
                 try:
                     yield FastTransaction(self, pg_conn=conn)

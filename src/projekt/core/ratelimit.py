@@ -247,6 +247,12 @@ class CircuitBreaker:
         self._probe_sent = None
         return was_open
 
+    def abandoned(self, sent: float) -> None:
+        """A call that ended without an answer either way (cancelled): if it was the probe,
+        the next call probes instead; otherwise the breaker would stay open for good."""
+        if self._probe_sent is not None and sent >= self._probe_sent:
+            self._probe_sent = None
+
     def failed(self, sent: float) -> bool:
         """Record a failure of a call sent at ``sent``; True when it opened the breaker."""
         now = self.clock()
@@ -330,6 +336,9 @@ class RedisLimiter:
                 # One slow call (a busy event loop, a full pool) is not an outage.
                 logger.debug("rate limiter: a Redis call failed (%s); decided locally", exc)
             return self._local(keys, charges)
+        except BaseException:
+            self.breaker.abandoned(sent)
+            raise
         if self.breaker.succeeded():
             logger.warning("rate limiter: Redis answers again; shared limits resume")
         now = self.breaker.clock()

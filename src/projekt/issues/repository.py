@@ -448,7 +448,9 @@ class IssueRepository(OrgScopedRepository[Issue]):
         pattern = like_pattern(q)
         conditions: list[ColumnElement[bool]] = [func.lower(Issue.title).like(pattern, escape="\\")]
         key, _, number = q.strip().upper().rpartition("-")
-        if key and number.isdigit():
+        # ASCII digits within the 32-bit column only: "²" is a digit to isdigit() but not to
+        # int(), and a longer number would overflow the bound parameter (a 500 either way).
+        if key and number.isascii() and number.isdigit() and int(number) <= 2**31 - 1:
             conditions.append((Project.key == key) & (Issue.number == int(number)))
         stmt = (
             self._readable(user_id)

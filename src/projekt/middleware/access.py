@@ -180,7 +180,7 @@ class _Subjects:
     def of(self, key: Key) -> str:
         principal = self.principal
         if principal is None or key is Key.IP:
-            return f"ip:{self.proxies.client_ip(self.scope)}"
+            return f"ip:{client_subnet(self.proxies.client_ip(self.scope))}"
         if key is Key.CREDENTIAL:
             return f"cred:{principal.credential_hash}"
         if key is Key.PERSON:
@@ -189,6 +189,18 @@ class _Subjects:
         # in the org cookie the page itself acts on (read the way the page reads it).
         org = principal.org_id or _web_org(self.scope)
         return f"person:{principal.user_id}:org:{org}"
+
+
+def client_subnet(address: str) -> str:
+    """What an IP bucket counts: the address, or for IPv6 its /64, which one subscriber holds
+    whole (2^64 addresses would otherwise be 2^64 fresh buckets)."""
+    if ":" not in address:
+        return address
+    try:
+        network = ipaddress.IPv6Network(f"{address}/64", strict=False)
+    except ValueError:
+        return address
+    return str(network)
 
 
 def _web_org(scope: Scope) -> uuid.UUID | None:
@@ -237,7 +249,7 @@ class _Caller:
         authorization: list[str] = []
         auth_token: list[str] = []
         org_ids: list[str] = []
-        cookie_header = ""
+        cookie_headers: list[str] = []
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization.append(value.decode("latin-1"))
@@ -246,8 +258,13 @@ class _Caller:
             elif name == b"x-org-id":
                 org_ids.append(value.decode("latin-1").strip())
             elif name == b"cookie":
-                cookie_header += value.decode("latin-1") + ";"
+                cookie_headers.append(value.decode("latin-1"))
         self.org_id = _org_header(org_ids)
+        if len(cookie_headers) > 1:
+            # Browsers send one (RFC 6265 §5.4); everything else that reads cookies (the CSRF
+            # check, the web pages' org) reads the first, so only one can mean one thing.
+            raise BadRequest("Send one Cookie header.", code="ambiguous_session_cookie")
+        cookie_header = cookie_headers[0] if cookie_headers else ""
         if scope["path"].startswith("/oauth/"):
             # The authorization server's own endpoints read client credentials (HTTP Basic)
             # themselves; only the consent page needs to know the signed-in person.

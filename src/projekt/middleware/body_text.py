@@ -20,6 +20,7 @@ from projekt.middleware.edge import send_refusal
 
 NUL = "\x00"
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+AMBIGUOUS = "ambiguous"
 
 
 class BodyTextMiddleware:
@@ -31,16 +32,23 @@ class BodyTextMiddleware:
         if kind is None:
             await self.app(scope, receive, send)
             return
+        if kind == AMBIGUOUS:
+            # The app reads the first Content-Type; a check that read another would be skipped.
+            await send_refusal(
+                scope, send, BadRequest("Send one Content-Type header.", code="bad_content_type")
+            )
+            return
         messages: list[Message] = []
-        body = b""
+        chunks: list[bytes] = []
         while True:
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request":
                 break
-            body += message.get("body", b"")
+            chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
         refusal = None
         if b"\x00" in body or (b"\\u0000" if kind == "json" else b"%00") in body:
             refusal = _json_refusal(body) if kind == "json" else await _form_refusal(scope, body)
@@ -59,10 +67,10 @@ def _kind(scope: Scope) -> str | None:
     """How the app will parse the body: FastAPI reads a body without a Content-Type as JSON."""
     if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") and not _has_body(scope):
         return None
-    content_type = ""
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            content_type = value.decode("latin-1").split(";")[0].strip().lower()
+    sent = [value for name, value in scope["headers"] if name == b"content-type"]
+    if len(sent) > 1:
+        return AMBIGUOUS
+    content_type = sent[0].decode("latin-1").split(";")[0].strip().lower() if sent else ""
     if not content_type or content_type.endswith(("/json", "+json")):
         return "json"
     if content_type in FORMS:

@@ -92,7 +92,7 @@ async def send_refusal(scope: Scope, send: Send, error: AppError) -> None:
         description = "; ".join(m for messages in error.errors.values() for m in messages)
     body = orjson.dumps({"error": oauth_error, "error_description": description})
     headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
