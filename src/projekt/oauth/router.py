@@ -35,7 +35,7 @@ from projekt.oauth.server import (
 from projekt.oauth.service import OAuthStore
 from projekt.orgs.service import OrgService, find_membership
 from projekt.web.origin import require_same_origin
-from projekt.web.router import page
+from projekt.web.pages import page
 
 
 class _NoReferrerRoute(APIRoute):
