@@ -34,9 +34,7 @@ class MilestoneService:
         self.milestones = MilestoneRepository(session, ctx.org_id)
 
     async def project(self, project_id: uuid.UUID) -> Project:
-        return await ProjectService(self.session, self.services.clock).get_visible(
-            self.ctx, project_id
-        )
+        return await ProjectService(self.session, self.services).get_visible(self.ctx, project_id)
 
     async def listing(
         self, project: Project, status: str | None

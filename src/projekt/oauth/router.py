@@ -213,7 +213,7 @@ async def register_client(request: Request, session: SessionDep, services: Servi
     method = data.token_endpoint_auth_method
     if method not in ("none", "client_secret_basic", "client_secret_post"):
         return _error(400, "invalid_client_metadata", "unsupported token_endpoint_auth_method")
-    store = OAuthStore(session, services.settings, services.clock)
+    store = OAuthStore(session, services)
     metadata = data.model_dump()
     client_id, secret = await store.register(metadata, confidential=method != "none")
     body: dict[str, Any] = {
@@ -262,7 +262,7 @@ async def _validated(
     request: Request, session: SessionDep, services: ServicesDep, params: dict[str, str]
 ) -> tuple[Any, Response | None]:
     """authlib's validation of the authorization request; a bad client or redirect is a page."""
-    store = OAuthStore(session, services.settings, services.clock)
+    store = OAuthStore(session, services)
     exchange = store.exchange()
     exchange.client = await store.client(params.get("client_id"))
     begin(exchange)
@@ -382,7 +382,7 @@ async def _token_exchange(
     try:
         form_data = await request.form()
         form = {k: str(v) for k, v in form_data.items()}
-        store = OAuthStore(session, services.settings, services.clock)
+        store = OAuthStore(session, services)
         exchange = store.exchange()
         exchange.client = await store.client(_client_id(request, form))
         resource = services.settings.api_resource

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.core.clock import Clock
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
+from projekt.core.deps import AppServices
 from projekt.issues.service import issue_counts_by_status, rename_status
 from projekt.projects.errors import ColumnInUse, ProjectKeyTaken, ProjectNotFound, field_error
 from projekt.projects.models import Project, ProjectMember
@@ -53,9 +53,10 @@ def project_read(project: Project) -> ProjectRead:
 
 
 class ProjectService:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, services: AppServices) -> None:
         self.session = session
-        self.clock = clock
+        self.services = services
+        self.clock = services.clock
 
     # -- reads ------------------------------------------------------------------------------
 

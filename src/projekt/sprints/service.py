@@ -68,7 +68,7 @@ class SprintService:
 
     async def _project(self, project_id: uuid.UUID, field: str | None = None) -> Project:
         try:
-            return await ProjectService(self.session, self.services.clock).get_visible(
+            return await ProjectService(self.session, self.services).get_visible(
                 self.ctx, project_id
             )
         except ProjectNotFound:
