@@ -30,6 +30,7 @@ test: $(STAMP) browser ## lint, type check and the whole test suite
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 check: test ## what CI runs (same as test)

@@ -116,7 +116,7 @@ class Factory:
 
     async def project(self, org: Org, key: str | None = None, visibility: str = "org") -> Project:
         async with self.services.db.session() as session:
-            project = await ProjectService(session, self.services.clock).create(
+            project = await ProjectService(session, self.services).create(
                 org.id,
                 org.owner.user_id,
                 key or unique("P")[:8].upper().replace("X", "Q"),

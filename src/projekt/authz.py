@@ -104,6 +104,9 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
     if principal.is_token:
         # A token only ever sees its bound org; anything else does not exist for it.
         raise NotFound("Organization not found.", code="org_not_found")
+    # A session of its own, read-only and closed before the route runs (listed among the
+    # transaction owners in docs/architecture.md): this app-level dependency runs before the
+    # route's unit of work exists, and only cookie callers on another org's path get here.
     async with services_of(request).db.read() as session:
         found = await find_membership(session, org_id, principal.user_id)
     if found is None:

@@ -234,7 +234,7 @@ async def _seed_demo(session: Any, services: Any) -> None:
     org = await OrgService(session, services).create_org(
         user.id, OrgCreate(name="Demo Org", slug="demo")
     )
-    project = await ProjectService(session, services.clock).create(
+    project = await ProjectService(session, services).create(
         org.id, user.id, "WEB", "Website redesign", "The demo project."
     )
     found = await find_membership(session, org.id, user.id)

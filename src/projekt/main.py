@@ -50,7 +50,8 @@ from projekt.middleware.methods import MethodsMiddleware, PathMethods
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.middleware.security_headers import SecurityHeadersMiddleware
 from projekt.policy import LIMITS, POLICY
-from projekt.web.router import STATIC_DIR, install_web_handlers
+from projekt.web.pages import STATIC_DIR
+from projekt.web.router import install_web_handlers
 
 API_DESCRIPTION = (
     "The Projekt REST API: orgs, projects, issues and more, for scripts, apps and AI agents. "
@@ -111,11 +112,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> AppService
         gauges["ratelimit_redis_breaker_open"] = lambda: int(limiter.breaker.is_open)
         # The limiter's round trip carries the credential epoch: token rows can be cached.
         assert redis is not None
-        services.credentials = CredentialCache(redis, epoch_key)
+        cache = CredentialCache(redis, epoch_key)
+        services.credentials = cache
         # Redis down: changes cannot move the epoch, so cached rows cannot be trusted.
-        limiter.on_open.append(services.credentials.forget)
-    cache = services.credentials
-    if cache is not None:
+        limiter.on_open.append(cache.forget)
         mark_credential_changes()
 
         async def forget_credentials(session: AsyncSession) -> None:
@@ -155,6 +155,8 @@ def route_rules(app: FastAPI, settings: Settings) -> list[RouteRule]:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     services = build_services(settings, clock)
+    cache = services.credentials
+    assert cache is None or isinstance(cache, CredentialCache)  # what build_services made
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -182,9 +184,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         Middleware(MethodsMiddleware, table=path_methods),
         Middleware(
             AccessMiddleware,
-            resolver=CredentialResolver(
-                settings, services.fast, services.clock, services.credentials
-            ),
+            resolver=CredentialResolver(settings, services.fast, services.clock, cache),
             cookie_name=settings.session_cookie_name,
             limiter=services.limiter,
             global_rate=Rate.parse(settings.rate_limit_global),

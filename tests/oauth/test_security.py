@@ -303,7 +303,7 @@ async def test_a_redirect_registered_before_the_rules_is_not_followed(
     services = factory.services
     deceptive = "https://claude.ai:443@evil.example/cb"
     async with services.db.session() as session:
-        store = OAuthStore(session, services.settings, services.clock)
+        store = OAuthStore(session, services)
         client_id, _ = await store.register(
             {
                 "client_name": "Claude",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from projekt.auth.cache import CredentialCache
 from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
@@ -21,6 +20,23 @@ from projekt.core.fastsql import FastSQL
 from projekt.core.metrics import Metrics
 from projekt.core.ratelimit import InProcessLimiter, RedisLimiter
 from projekt.core.security import Passwords
+
+
+class CredentialRows(Protocol):
+    """The worker's cache of credential rows (``projekt.auth.cache``), as the app holds it.
+
+    Core names no domain: ``create_app`` builds the cache and hands it to the credential
+    resolver; the app keeps it here so Redis outages can empty it and tests can look in.
+    """
+
+    epoch_key: str
+
+    @property
+    def size(self) -> int: ...
+
+    def forget(self) -> None: ...
+
+    async def changed(self) -> None: ...
 
 
 @dataclass
@@ -34,7 +50,7 @@ class AppServices:
     redis: Redis | None = None
     metrics: Metrics = field(default_factory=Metrics)
     limiter: InProcessLimiter | RedisLimiter | None = None
-    credentials: CredentialCache | None = None
+    credentials: CredentialRows | None = None
     fast: FastSQL = field(init=False)
 
     def __post_init__(self) -> None:

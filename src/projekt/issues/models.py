@@ -5,7 +5,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Date,
     Float,
@@ -16,12 +15,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from projekt.core.db import Base, UTCDateTime, new_id
-
-JSONList = JSON().with_variant(JSONB(), "postgresql")
+from projekt.core.db import Base, JSONList, UTCDateTime, new_id
 
 
 class Issue(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -33,7 +33,7 @@ from projekt.issues.models import Comment, Issue, IssueActivity
 from projekt.milestones.models import Milestone
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project
-from projekt.projects.repository import visible_to
+from projekt.projects.visibility import visible_to
 from projekt.sprints.models import Sprint
 
 ISSUE_FIELDS = (
@@ -342,6 +342,32 @@ def _head_of(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class ProjectHeads(OrgScopedRepository[Project]):
+    """A project's row as the issues domain keeps it: locked before an issue write (every such
+    write moves the project's issue counters, as the create's fast statement does), and those
+    counters (``issues_version``, ``open_issues``, ``archived_issues``)."""
+
+    model = Project
+
+    async def issues_changed(self, project_ids: Collection[uuid.UUID]) -> None:
+        """Move the list validators of projects whose issues changed outside their own writes."""
+        if project_ids:
+            await self.session.execute(
+                update(Project)
+                .where(Project.id.in_(project_ids), Project.org_id == self.org_id)
+                .values(issues_version=Project.issues_version + 1)
+            )
+
+    async def issue_deleted(self, project_id: uuid.UUID, archived: bool) -> None:
+        counter = Project.archived_issues if archived else Project.open_issues
+        stmt = (
+            update(Project)
+            .where(Project.id == project_id, Project.org_id == self.org_id)
+            .values({"issues_version": Project.issues_version + 1, counter.key: counter - 1})
+        )
+        await self.session.execute(stmt)
+
+
 class IssueRepository(OrgScopedRepository[Issue]):
     model = Issue
 
@@ -380,6 +406,17 @@ class IssueRepository(OrgScopedRepository[Issue]):
         stmt = self.select().where(Issue.sprint_id == sprint_id).order_by(Issue.number)
         if for_update:
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def in_milestone(self, milestone_id: uuid.UUID) -> list[Issue]:
+        """The milestone's issues, locked for a write that moves them."""
+        stmt = (
+            self.select()
+            .where(Issue.milestone_id == milestone_id)
+            .order_by(Issue.number)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         return list((await self.session.execute(stmt)).scalars())
 
     async def ever_in_sprint(self, sprint_id: uuid.UUID, project_id: uuid.UUID) -> list[Issue]:

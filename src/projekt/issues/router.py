@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from projekt.core.conditional import IfMatchDep
+from projekt.core.http import none_match
 from projekt.core.openapi import errors
 from projekt.core.pagination import list_response, parse_paging, parse_sort
 from projekt.core.responses import dumps
@@ -31,7 +32,6 @@ from projekt.issues.schemas import (
     Transition,
 )
 from projekt.issues.service import IssueService, issue_etag, list_etag
-from projekt.middleware.etag import none_match
 from projekt.projects.errors import ProjectNotFound
 from projekt.projects.service import default_columns
 

@@ -32,12 +32,12 @@ from projekt.issues.repository import (
     Detail,
     IssueReads,
     IssueRepository,
+    ProjectHeads,
     insert_params,
     issue_dict,
 )
 from projekt.issues.schemas import BulkRequest, BulkResult, CommentIn, IssueCreate, IssueUpdate
 from projekt.projects.models import Project
-from projekt.projects.repository import ProjectRepository
 
 IssueRow = Mapping[str, Any]
 _Found = TypeVar("_Found")
@@ -306,7 +306,7 @@ class IssueService:
     async def delete(self, row: IssueRow, if_match: IfMatch) -> None:
         issue, _ = await self._for_write(row, if_match, deleting=True)
         orphans_in = await self.issues.delete(issue.id)
-        projects = ProjectRepository(self.session, self.ctx.org_id)
+        projects = ProjectHeads(self.session, self.ctx.org_id)
         await projects.issue_deleted(issue.project_id, issue.archived)
         await projects.issues_changed(orphans_in - {issue.project_id})
 
@@ -489,7 +489,7 @@ class IssueService:
         return issue, project
 
     async def _locked_project(self, project_id: uuid.UUID) -> Project:
-        project = await ProjectRepository(self.session, self.ctx.org_id).get_for_update(project_id)
+        project = await ProjectHeads(self.session, self.ctx.org_id).get_for_update(project_id)
         if project is None:
             raise IssueNotFound()
         return project
@@ -501,7 +501,7 @@ class IssueService:
         return issue
 
     async def _project(self, project_id: uuid.UUID) -> Project:
-        project = await ProjectRepository(self.session, self.ctx.org_id).get(project_id)
+        project = await ProjectHeads(self.session, self.ctx.org_id).get(project_id)
         if project is None:
             raise IssueNotFound()
         return project
@@ -614,7 +614,7 @@ def _comment_read(comment: Comment) -> dict[str, Any]:
     return {name: getattr(comment, name) for name in COMMENT_FIELDS}
 
 
-# -- what planning (sprints) asks of issues -------------------------------------------------------
+# -- what planning (sprints, milestones) asks of issues ----------------------------------------
 
 
 async def sprint_issues(
@@ -643,9 +643,35 @@ async def move_sprint_issues(
     action: str,
 ) -> None:
     """Re-home issues (sprint completed or deleted), recording it in their activity."""
+    await reassign_issues(session, ctx, services, issues, {"sprint_id": target}, action)
+
+
+async def lock_project(session: AsyncSession, org_id: uuid.UUID, project_id: uuid.UUID) -> bool:
+    """Lock the project before a write that moves its issues (their writes move its counters);
+    False when it is gone. Lock order: project, then sprint or milestone, then issues."""
+    return await ProjectHeads(session, org_id).get_for_update(project_id) is not None
+
+
+async def milestone_issues(
+    session: AsyncSession, org_id: uuid.UUID, milestone_id: uuid.UUID
+) -> list[Issue]:
+    """The milestone's issues, locked for a write that moves them."""
+    return await IssueRepository(session, org_id).in_milestone(milestone_id)
+
+
+async def reassign_issues(
+    session: AsyncSession,
+    ctx: OrgContext,
+    services: AppServices,
+    issues: list[Issue],
+    changes: dict[str, Any],
+    action: str,
+) -> None:
+    """Apply ``changes`` to each issue as the issue's own writes do: version, the project's
+    list validator, and an activity entry named ``action``."""
     service = IssueService(session, services, ctx)
     projects: dict[uuid.UUID, Project] = {}
     for issue in issues:
         project = projects.get(issue.project_id) or await service._project(issue.project_id)
         projects[issue.project_id] = project
-        await service._apply(issue, project, {"sprint_id": target}, action)
+        await service._apply(issue, project, changes, action)

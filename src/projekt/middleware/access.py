@@ -44,7 +44,7 @@ from projekt.core.ratelimit import (
     Rate,
     RedisLimiter,
 )
-from projekt.web.router import org_cookie_name
+from projekt.web.pages import org_cookie_name
 
 Limiter = InProcessLimiter | RedisLimiter
 # Probes are not API traffic: a load balancer must never be throttled out of its health checks.

@@ -11,19 +11,11 @@ import hashlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projekt.core.http import none_match
+
 
 def body_etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-
-
-def none_match(header: str | None, etag: str) -> bool:
-    """True when ``If-None-Match`` matches (weak comparison, as the RFC asks for this header)."""
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
 
 
 class ETagMiddleware:

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
-from projekt.core.errors import NotFound, ValidationFailed
-from projekt.core.repository import OrgScopedRepository
-from projekt.issues.models import Issue
+from projekt.core.errors import ValidationFailed
+from projekt.issues.service import lock_project, milestone_issues, reassign_issues
+from projekt.milestones.errors import MilestoneNotFound
 from projekt.milestones.models import Milestone
+from projekt.milestones.repository import MilestoneRepository
 from projekt.milestones.schemas import MilestoneCreate, MilestoneRead, MilestoneUpdate
 from projekt.projects.models import Project
-from projekt.projects.repository import ProjectRepository
-
-
-class MilestoneNotFound(NotFound):
-    code, message = "milestone_not_found", "Milestone not found."
+from projekt.projects.service import ProjectService
 
 
 def milestone_etag(read: MilestoneRead, revision: int) -> str:
@@ -29,34 +24,6 @@ def milestone_etag(read: MilestoneRead, revision: int) -> str:
     return version_etag(
         "milestone", read.id, revision, read.issue_count, read.completed_issue_count, read.overdue
     )
-
-
-class MilestoneRepository(OrgScopedRepository[Milestone]):
-    model = Milestone
-
-    def with_counts(self, project_id: uuid.UUID, done: list[str]) -> Select[Any]:
-        """Milestones and their issue counts in one statement (a constant number per list)."""
-        issue_count = (
-            select(func.count())
-            .where(Issue.milestone_id == Milestone.id, Issue.archived.is_(False))
-            .scalar_subquery()
-        )
-        completed = (
-            select(func.count())
-            .where(
-                and_(
-                    Issue.milestone_id == Milestone.id,
-                    Issue.archived.is_(False),
-                    Issue.status.in_(done) if done else Issue.id.is_(None),
-                )
-            )
-            .scalar_subquery()
-        )
-        return self.select(
-            Milestone,
-            issue_count.label("issue_count"),
-            completed.label("completed_issue_count"),
-        ).where(Milestone.project_id == project_id)
 
 
 class MilestoneService:
@@ -67,30 +34,18 @@ class MilestoneService:
         self.milestones = MilestoneRepository(session, ctx.org_id)
 
     async def project(self, project_id: uuid.UUID) -> Project:
-        project = await ProjectRepository(self.session, self.ctx.org_id).visible_one(
-            project_id, self.ctx.user_id
-        )
-        if project is None:
-            raise NotFound("Project not found.", code="project_not_found")
-        return project
+        return await ProjectService(self.session, self.services).get_visible(self.ctx, project_id)
 
     async def listing(
         self, project: Project, status: str | None
     ) -> list[tuple[MilestoneRead, int]]:
-        stmt = self.milestones.with_counts(project.id, _done(project))
-        if status is not None:
-            stmt = stmt.where(Milestone.status == status)
-        stmt = stmt.order_by(Milestone.target_date.is_(None), Milestone.target_date, Milestone.id)
-        rows = (await self.session.execute(stmt)).all()
+        rows = await self.milestones.listing(project.id, _done(project), status)
         return [
             self._read(row.Milestone, row.issue_count, row.completed_issue_count) for row in rows
         ]
 
     async def get(self, project: Project, milestone_id: uuid.UUID) -> tuple[MilestoneRead, int]:
-        stmt = self.milestones.with_counts(project.id, _done(project)).where(
-            Milestone.id == milestone_id
-        )
-        row = (await self.session.execute(stmt)).first()
+        row = await self.milestones.one(project.id, _done(project), milestone_id)
         if row is None:
             raise MilestoneNotFound()
         return self._read(row.Milestone, row.issue_count, row.completed_issue_count)
@@ -126,22 +81,22 @@ class MilestoneService:
         return await self.get(project, milestone_id)
 
     async def delete(self, project: Project, milestone_id: uuid.UUID, if_match: IfMatch) -> None:
+        """Its issues leave it in the same transaction, as issue writes: each one's version moves
+        and its activity records ``milestone_deleted`` (as a sprint's delete does)."""
         # The project first (its counters change below), then the milestone, then its issues.
-        if (
-            await ProjectRepository(self.session, self.ctx.org_id).get_for_update(project.id)
-            is None
-        ):
+        if not await lock_project(self.session, self.ctx.org_id, project.id):
             raise MilestoneNotFound()
         milestone = await self._locked(project, milestone_id, if_match, deleting=True)
-        # Its issues leave it in the same transaction, and their representations change.
-        await self.session.execute(
-            update(Issue)
-            .where(Issue.org_id == self.ctx.org_id, Issue.milestone_id == milestone.id)
-            .values(milestone_id=None, version=Issue.version + 1)
+        issues = await milestone_issues(self.session, self.ctx.org_id, milestone.id)
+        await reassign_issues(
+            self.session,
+            self.ctx,
+            self.services,
+            issues,
+            {"milestone_id": None},
+            "milestone_deleted",
         )
-        project.issues_version += 1
-        await self.session.delete(milestone)
-        await self.session.flush()
+        await self.milestones.delete(milestone)
 
     async def _locked(
         self,

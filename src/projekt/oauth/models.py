@@ -6,8 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from projekt.core.db import Base, UTCDateTime, new_id
-from projekt.issues.models import JSONList
+from projekt.core.db import Base, JSONList, UTCDateTime, new_id
 
 
 class OAuthClient(Base):

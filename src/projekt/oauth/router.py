@@ -16,13 +16,13 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
 from projekt.core.context import CredentialKind, Principal
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
+from projekt.oauth.schemas import Registration
 from projekt.oauth.server import (
     LOOPBACK_HOSTS,
     SCOPE,
@@ -35,7 +35,7 @@ from projekt.oauth.server import (
 from projekt.oauth.service import OAuthStore
 from projekt.orgs.service import OrgService, find_membership
 from projekt.web.origin import require_same_origin
-from projekt.web.router import page
+from projekt.web.pages import page
 
 
 class _NoReferrerRoute(APIRoute):
@@ -142,14 +142,6 @@ async def protected_resource_metadata_api(services: ServicesDep) -> Response:
 # -- dynamic client registration (RFC 7591) -----------------------------------------------------
 
 
-class Registration(BaseModel):
-    client_name: str = Field(default="Unnamed client", min_length=1, max_length=200)
-    redirect_uris: list[str] = Field(min_length=1, max_length=10)
-    grant_types: list[str] = ["authorization_code", "refresh_token"]
-    response_types: list[str] = ["code"]
-    token_endpoint_auth_method: str = "none"
-
-
 _DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
 
 
@@ -221,7 +213,7 @@ async def register_client(request: Request, session: SessionDep, services: Servi
     method = data.token_endpoint_auth_method
     if method not in ("none", "client_secret_basic", "client_secret_post"):
         return _error(400, "invalid_client_metadata", "unsupported token_endpoint_auth_method")
-    store = OAuthStore(session, services.settings, services.clock)
+    store = OAuthStore(session, services)
     metadata = data.model_dump()
     client_id, secret = await store.register(metadata, confidential=method != "none")
     body: dict[str, Any] = {
@@ -270,7 +262,7 @@ async def _validated(
     request: Request, session: SessionDep, services: ServicesDep, params: dict[str, str]
 ) -> tuple[Any, Response | None]:
     """authlib's validation of the authorization request; a bad client or redirect is a page."""
-    store = OAuthStore(session, services.settings, services.clock)
+    store = OAuthStore(session, services)
     exchange = store.exchange()
     exchange.client = await store.client(params.get("client_id"))
     begin(exchange)
@@ -390,7 +382,7 @@ async def _token_exchange(
     try:
         form_data = await request.form()
         form = {k: str(v) for k, v in form_data.items()}
-        store = OAuthStore(session, services.settings, services.clock)
+        store = OAuthStore(session, services)
         exchange = store.exchange()
         exchange.client = await store.client(_client_id(request, form))
         resource = services.settings.api_resource
@@ -413,6 +405,10 @@ async def _token_exchange(
         else:
             answer = SERVER.create_token_response(oauth_request)
         answer = await store.apply(exchange, answer)
+        # A transaction owner besides the request's unit of work (docs/architecture.md): the
+        # exchange commits here, inside the ``try``, so a failed commit answers in RFC 6749's
+        # format (``temporarily_unavailable``) rather than the API's envelope, and a burned
+        # code or rotated refresh token is durable before any token leaves in the body.
         await services.db.commit(session)
         if isinstance(answer.body, dict) and answer.body.get("error") == "invalid_client":
             answer = _client_refused(answer)

@@ -10,8 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.auth.models import User
-from projekt.config import Settings
-from projekt.core.clock import Clock
+from projekt.core.deps import AppServices
 from projekt.core.security import digest, new_opaque_token
 from projekt.oauth.models import OAuthClient, OAuthCode, OAuthToken
 from projekt.oauth.server import (
@@ -25,10 +24,10 @@ from projekt.orgs.models import Membership
 
 
 class OAuthStore:
-    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, services: AppServices) -> None:
         self.session = session
-        self.settings = settings
-        self.clock = clock
+        self.settings = services.settings
+        self.clock = services.clock
 
     def exchange(self) -> Exchange:
         return Exchange(

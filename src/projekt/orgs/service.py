@@ -144,7 +144,7 @@ class OrgService:
 
     async def me_orgs(self, principal: Principal) -> MeOrgs:
         rows = await self.orgs.memberships_of(principal.user_id, principal.bound_org_id)
-        projects = ProjectService(self.session, self.services.clock)
+        projects = ProjectService(self.session, self.services)
         refs = await projects.refs_in_orgs(principal.user_id, [row.Org.id for row in rows])
         orgs = [
             MeOrg(

@@ -1,33 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.auth.models import User
 from projekt.core.repository import OrgScopedRepository, like_pattern
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project, ProjectMember
-
-
-def visible_to(user_id: Any) -> ColumnElement[bool]:
-    """Org-wide projects, private ones the user is a member of, and any for admins and owners.
-
-    ``user_id`` is a value or a ``bindparam`` (the precompiled hot-path statements); no IN list,
-    so the statement compiles once without post-compile parameters.
-    """
-    is_member = exists().where(
-        ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
-    )
-    is_org_admin = exists().where(
-        Membership.org_id == Project.org_id,
-        Membership.user_id == user_id,
-        or_(Membership.role == "owner", Membership.role == "admin"),
-    )
-    return or_(Project.visibility == "org", is_member, is_org_admin)
+from projekt.projects.visibility import visible_to
 
 
 class ProjectRepository(OrgScopedRepository[Project]):
@@ -85,23 +68,12 @@ class ProjectRepository(OrgScopedRepository[Project]):
             delete(Project).where(Project.id == project_id, Project.org_id == self.org_id)
         )
 
-    async def issues_changed(self, project_ids: Collection[uuid.UUID]) -> None:
-        """Move the list validators of projects whose issues changed outside their own writes."""
-        if project_ids:
-            await self.session.execute(
-                update(Project)
-                .where(Project.id.in_(project_ids), Project.org_id == self.org_id)
-                .values(issues_version=Project.issues_version + 1)
-            )
-
-    async def issue_deleted(self, project_id: uuid.UUID, archived: bool) -> None:
-        counter = Project.archived_issues if archived else Project.open_issues
-        stmt = (
-            update(Project)
-            .where(Project.id == project_id, Project.org_id == self.org_id)
-            .values({"issues_version": Project.issues_version + 1, counter.key: counter - 1})
+    async def is_org_member(self, user_id: uuid.UUID) -> bool:
+        """Whether the person belongs to the org (a project's lead must)."""
+        stmt = select(Membership.id).where(
+            Membership.org_id == self.org_id, Membership.user_id == user_id
         )
-        await self.session.execute(stmt)
+        return (await self.session.execute(stmt)).first() is not None
 
 
 class ProjectMemberRepository(OrgScopedRepository[ProjectMember]):

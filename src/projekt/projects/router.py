@@ -34,7 +34,7 @@ SORTABLE = {
 
 
 async def get_project_service(session: SessionDep, services: ServicesDep) -> ProjectService:
-    return ProjectService(session, services.clock)
+    return ProjectService(session, services)
 
 
 ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.core.clock import Clock
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
+from projekt.core.deps import AppServices
+from projekt.issues.service import issue_counts_by_status, rename_status
 from projekt.projects.errors import ColumnInUse, ProjectKeyTaken, ProjectNotFound, field_error
 from projekt.projects.models import Project, ProjectMember
 from projekt.projects.repository import (
@@ -52,9 +53,10 @@ def project_read(project: Project) -> ProjectRead:
 
 
 class ProjectService:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, services: AppServices) -> None:
         self.session = session
-        self.clock = clock
+        self.services = services
+        self.clock = services.clock
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -181,8 +183,6 @@ class ProjectService:
     async def replace_columns(
         self, ctx: OrgContext, project_id: uuid.UUID, columns: list[ColumnIn], if_match: IfMatch
     ) -> Project:
-        from projekt.issues.service import issue_counts_by_status, rename_status
-
         new = normalize_columns(columns)
         project = await self.locked(ctx, project_id, if_match)
         old_by_key = {c["key"]: c for c in project.columns}
@@ -269,9 +269,7 @@ class ProjectService:
         )
 
     async def _require_org_member(self, ctx: OrgContext, user_id: uuid.UUID, field: str) -> None:
-        from projekt.orgs.service import find_membership
-
-        if await find_membership(self.session, ctx.org_id, user_id) is None:
+        if not await ProjectRepository(self.session, ctx.org_id).is_org_member(user_id):
             raise field_error(field, f"The {field} must be a member of this organization")
 
 

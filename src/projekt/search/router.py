@@ -20,7 +20,7 @@ async def palette_search(
     q: SearchQuery, ctx: OrgDep, session: SessionDep, services: ServicesDep
 ) -> list[PaletteHit]:
     """Command-palette search over projects, issues (by key or title) and people."""
-    projects = await ProjectService(session, services.clock).visible(
+    projects = await ProjectService(session, services).visible(
         ctx.org_id, ctx.user_id, q, PALETTE_LIMIT
     )
     issues = await IssueService(session, services, ctx).search(q, PALETTE_LIMIT)

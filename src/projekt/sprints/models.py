@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from projekt.core.db import Base, UTCDateTime, new_id
-from projekt.issues.models import JSONList
+from projekt.core.db import Base, JSONList, UTCDateTime, new_id
 
 
 class Sprint(Base):

@@ -7,21 +7,25 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
-from projekt.auth.models import User
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
-from projekt.core.errors import Conflict, NotFound, ValidationFailed
-from projekt.core.repository import OrgScopedRepository
-from projekt.issues.service import move_sprint_issues, sprint_history, sprint_issues
-from projekt.projects.models import Project, ProjectMember
-from projekt.projects.repository import ProjectRepository, visible_to
+from projekt.core.errors import ValidationFailed
+from projekt.issues.service import (
+    lock_project,
+    move_sprint_issues,
+    sprint_history,
+    sprint_issues,
+)
+from projekt.projects.errors import ProjectNotFound
+from projekt.projects.models import Project
+from projekt.projects.service import ProjectService
+from projekt.sprints.errors import SprintAlreadyActive, SprintNotFound, SprintStateConflict
 from projekt.sprints.models import Sprint
+from projekt.sprints.repository import SprintRepository
 from projekt.sprints.schemas import (
     Burndown,
     BurndownPoint,
@@ -34,18 +38,6 @@ from projekt.sprints.schemas import (
 )
 
 DEFAULT_HOURS_PER_DAY = 6.0
-
-
-class SprintNotFound(NotFound):
-    code, message = "sprint_not_found", "Sprint not found."
-
-
-class SprintStateConflict(Conflict):
-    code, message = "sprint_state", "The sprint is not in a state that allows this."
-
-
-class SprintAlreadyActive(Conflict):
-    code, message = "sprint_already_active", "The project already has an active sprint."
 
 
 def sprint_etag(sprint: Sprint) -> str:
@@ -67,53 +59,6 @@ def sprint_days(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
-class SprintRepository(OrgScopedRepository[Sprint]):
-    model = Sprint
-
-    async def listing(
-        self,
-        visible: ColumnElement[bool],
-        project_id: uuid.UUID | None,
-        state: str | None,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[Sprint], int]:
-        stmt = (
-            self.select(Sprint, func.count().over().label("total"))
-            .join(Project, Project.id == Sprint.project_id)
-            .where(visible)
-        )
-        if project_id is not None:
-            stmt = stmt.where(Sprint.project_id == project_id)
-        if state is not None:
-            stmt = stmt.where(Sprint.state == state)
-        stmt = stmt.order_by(Sprint.start_date.desc(), Sprint.id).limit(limit).offset(offset)
-        rows = (await self.session.execute(stmt)).all()
-        return [row.Sprint for row in rows], int(rows[0].total) if rows else 0
-
-    async def change_state(self, sprint: Sprint, before: str, after: str, **values: Any) -> bool:
-        """Move the sprint from ``before`` to ``after`` only if it is still in ``before``.
-
-        A conditional UPDATE rather than a check in Python and a write: of two concurrent
-        starts of one planned sprint, the second finds it active and matches no row.
-        """
-        stmt = (
-            update(Sprint)
-            .where(Sprint.id == sprint.id, Sprint.org_id == self.org_id, Sprint.state == before)
-            .values(state=after, version=Sprint.version + 1, **values)
-            .returning(Sprint.version)
-            .execution_options(synchronize_session=False)
-        )
-        version = (await self.session.execute(stmt)).scalar_one_or_none()
-        if version is None:
-            return False
-        # The ORM's copy follows the row without a second read, and without being marked
-        # changed (a later flush must not write it again).
-        for field, value in {**values, "state": after, "version": version}.items():
-            set_committed_value(sprint, field, value)
-        return True
-
-
 class SprintService:
     def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
         self.session = session
@@ -122,14 +67,14 @@ class SprintService:
         self.sprints = SprintRepository(session, ctx.org_id)
 
     async def _project(self, project_id: uuid.UUID, field: str | None = None) -> Project:
-        project = await ProjectRepository(self.session, self.ctx.org_id).visible_one(
-            project_id, self.ctx.user_id
-        )
-        if project is None:
+        try:
+            return await ProjectService(self.session, self.services).get_visible(
+                self.ctx, project_id
+            )
+        except ProjectNotFound:
             if field:
-                raise ValidationFailed(errors={field: [f"The {field} does not exist"]})
-            raise SprintNotFound()
-        return project
+                raise ValidationFailed(errors={field: [f"The {field} does not exist"]}) from None
+            raise SprintNotFound() from None
 
     async def get(self, sprint_id: uuid.UUID) -> Sprint:
         sprint = await self.sprints.get(sprint_id)
@@ -141,9 +86,7 @@ class SprintService:
     async def listing(
         self, project_id: uuid.UUID | None, state: str | None, limit: int, offset: int
     ) -> tuple[list[Sprint], int]:
-        return await self.sprints.listing(
-            visible_to(self.ctx.user_id), project_id, state, limit, offset
-        )
+        return await self.sprints.listing(self.ctx.user_id, project_id, state, limit, offset)
 
     async def locked(
         self, sprint_id: uuid.UUID, if_match: IfMatch, *, moves_issues: bool = False
@@ -151,11 +94,11 @@ class SprintService:
         """The sprint locked for a write, with ``If-Match`` checked against the locked row.
 
         ``moves_issues``: the write re-homes the sprint's issues (delete, complete), which also
-        updates the project's counters, so the project is locked first (see ``get_for_update``).
+        updates the project's counters, so the project is locked first (see ``lock_project``).
         """
         found = await self.get(sprint_id)
         if moves_issues:
-            await ProjectRepository(self.session, self.ctx.org_id).get_for_update(found.project_id)
+            await lock_project(self.session, self.ctx.org_id, found.project_id)
         sprint = await self.sprints.get_for_update(sprint_id, deleting=moves_issues)
         if sprint is None:  # deleted since it was read
             raise SprintNotFound()
@@ -379,30 +322,9 @@ class SprintService:
                     issue.estimated_hours or 0.0
                 )
         days = working_days(sprint.start_date, sprint.end_date)
-        rates = {
-            row.user_id: row.capacity_hours_per_day
-            for row in (
-                await self.session.execute(
-                    select(ProjectMember.user_id, ProjectMember.capacity_hours_per_day).where(
-                        ProjectMember.org_id == self.ctx.org_id,
-                        ProjectMember.project_id == sprint.project_id,
-                    )
-                )
-            ).all()
-        }
+        rates = await self.sprints.member_rates(sprint.project_id)
         people = set(committed) | set(rates)
-        names = (
-            {
-                row.id: row.name
-                for row in (
-                    await self.session.execute(
-                        select(User.id, User.name).where(User.id.in_(people))
-                    )
-                ).all()
-            }
-            if people
-            else {}
-        )
+        names = await self.sprints.names(people)
         members = []
         for user_id in sorted(people, key=lambda u: names.get(u, "")):
             per_day = rates.get(user_id) or DEFAULT_HOURS_PER_DAY

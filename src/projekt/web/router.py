@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from projekt.api_keys.schemas import ApiKeyCreate
@@ -20,26 +18,15 @@ from projekt.config import Settings
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import AppError
-from projekt.core.security import csrf_token_for
 from projekt.orgs.schemas import OrgCreate
 from projekt.orgs.service import OrgService, find_membership
 from projekt.web.origin import require_same_origin
+from projekt.web.pages import org_cookie_name, page
 
-HERE = Path(__file__).parent
-STATIC_DIR = HERE / "static"
 INTEGRATIONS = "/app/organization/settings/general/integraciones"
 
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 # Every form of these pages, present and future, is checked for where it was posted from.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
-
-
-ORG_COOKIE = "projekt_org"
-
-
-def org_cookie_name(settings: Settings) -> str:
-    """The org the pages show; named and flagged like the session cookie (``__Host-`` on https)."""
-    return f"__Host-{ORG_COOKIE}" if settings.secure_cookies else ORG_COOKIE
 
 
 class LoginRequired(Exception):
@@ -61,18 +48,6 @@ async def web_principal(request: Request) -> Principal:
 
 
 WebPrincipal = Annotated[Principal, Depends(web_principal)]
-
-
-def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
-    session_cookie = request.app.state.services.settings.session_cookie_name
-    raw = request.cookies.get(session_cookie)
-    context.setdefault("csrf_token", csrf_token_for(raw) if raw else "")
-    response = templates.TemplateResponse(request, template, context, status_code=status_code)
-    response.headers["Cache-Control"] = "no-store"
-    # Our pages are never framed (clickjacking on the consent and key pages).
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'; default-src 'self'"
-    return response
 
 
 async def _current_org(

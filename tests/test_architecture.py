@@ -1,0 +1,103 @@
+"""The code's shape as tests: import direction, no hidden cycles, where transactions end.
+
+The import contracts live in pyproject.toml (``[tool.importlinter]``) and also run as
+``lint-imports`` in ``make test``; docs/architecture.md explains each rule.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import grimp
+import pytest
+from importlinter.cli import lint_imports
+
+import projekt
+
+PACKAGE = Path(projekt.__file__).parent
+PYPROJECT = PACKAGE.parents[1] / "pyproject.toml"
+
+# Where a transaction may end, besides the unit of work (core/deps.py, core/db.py) and the fast
+# path's own transactions (core/fastsql.py). Each is explained where it happens and in
+# docs/architecture.md ("Transactions"); adding one means adding it there too.
+COMMITS_ALLOWED = {"core/db.py", "core/deps.py", "core/fastsql.py", "oauth/router.py"}
+
+# Services that still build SQL themselves (every statement belongs in the repository).
+# Remove a name when its statements move; never add one.
+SQL_IN_SERVICES = {"oauth/service.py", "orgs/service.py"}
+STATEMENT_BUILDERS = {"select", "insert", "update", "delete", "text"}
+
+
+def _sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _name(path: Path) -> str:
+    return path.relative_to(PACKAGE).as_posix()
+
+
+@pytest.mark.skipif(not PYPROJECT.exists(), reason="needs the source checkout")
+def test_import_contracts_hold() -> None:
+    assert lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True) == 0
+
+
+def test_no_import_cycles() -> None:
+    """A cycle hidden by a function-level import is still a cycle (orgs ↔ projects was one):
+    modules import each other in one direction only."""
+    graph = grimp.build_graph("projekt")
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    assert cycles == []
+
+
+def test_transactions_end_only_where_documented() -> None:
+    found = set()
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "commit"
+            ):
+                found.add(_name(path))
+    assert found <= COMMITS_ALLOWED, sorted(found - COMMITS_ALLOWED)
+
+
+def test_services_build_no_sql() -> None:
+    """Rules in the service, statements in the repository."""
+    offenders = set()
+    for path in PACKAGE.glob("*/service.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "sqlalchemy"
+                and {alias.name for alias in node.names} & STATEMENT_BUILDERS
+            ):
+                offenders.add(_name(path))
+    assert offenders <= SQL_IN_SERVICES, sorted(offenders - SQL_IN_SERVICES)
