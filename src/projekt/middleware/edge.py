@@ -92,7 +92,10 @@ async def send_refusal(scope: Scope, send: Send, error: AppError) -> None:
         description = "; ".join(m for messages in error.errors.values() for m in messages)
     body = orjson.dumps({"error": oauth_error, "error_description": description})
     headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    # RFC 6749 §5.2 / RFC 7591 §3.2.2: a bad request is 400 there, also where the envelope
+    # says 422; a limit keeps its own status (431).
+    status = 400 if error.status in (400, 422) else error.status
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
