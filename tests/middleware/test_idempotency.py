@@ -585,3 +585,17 @@ def test_every_write_operation_documents_the_key(app: FastAPI) -> None:
             assert "idempotency_key_in_use" in operation["responses"]["409"]["description"]
             assert "idempotency_key_reused" in operation["responses"]["422"]["description"]
     assert writes >= 30
+
+
+class FinishFails(DatabaseStore):
+    async def finish(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("store went away")
+
+
+async def test_a_store_failure_after_the_request_ran_still_sends_its_answer(
+    app: FastAPI, clock: MovableClock
+) -> None:
+    inner = Scripted(201)
+    layer = layer_over(inner, FinishFails(app.state.services.db), clock)
+    status, _headers, body = await call(layer, principal(), fresh_key())
+    assert (status, body) == (201, b'{"call": 1}')

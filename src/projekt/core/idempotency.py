@@ -30,7 +30,7 @@ from sqlalchemy import Delete, Integer, LargeBinary, String, Table, delete, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from projekt.core.db import Base, Database, UTCDateTime
+from projekt.core.db import SQLITE_BEGIN, Base, Database, UTCDateTime
 from projekt.core.errors import ServiceUnavailable
 
 logger = logging.getLogger("projekt.idempotency")
@@ -115,6 +115,8 @@ class DatabaseStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # SQLite: BEGIN IMMEDIATE, so a claim's read-then-write holds the write lock throughout.
+        self.engine = db.engine.execution_options(**{SQLITE_BEGIN: True})
         self.claims = 0
         dialect = postgresql if db.dialect == "postgresql" else sqlite
         self._insert = dialect.insert
@@ -132,7 +134,7 @@ class DatabaseStore:
             "expires_at": lease_until,
         }
         self.claims += 1
-        async with self.db.engine.begin() as conn:
+        async with self.engine.begin() as conn:
             if self.claims % SWEEP_EVERY == 1:
                 await conn.execute(_sweep(now))
             for _ in range(3):
@@ -175,7 +177,7 @@ class DatabaseStore:
         expires_at: datetime,
     ) -> None:
         table = TABLE
-        async with self.db.engine.begin() as conn:
+        async with self.engine.begin() as conn:
             await conn.execute(
                 update(table)
                 .where(table.c.id == sealed.id, table.c.claim == claim.token)
@@ -184,13 +186,13 @@ class DatabaseStore:
 
     async def release(self, sealed: Sealed, claim: Claim) -> None:
         table = TABLE
-        async with self.db.engine.begin() as conn:
+        async with self.engine.begin() as conn:
             await conn.execute(
                 delete(table).where(table.c.id == sealed.id, table.c.claim == claim.token)
             )
 
     async def sweep(self, now: datetime) -> int:
-        async with self.db.engine.begin() as conn:
+        async with self.engine.begin() as conn:
             return (await conn.execute(_sweep(now))).rowcount
 
 

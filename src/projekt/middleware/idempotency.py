@@ -14,8 +14,9 @@ left alone. Without the header nothing here costs more than one scan of the head
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from projekt.core.errors import AppError, BadRequest, Conflict, send_error
 from projekt.core.idempotency import Answer, Claim, IdempotencyStore, Sealed
 from projekt.middleware.edge import send_refusal
 
+logger = logging.getLogger("projekt.idempotency")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HEADER = b"idempotency-key"
 REPLAYED = (b"idempotent-replayed", b"true")
@@ -122,19 +124,29 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, hold)
         except BaseException:
             # No answer (an error rendered further out, or cancelled): the key is free again.
-            await asyncio.shield(self.store.release(sealed, claim))
+            await self._settle(self.store.release(sealed, claim))
             raise
         assert start is not None, "the app returned without answering"
         status = int(start["status"])
         answer = Answer(status, list(start.get("headers", [])), b"".join(chunks))
         if status >= 500:
-            await asyncio.shield(self.store.release(sealed, claim))
+            await self._settle(self.store.release(sealed, claim))
             return answer
         kept = Answer(status, [(k, v) for k, v in answer.headers if k in KEPT_HEADERS], answer.body)
         now = self.clock.now()
-        finish = self.store.finish(sealed, claim, status, sealed.seal(kept), now, now + self.ttl)
-        await asyncio.shield(finish)
+        await self._settle(
+            self.store.finish(sealed, claim, status, sealed.seal(kept), now, now + self.ttl)
+        )
         return answer
+
+    async def _settle(self, step: Coroutine[Any, Any, None]) -> None:
+        """Finish or release a claim even if the client's task is cancelled meanwhile. If the
+        store fails here, the request has run: its answer is still sent (only a replay is
+        lost, and the claim's lease frees the key)."""
+        try:
+            await asyncio.shield(step)
+        except Exception:
+            logger.warning("idempotency store failed after the request ran", exc_info=True)
 
     def _is_public(self, scope: Scope) -> bool:
         method, path = scope["method"], scope["path"]
