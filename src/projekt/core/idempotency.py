@@ -106,7 +106,7 @@ class Found:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    token: str
+    holder: str  # a random id of this claim: only its holder finishes or releases it
     record: bytes = b""  # Redis: the running record, compared before it is replaced
 
 
@@ -123,11 +123,11 @@ class DatabaseStore:
 
     async def claim(self, sealed: Sealed, now: datetime, lease_until: datetime) -> Claim | Found:
         table = TABLE
-        token = secrets.token_hex(16)
+        holder = secrets.token_hex(16)
         row = {
             "id": sealed.id,
             "fingerprint": sealed.fingerprint,
-            "claim": token,
+            "claim": holder,
             "status": None,
             "response": None,
             "created_at": now,
@@ -142,7 +142,7 @@ class DatabaseStore:
                     self._insert(table).values(row).on_conflict_do_nothing(index_elements=["id"])
                 )
                 if inserted.rowcount == 1:
-                    return Claim(token)
+                    return Claim(holder)
                 found = (
                     await conn.execute(
                         select(
@@ -164,7 +164,7 @@ class DatabaseStore:
                     .values({k: v for k, v in row.items() if k != "id"})
                 )
                 if taken.rowcount == 1:
-                    return Claim(token)
+                    return Claim(holder)
         raise ServiceUnavailable("The idempotency key is contended; retry.")
 
     async def finish(
@@ -180,7 +180,7 @@ class DatabaseStore:
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(table)
-                .where(table.c.id == sealed.id, table.c.claim == claim.token)
+                .where(table.c.id == sealed.id, table.c.claim == claim.holder)
                 .values(claim=None, status=status, response=payload, expires_at=expires_at)
             )
 
@@ -188,7 +188,7 @@ class DatabaseStore:
         table = TABLE
         async with self.engine.begin() as conn:
             await conn.execute(
-                delete(table).where(table.c.id == sealed.id, table.c.claim == claim.token)
+                delete(table).where(table.c.id == sealed.id, table.c.claim == claim.holder)
             )
 
     async def sweep(self, now: datetime) -> int:
@@ -202,7 +202,7 @@ def _sweep(now: datetime) -> Delete:
     return delete(table).where(table.c.id.in_(expired.scalar_subquery()))
 
 
-# A record is "<expires ms by the app's clock>|<claim token or empty>|<fingerprint>|<status>|"
+# A record is "<expires ms by the app's clock>|<claim holder or empty>|<fingerprint>|<status>|"
 # followed by the sealed answer. Redis's own TTL removes it; the app's clock decides expiry.
 _CLAIM = """
 local cur = redis.call('GET', KEYS[1])
@@ -229,8 +229,8 @@ class RedisStore:
         self._finish = redis.register_script(_FINISH)
 
     async def claim(self, sealed: Sealed, now: datetime, lease_until: datetime) -> Claim | Found:
-        token = secrets.token_hex(16)
-        record = _record(lease_until, token, sealed.fingerprint, None, b"")
+        holder = secrets.token_hex(16)
+        record = _record(lease_until, holder, sealed.fingerprint, None, b"")
         try:
             cur = await self._claim(
                 keys=[self.prefix + sealed.id],
@@ -239,7 +239,7 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             raise unavailable() from exc
         if cur is None:
-            return Claim(token, record)
+            return Claim(holder, record)
         _exp, claim, fingerprint, status, sealed_answer = bytes(cur).split(b"|", 4)
         if claim:
             return Found(fingerprint.decode(), None, None)
