@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # Processes sharing the budgets (all workers on all hosts): while Redis cannot be asked,
     # each one limits itself to this share of what was left.
     rate_limit_fallback_workers: int = Field(default=1, ge=1, le=4096)
+    # Idempotency-Key (API.md §9): how long an answer is replayed, and how long a running first
+    # request holds its key (a worker that died mid-request frees it after this lease).
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    idempotency_lease_s: float = Field(default=60.0, ge=1, le=3600)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

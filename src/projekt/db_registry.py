@@ -2,6 +2,7 @@
 
 from projekt.api_keys import models as api_keys_models
 from projekt.auth import models as auth_models
+from projekt.core import idempotency as idempotency_models
 from projekt.core.db import Base
 from projekt.issues import models as issues_models
 from projekt.milestones import models as milestones_models
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "api_keys_models",
     "auth_models",
+    "idempotency_models",
     "issues_models",
     "milestones_models",
     "oauth_models",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -29,13 +31,14 @@ from projekt.auth.credentials import (
     TOUCH_SESSION,
     CredentialResolver,
 )
-from projekt.authz import authorize
+from projekt.authz import Audience, authorize
 from projekt.config import Settings
 from projekt.core import logs
 from projekt.core.clock import Clock
 from projekt.core.db import Database
 from projekt.core.deps import AppServices
 from projekt.core.errors import install_error_handlers
+from projekt.core.idempotency import idempotency_store
 from projekt.core.metrics import Metrics
 from projekt.core.ratelimit import Bucket, CircuitBreaker, InProcessLimiter, Rate, RedisLimiter
 from projekt.core.responses import JSONResponse
@@ -46,6 +49,7 @@ from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.body_text import BodyTextMiddleware
 from projekt.middleware.edge import EdgeMiddleware
 from projekt.middleware.etag import ETagMiddleware
+from projekt.middleware.idempotency import IdempotencyMiddleware
 from projekt.middleware.methods import MethodsMiddleware, PathMethods
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.middleware.security_headers import SecurityHeadersMiddleware
@@ -170,9 +174,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Filled once the routes exist, before the first request.
     rules: list[RouteRule] = []
     path_methods: list[PathMethods] = []
+    public_writes: list[tuple[frozenset[str], re.Pattern[str]]] = []
     # Request order: headers every answer carries, id and last-resort errors, the edge's
     # refusals (host, head size, NUL), HEAD and Allow, identity and rate limits (which answer
-    # the identity's errors, so they carry the headers), body limit, NUL in bodies, then ETags.
+    # the identity's errors, so they carry the headers), body limit, NUL in bodies, the
+    # Idempotency-Key (after identity: a key belongs to the caller), then ETags.
     middleware = [
         Middleware(SecurityHeadersMiddleware, https=settings.secure_cookies),
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
@@ -194,6 +200,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(BodyTextMiddleware),
+        Middleware(
+            IdempotencyMiddleware,
+            store=idempotency_store(services.db, services.redis, settings.redis_prefix),
+            clock=services.clock,
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            lease=timedelta(seconds=settings.idempotency_lease_s),
+            public=public_writes,
+        ),
         Middleware(ETagMiddleware),
     ]
     app = FastAPI(
@@ -222,6 +236,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     rules.extend(route_rules(app, settings))
     path_methods.extend(
         PathMethods(compile_path(route.path)[0], route.methods) for route in route_table(app)
+    )
+    public_writes.extend(
+        (route.methods, compile_path(route.path)[0])
+        for route in route_table(app)
+        if (rule := POLICY.get(route.name)) is not None and rule.audience is Audience.PUBLIC
     )
     spec = build_openapi(app)
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"

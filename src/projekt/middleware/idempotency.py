@@ -1,0 +1,244 @@
+"""``Idempotency-Key`` on every write (API.md §9), with Stripe's semantics, for every route.
+
+The first request with a key claims it (atomically, in the store every worker shares), runs,
+and its answer (status, ``Location``, ``ETag``, ``Content-Type``, body) is stored before a byte
+of it is sent: a client that dropped the connection and retries gets that answer back with
+``Idempotent-Replayed: true``, and nothing runs twice. The same key with another method, path,
+query or body is 422 ``idempotency_key_reused``; while the first still runs, 409
+``idempotency_key_in_use``. A 5xx, or a request that never answered, releases the key so the
+client may retry. Keys belong to (the credential's user, the org in effect, the key); routes
+anyone may call (sign-up, sign-in, the OAuth endpoints) have no user to scope them by and are
+left alone. Without the header nothing here costs more than one scan of the headers of a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Collection, Coroutine, Sequence
+from datetime import timedelta
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from projekt.core.clock import Clock
+from projekt.core.context import Principal
+from projekt.core.errors import AppError, BadRequest, Conflict, send_error
+from projekt.core.idempotency import Answer, Claim, IdempotencyStore, Sealed
+from projekt.middleware.edge import send_refusal
+
+logger = logging.getLogger("projekt.idempotency")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+HEADER = b"idempotency-key"
+REPLAYED = (b"idempotent-replayed", b"true")
+# What a replay carries besides status and body (API.md §9: the headers that matter).
+KEPT_HEADERS = frozenset({b"location", b"etag", b"content-type"})
+MAX_KEY = 255
+
+
+class KeyReused(AppError):
+    status, code = 422, "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different request."
+
+
+class KeyInUse(Conflict):
+    code = "idempotency_key_in_use"
+    message = "A request with this Idempotency-Key is still running; retry shortly."
+
+
+def bad_key() -> BadRequest:
+    return BadRequest(
+        f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters.",
+        code="bad_idempotency_key",
+    )
+
+
+class IdempotencyMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        store: IdempotencyStore,
+        clock: Clock,
+        ttl: timedelta,
+        lease: timedelta,
+        public: Sequence[tuple[frozenset[str], re.Pattern[str]]],
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.clock = clock
+        self.ttl = ttl
+        self.lease = lease
+        self.public = public  # routes without a caller to scope a key by; filled at start-up
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        keys = [value for name, value in scope["headers"] if name == HEADER]
+        if not keys:
+            await self.app(scope, receive, send)
+            return
+        key = keys[0]
+        if any(k != key for k in keys) or not _valid(key):
+            await send_refusal(scope, send, bad_key())
+            return
+        principal: Principal | None = scope.get("state", {}).get("principal")
+        if principal is None or self._is_public(scope):
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _read_body(receive)
+        owner = f"{principal.user_id}\0{principal.org_id or '-'}".encode()
+        request = b"\0".join(
+            (scope["method"].encode(), scope["path"].encode(), scope["query_string"], body)
+        )
+        sealed = Sealed.of(owner, key, request)
+        now = self.clock.now()
+        held = await self.store.claim(sealed, now, now + self.lease)
+        if not isinstance(held, Claim):
+            if held.fingerprint != sealed.fingerprint:
+                await send_error(send, KeyReused())
+            elif held.status is None or held.sealed is None:
+                await send_error(send, KeyInUse(headers={"Retry-After": "1"}))
+            else:
+                await _send(send, sealed.open(held.status, held.sealed), replayed=True)
+            return
+        answer = await self._run(scope, _replay(messages, receive), sealed, held)
+        await _send(send, answer, replayed=False)
+
+    async def _run(self, scope: Scope, receive: Receive, sealed: Sealed, claim: Claim) -> Answer:
+        """Run the request with its answer held back, and store the answer before it is sent:
+        a client that is gone by then finds it on its retry."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def hold(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, receive, hold)
+        except BaseException:
+            # No answer (an error rendered further out, or cancelled): the key is free again.
+            await self._settle(self.store.release(sealed, claim))
+            raise
+        assert start is not None, "the app returned without answering"
+        status = int(start["status"])
+        answer = Answer(status, list(start.get("headers", [])), b"".join(chunks))
+        if status >= 500:
+            await self._settle(self.store.release(sealed, claim))
+            return answer
+        kept = Answer(status, [(k, v) for k, v in answer.headers if k in KEPT_HEADERS], answer.body)
+        now = self.clock.now()
+        await self._settle(
+            self.store.finish(sealed, claim, status, sealed.seal(kept), now, now + self.ttl)
+        )
+        return answer
+
+    async def _settle(self, step: Coroutine[Any, Any, None]) -> None:
+        """Finish or release a claim even if the client's task is cancelled meanwhile. If the
+        store fails here, the request has run: its answer is still sent (only a replay is
+        lost, and the claim's lease frees the key)."""
+        try:
+            await asyncio.shield(step)
+        except Exception:
+            logger.warning("idempotency store failed after the request ran", exc_info=True)
+
+    def _is_public(self, scope: Scope) -> bool:
+        method, path = scope["method"], scope["path"]
+        return any(method in methods and pattern.match(path) for methods, pattern in self.public)
+
+
+def _valid(key: bytes) -> bool:
+    return 0 < len(key) <= MAX_KEY and all(0x20 <= b <= 0x7E for b in key)
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return messages, b"".join(chunks)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = iter(messages)
+
+    async def replayed() -> Message:
+        return next(pending, None) or await receive()
+
+    return replayed
+
+
+async def _send(send: Send, answer: Answer, *, replayed: bool) -> None:
+    headers = answer.headers
+    if replayed:
+        body_length = (b"content-length", str(len(answer.body)).encode())
+        headers = [*headers, body_length, REPLAYED]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------
+
+
+def openapi_parameter() -> dict[str, Any]:
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            "Makes the write safe to retry: the first answer to this key (status, Location, "
+            "ETag, body) is stored for 24 h per user and org and replayed for the same method, "
+            "path, query and body; another request with the key is 422 "
+            "`idempotency_key_reused`, one while the first runs 409 `idempotency_key_in_use`."
+        ),
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[ -~]+$"},
+    }
+
+
+def openapi_response_header() -> dict[str, Any]:
+    return {
+        "description": "`true` when this answer is the stored answer to an earlier request "
+        "with the same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+
+
+def document(spec: dict[str, Any], public: Collection[str] = ()) -> None:
+    """Declare the header, the replay marker and the two refusals on every write operation of
+    ``spec`` but those named in ``public`` (operation ids of routes anyone may call)."""
+    for path_item in spec.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method.upper() not in WRITE_METHODS or operation.get("operationId") in public:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                parameters.append(openapi_parameter())
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if str(status).startswith("2"):
+                    response.setdefault("headers", {})["Idempotent-Replayed"] = (
+                        openapi_response_header()
+                    )
+            for status, text in (("409", _IN_USE), ("422", _REUSED)):
+                declared = responses.setdefault(status, {"description": text, **_ENVELOPE})
+                if text not in declared.get("description", ""):
+                    declared["description"] = f"{declared.get('description', '')} {text}".strip()
+
+
+_IN_USE = "`idempotency_key_in_use`: the first request with this Idempotency-Key still runs."
+_REUSED = "`idempotency_key_reused`: the Idempotency-Key was used for another request."
+_ENVELOPE = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+}
