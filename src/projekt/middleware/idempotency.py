@@ -5,10 +5,11 @@ and its answer (status, ``Location``, ``ETag``, ``Content-Type``, body) is store
 of it is sent: a client that dropped the connection and retries gets that answer back with
 ``Idempotent-Replayed: true``, and nothing runs twice. The same key with another method, path,
 query or body is 422 ``idempotency_key_reused``; while the first still runs, 409
-``idempotency_key_in_use``. A 5xx, or a request that never answered, releases the key so the
-client may retry. Keys belong to (the credential's user, the org in effect, the key); routes
-anyone may call (sign-up, sign-in, the OAuth endpoints) have no user to scope them by and are
-left alone. Without the header nothing here costs more than one scan of the headers of a write.
+``idempotency_key_in_use``. A 5xx, a refusal decided before the endpoint ran (``NOT_RUN``),
+or a request that never answered releases the key so the client may retry. Keys belong to
+(the credential's user, the org in effect, the key); routes anyone may call (sign-up, sign-in,
+the OAuth endpoints) have no user to scope them by and are left alone. Without the header
+nothing here costs more than one scan of the headers of a write.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ REPLAYED = (b"idempotent-replayed", b"true")
 # What a replay carries besides status and body (API.md §9: the headers that matter).
 KEPT_HEADERS = frozenset({b"location", b"etag", b"content-type"})
 MAX_KEY = 255
+# Refusals decided before the endpoint ran (the request itself was wrong: malformed, not
+# authorized, validation, a precondition, a limit): as at Stripe, nothing is kept, so the
+# corrected request may reuse the key. What the endpoint decided (2xx, 409 and the like) is kept.
+NOT_RUN = frozenset({400, 401, 403, 404, 405, 406, 412, 413, 415, 422, 428, 429, 431})
 
 
 class KeyReused(AppError):
@@ -129,7 +134,7 @@ class IdempotencyMiddleware:
         assert start is not None, "the app returned without answering"
         status = int(start["status"])
         answer = Answer(status, list(start.get("headers", [])), b"".join(chunks))
-        if status >= 500:
+        if status >= 500 or status in NOT_RUN:
             await self._settle(self.store.release(sealed, claim))
             return answer
         kept = Answer(status, [(k, v) for k, v in answer.headers if k in KEPT_HEADERS], answer.body)
