@@ -16,13 +16,14 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 from starlette.responses import RedirectResponse, Response
 
 from projekt.core.context import CredentialKind, Principal
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
+from projekt.core.schemas import InputModel
 from projekt.oauth.server import (
     LOOPBACK_HOSTS,
     SCOPE,
@@ -142,7 +143,12 @@ async def protected_resource_metadata_api(services: ServicesDep) -> Response:
 # -- dynamic client registration (RFC 7591) -----------------------------------------------------
 
 
-class Registration(BaseModel):
+class Registration(InputModel):
+    """RFC 7591 client metadata. Strict like every body, except that metadata this server does
+    not know is ignored rather than refused: RFC 7591 §2 says the server MUST ignore it."""
+
+    model_config = ConfigDict(extra="ignore")
+
     client_name: str = Field(default="Unnamed client", min_length=1, max_length=200)
     redirect_uris: list[str] = Field(min_length=1, max_length=10)
     grant_types: list[str] = ["authorization_code", "refresh_token"]
