@@ -137,7 +137,7 @@ def update_routes(app: FastAPI) -> list[tuple[APIRoute, str, type[BaseModel] | N
         route = context.original_route
         if not isinstance(route, APIRoute) or route.body_field is None:
             continue
-        for method in sorted(route.methods & {"PUT", "PATCH"}):
+        for method in sorted((route.methods or set()) & {"PUT", "PATCH"}):
             model = route.body_field.field_info.annotation
             found.append((route, method, model if isinstance(model, type) else None))
     return found
