@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import yaml
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +39,7 @@ from projekt.core.ratelimit import Bucket, CircuitBreaker, InProcessLimiter, Rat
 from projekt.core.responses import JSONResponse
 from projekt.core.routes import route_table
 from projekt.core.security import Passwords
+from projekt.core.spec import build_openapi, render_yaml
 from projekt.middleware.access import AccessMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.body_text import BodyTextMiddleware
@@ -223,49 +222,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     path_methods.extend(
         PathMethods(compile_path(route.path)[0], route.methods) for route in route_table(app)
     )
-    spec = build_openapi(app)
+    spec = build_openapi(app, POLICY, API_DESCRIPTION)
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
     app.state.openapi_yaml = render_yaml(spec).encode()
     logging.getLogger("projekt").setLevel(settings.log_level.upper())
     logs.install()
     return app
-
-
-def build_openapi(app: FastAPI) -> dict[str, Any]:
-    spec = get_openapi(
-        title=app.title,
-        version=app.version,
-        description=app.description,
-        routes=app.routes,
-    )
-    spec["components"].setdefault("securitySchemes", {}).update(
-        {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "PAT or OAuth token"},
-            "authToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
-            "session": {"type": "apiKey", "in": "cookie", "name": "projekt_session"},
-        }
-    )
-    for path_item in spec["paths"].values():
-        for operation in path_item.values():
-            _describe_security(operation)
-    return spec
-
-
-def _describe_security(operation: dict[str, Any]) -> None:
-    rule = POLICY.get(operation.get("operationId", ""))
-    if rule is None or rule.audience == "public":
-        operation["security"] = []
-        return
-    schemes: list[dict[str, list[str]]] = [{"session": []}]
-    if rule.tokens:
-        schemes = [{"bearer": []}, {"authToken": []}, *schemes]
-    operation["security"] = schemes
-    operation["x-projekt-authorization"] = {
-        "audience": rule.audience.value,
-        "min_role": rule.min_role.value if rule.audience in ("org", "path_org") else None,
-        "tokens": rule.tokens,
-    }
-
-
-def render_yaml(spec: dict[str, Any]) -> str:
-    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)

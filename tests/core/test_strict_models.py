@@ -46,11 +46,16 @@ def _models_of(annotation: Any) -> Iterator[type[BaseModel]]:
         yield from _models_of(arg)
 
 
+def iter_api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.original_route
+
+
 def body_models(app: FastAPI) -> dict[type[BaseModel], str]:
     found: dict[type[BaseModel], str] = {Registration: "register_client"}
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and route.body_field is not None:
+    for route in iter_api_routes(app):
+        if route.body_field is not None:
             media = getattr(route.body_field.field_info, "media_type", "")
             if media != "application/json":
                 continue  # web forms: HTML pages, out of the JSON API's contract

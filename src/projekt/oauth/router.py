@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
@@ -24,6 +24,7 @@ from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
 from projekt.core.schemas import InputModel
+from projekt.oauth import openapi as spec
 from projekt.oauth.server import (
     LOOPBACK_HOSTS,
     SCOPE,
@@ -143,6 +144,19 @@ async def protected_resource_metadata_api(services: ServicesDep) -> Response:
 # -- dynamic client registration (RFC 7591) -----------------------------------------------------
 
 
+GrantType = Literal["authorization_code", "refresh_token"]
+# What redirect_problem() accepts, as far as a pattern can say it: https (or http on a loopback
+# host), a host, an optional port and path, no user info, wildcard or fragment. The server's
+# check is the authority; the spec states the common form for generators and readers.
+REDIRECT_URI_PATTERN = (
+    r"^(https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+    r"|http://(localhost|127\.0\.0\.1|\[::1\]))(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$"
+)
+RedirectUri = Annotated[
+    str, Field(max_length=2000, json_schema_extra={"pattern": REDIRECT_URI_PATTERN})
+]
+
+
 class Registration(InputModel):
     """RFC 7591 client metadata. Strict like every body, except that metadata this server does
     not know is ignored rather than refused: RFC 7591 §2 says the server MUST ignore it."""
@@ -150,10 +164,16 @@ class Registration(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     client_name: str = Field(default="Unnamed client", min_length=1, max_length=200)
-    redirect_uris: list[str] = Field(min_length=1, max_length=10)
-    grant_types: list[str] = ["authorization_code", "refresh_token"]
-    response_types: list[str] = ["code"]
-    token_endpoint_auth_method: str = "none"
+    redirect_uris: list[RedirectUri] = Field(min_length=1, max_length=10)
+    grant_types: list[GrantType] = Field(
+        default=["authorization_code", "refresh_token"],
+        min_length=1,
+        json_schema_extra={"contains": {"const": "authorization_code"}},
+    )
+    response_types: list[Literal["code"]] = Field(default=["code"], min_length=1, max_length=1)
+    token_endpoint_auth_method: Literal["none", "client_secret_basic", "client_secret_post"] = (
+        "none"
+    )
 
 
 _DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
@@ -205,7 +225,12 @@ def display_host(uri: str) -> str:
     return f"{host}:{parts.port}" if parts.port is not None else host
 
 
-@router.post("/oauth/register", status_code=201, responses={400: {"description": "RFC 7591 error"}})
+@router.post(
+    "/oauth/register",
+    status_code=201,
+    responses=spec.REGISTER_RESPONSES,
+    openapi_extra=spec.register_request(Registration),
+)
 async def register_client(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Register a client (RFC 7591): public (token_endpoint_auth_method none) or confidential."""
     try:
@@ -317,8 +342,14 @@ async def _validated(
     return (grant, exchange, store, redirect_uri), None
 
 
-@router.get("/oauth/authorize", include_in_schema=False)
+@router.get(
+    "/oauth/authorize",
+    response_class=Response,
+    responses=spec.AUTHORIZE_RESPONSES,
+    openapi_extra=spec.AUTHORIZE_PARAMETERS,
+)
 async def authorize_page(request: Request, session: SessionDep, services: ServicesDep) -> Response:
+    """Sign in if needed, then the consent page (PKCE S256 and `resource` required)."""
     params = dict(request.query_params)
     validated, refusal = await _validated(request, session, services, params)
     if refusal is not None:
@@ -340,11 +371,16 @@ async def authorize_page(request: Request, session: SessionDep, services: Servic
 
 
 @router.post(
-    "/oauth/authorize", include_in_schema=False, dependencies=[Depends(require_same_origin)]
+    "/oauth/authorize",
+    response_class=Response,
+    dependencies=[Depends(require_same_origin)],
+    responses=spec.AUTHORIZE_DECISION_RESPONSES,
+    openapi_extra=spec.AUTHORIZE_DECISION,
 )
 async def authorize_decision(
     request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:
+    """The consent form's answer: back to the client with a code, or with access_denied."""
     form = await request.form()
     params = {k: str(v) for k, v in form.items() if k not in ("csrf_token", "org_id", "decision")}
     validated, refusal = await _validated(request, session, services, params)
@@ -441,25 +477,13 @@ def _client_refused(answer: Answer) -> Answer:
     return Answer(401, answer.body, headers)
 
 
-CLIENT_REFUSED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "invalid_client: client authentication failed"}
-}
-
-
-@router.post("/oauth/token", responses={400: {"description": "RFC 6749 error"}, **CLIENT_REFUSED})
+@router.post("/oauth/token", responses=spec.TOKEN_RESPONSES, openapi_extra=spec.TOKEN_REQUEST)
 async def token(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Exchange a code (with its PKCE verifier) or rotate a refresh token (RFC 6749)."""
     return await _token_exchange(request, session, services, "token")
 
 
-@router.post(
-    "/oauth/revoke",
-    responses={
-        200: {"description": "Revoked, or was never valid"},
-        400: {"description": "RFC 6749 error"},
-        **CLIENT_REFUSED,
-    },
-)
+@router.post("/oauth/revoke", responses=spec.REVOKE_RESPONSES, openapi_extra=spec.REVOKE_REQUEST)
 async def revoke(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Revoke an access or refresh token (RFC 7009)."""
     return await _token_exchange(request, session, services, "revoke")
