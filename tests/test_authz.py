@@ -39,6 +39,7 @@ class World:
     comment_id: uuid.UUID
     sprint_id: uuid.UUID
     milestone_id: uuid.UUID
+    invitation_id: uuid.UUID
 
 
 def _project_key() -> str:
@@ -81,6 +82,7 @@ RECIPES: dict[str, Recipe] = {
     "update_org": lambda w: ("PATCH", f"/api/orgs/{w.org.id}", {"name": "Renamed"}),
     "delete_org": lambda w: ("DELETE", f"/api/orgs/{w.org.id}", None),
     "create_invitation": lambda w: ("POST", "/api/orgs/invitations", {"role": "member"}),
+    "get_invitation": lambda w: ("GET", f"/api/orgs/invitations/{w.invitation_id}", None),
     "list_team": lambda w: ("GET", "/api/team", None),
     "change_member_role": lambda w: (
         "PATCH",
@@ -92,6 +94,7 @@ RECIPES: dict[str, Recipe] = {
     "palette_search": lambda w: ("GET", "/api/palette/search?q=project", None),
     "mint_api_key": lambda w: ("POST", "/api/api-keys", {"name": "matrix"}),
     "list_api_keys": lambda w: ("GET", "/api/api-keys", None),
+    "get_api_key": lambda w: ("GET", f"/api/api-keys/{w.key_id}", None),
     "revoke_api_key": lambda w: ("DELETE", f"/api/api-keys/{w.key_id}", None),
     "list_projects": lambda w: ("GET", "/api/projects", None),
     "create_project": lambda w: ("POST", "/api/projects", {"key": _project_key(), "name": "M"}),
@@ -106,6 +109,11 @@ RECIPES: dict[str, Recipe] = {
         "POST",
         f"/api/projects/{w.project_id}/members",
         {"user_id": str(w.org.members[Role.MEMBER].user_id)},
+    ),
+    "get_project_member": lambda w: (
+        "GET",
+        f"/api/projects/{w.project_id}/members/{w.org.members[Role.VIEWER].user_id}",
+        None,
     ),
     "remove_project_member": lambda w: (
         "DELETE",
@@ -138,6 +146,11 @@ RECIPES: dict[str, Recipe] = {
     "duplicate_issue": lambda w: ("POST", f"/api/issues/{w.issue_id}/duplicate", None),
     "list_comments": lambda w: ("GET", f"/api/issues/{w.issue_id}/comments", None),
     "add_comment": lambda w: ("POST", f"/api/issues/{w.issue_id}/comments", {"text": "Hi"}),
+    "get_comment": lambda w: (
+        "GET",
+        f"/api/issues/{w.issue_id}/comments/{w.comment_id}",
+        None,
+    ),
     "edit_comment": lambda w: (
         "PATCH",
         f"/api/issues/{w.issue_id}/comments/{w.comment_id}",
@@ -324,6 +337,10 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         f"/api/projects/{project.id}/milestones", json={"name": "Target"}, headers=headers
     )
     milestone_id = uuid.UUID(milestone.json()["id"])
+    invitation = await owner.client.post(
+        "/api/orgs/invitations", json={"role": "member"}, headers=headers
+    )
+    invitation_id = uuid.UUID(invitation.json()["id"])
     return World(
         org,
         key_id,
@@ -333,6 +350,7 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         comment_id,
         sprint_id,
         milestone_id,
+        invitation_id,
     )
 
 
@@ -482,7 +500,7 @@ def _takes_json_object(recipe: Recipe) -> bool:
     world = SimpleNamespace(
         org=org, login_email="x@example.test",
         **{k: uuid.uuid4() for k in ("key_id", "project_id", "issue_id", "comment_id",
-                                     "sprint_id", "milestone_id")},
+                                     "sprint_id", "milestone_id", "invitation_id")},
     )  # fmt: skip
     return isinstance(recipe(world)[2], dict)  # type: ignore[arg-type]
 

@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("openapi", help="print the OpenAPI document as YAML").set_defaults(
         handler=_openapi
     )
+    sub.add_parser(
+        "routes", help="every route: method, path, handler, role rule, rate bucket"
+    ).set_defaults(handler=_routes)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(required=True)
     create_user = users.add_parser("create", help="create a user")
@@ -107,6 +110,67 @@ def _openapi(settings: Settings, _args: argparse.Namespace) -> int:
 
     sys.stdout.write(create_app(settings).state.openapi_yaml.decode())
     return 0
+
+
+def _routes(settings: Settings, _args: argparse.Namespace) -> int:
+    from projekt.main import create_app
+
+    rows = [("METHOD", "PATH", "HANDLER", "RULE", "RATE")]
+    rows += route_rows(create_app(settings), settings)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    return 0
+
+
+def route_rows(app: Any, settings: Settings) -> list[tuple[str, str, str, str, str]]:
+    """One row per route of the app, from the one table of each route's facts: its declaration
+    (method, path, handler) and ``policy.py`` (role rule and rate bucket, by route name)."""
+    import inspect
+    from pathlib import Path
+
+    import projekt
+    from projekt.core.routes import route_table
+    from projekt.middleware.access import EXEMPT_PATHS
+    from projekt.policy import LIMITS, POLICY
+
+    root = Path(projekt.__file__).resolve().parent.parent
+    rows = []
+    for route in route_table(app):
+        endpoint = inspect.unwrap(route.endpoint)
+        source = Path(inspect.getsourcefile(endpoint) or "?").resolve()
+        where = source.relative_to(root) if source.is_relative_to(root) else source
+        line = inspect.getsourcelines(endpoint)[1]
+        rule = POLICY.get(route.name)
+        limit = LIMITS.get(route.name)
+        rate = "none (probe)" if route.path in EXEMPT_PATHS else "global"
+        if limit is not None:
+            rate += f" + {limit.bucket} {getattr(settings, limit.setting)} per {limit.key.value}"
+        rows.append(
+            (
+                ",".join(sorted(route.methods)),
+                route.path,
+                f"{where}:{line}",
+                _describe_rule(rule) if rule is not None else "DENIED (no rule)",
+                rate,
+            )
+        )
+    return sorted(rows, key=lambda row: (row[1], row[0]))
+
+
+def _describe_rule(rule: Any) -> str:
+    from projekt.authz import Audience
+
+    words = {
+        Audience.PUBLIC: "web page (checks its session; CSRF on posts)" if rule.csrf else "public",
+        Audience.USER: "signed in",
+        Audience.ORG: f"org {rule.min_role.value}+",
+        Audience.PATH_ORG: f"path org {rule.min_role.value}+",
+    }[rule.audience]
+    if rule.audience is not Audience.PUBLIC and not rule.tokens:
+        words += ", sessions only"
+    return words
 
 
 def _run(settings: Settings, job: Callable[..., Awaitable[Any]], *args: Any) -> Any:

@@ -36,6 +36,7 @@ POLICY: dict[str, Rule] = {
     "update_org": path_org(Role.ADMIN),
     "delete_org": path_org(Role.OWNER),
     "create_invitation": org(Role.ADMIN),
+    "get_invitation": org(Role.ADMIN),
     "list_team": org(Role.VIEWER),
     "change_member_role": org(Role.ADMIN),
     "remove_member": org(Role.ADMIN),
@@ -44,6 +45,7 @@ POLICY: dict[str, Rule] = {
     # API keys: minting and revoking need a signed-in person, never another key
     "mint_api_key": org(Role.MANAGER, tokens=False),
     "list_api_keys": org(Role.VIEWER),
+    "get_api_key": org(Role.VIEWER),  # as listing: your own keys; admins see everyone's
     "revoke_api_key": org(Role.VIEWER, tokens=False),
     # projects: members read; managers and up run them
     "list_projects": org(Role.VIEWER),
@@ -56,6 +58,7 @@ POLICY: dict[str, Rule] = {
     "replace_columns": org(Role.MANAGER),
     "list_project_members": org(Role.VIEWER),
     "add_project_member": org(Role.MANAGER),
+    "get_project_member": org(Role.VIEWER),
     "remove_project_member": org(Role.MANAGER),
     # issues and comments: viewers read, members write
     "list_issues": org(Role.VIEWER),
@@ -72,6 +75,7 @@ POLICY: dict[str, Rule] = {
     "duplicate_issue": org(Role.MEMBER),
     "list_comments": org(Role.VIEWER),
     "add_comment": org(Role.MEMBER),
+    "get_comment": org(Role.VIEWER),
     "edit_comment": org(Role.MEMBER),
     "delete_comment": org(Role.MEMBER),
     "issue_activity": org(Role.VIEWER),

@@ -109,7 +109,9 @@ async def test_team_roster_shape(factory: Factory) -> None:
     assert response.status_code == 200
     roster = response.json()
     assert {m["role"] for m in roster} == {"owner", "viewer"}
-    assert set(roster[0]) == {"employee_id", "user_id", "name", "email", "role", "joined_at"}
+    # API.md §4's fields, and the ETag a role change or removal sends as If-Match.
+    fields = {"employee_id", "user_id", "name", "email", "role", "joined_at", "etag"}
+    assert set(roster[0]) == fields
     assert roster[0]["joined_at"].endswith("Z")
 
 

@@ -6,9 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from projekt.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from projekt.api_keys.service import ApiKeyService
+from projekt.api_keys.service import ApiKeyService, api_key_etag
+from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
+from projekt.core.pagination import ListQuery, list_params
 
 router = APIRouter(tags=["api-keys"])
 
@@ -18,6 +20,10 @@ async def get_api_key_service(session: SessionDep, services: ServicesDep) -> Api
 
 
 ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
+KeyList = Annotated[
+    ListQuery,
+    Depends(list_params("name", "created_at", "expires_at", "last_used_at", default="-created_at")),
+]
 
 
 @router.post(
@@ -40,18 +46,29 @@ async def mint_api_key(
 async def list_api_keys(
     ctx: OrgDep,
     keys: ApiKeyServiceDep,
+    listed: KeyList,
     all: Annotated[bool, Query(description="Admins: everyone's keys in the org.")] = False,
-) -> list[ApiKeyRead]:
+) -> Response:
     """Your active keys in this org (never the token or its hash)."""
-    return await keys.listing(ctx, all)
+    return listed.respond(*listed.page_of(await keys.listing(ctx, all)))
+
+
+@router.get("/api/api-keys/{key_id}", response_model=ApiKeyRead, responses=errors(401, 403, 404))
+async def get_api_key(key_id: uuid.UUID, ctx: OrgDep, keys: ApiKeyServiceDep) -> Response:
+    """One active key (never the token or its hash): yours, or anyone's in the org for admins."""
+    key = await keys.get(ctx, key_id)
+    body = key.model_dump_json().encode()
+    return Response(body, headers={"ETag": api_key_etag(key.id)}, media_type="application/json")
 
 
 @router.delete(
     "/api/api-keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 412),
 )
-async def revoke_api_key(key_id: uuid.UUID, ctx: OrgDep, keys: ApiKeyServiceDep) -> Response:
+async def revoke_api_key(
+    key_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, keys: ApiKeyServiceDep
+) -> Response:
     """Revoke a key; the next request with it answers 401."""
-    await keys.revoke(ctx, key_id)
+    await keys.revoke(ctx, key_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,12 +10,18 @@ from projekt.api_keys.errors import ApiKeyNotFound, KeyLimitReached, expiry_in_p
 from projekt.api_keys.models import ApiKey
 from projekt.api_keys.repository import ApiKeyRepository
 from projekt.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.errors import Forbidden
 from projekt.core.repository import lock_row
 from projekt.core.security import digest, new_pat
 from projekt.orgs.models import Membership
+
+
+def api_key_etag(key_id: uuid.UUID) -> str:
+    """A key's validator: nothing of a key that the API shows changes while it is active."""
+    return version_etag("api_key", key_id)
 
 
 class ApiKeyService:
@@ -67,12 +73,26 @@ class ApiKeyService:
         )
         return [ApiKeyRead.model_validate(key) for key in keys]
 
-    async def revoke(self, ctx: OrgContext, key_id: uuid.UUID) -> None:
-        key = await ApiKeyRepository(self.session, ctx.org_id).get(key_id)
+    async def get(self, ctx: OrgContext, key_id: uuid.UUID) -> ApiKeyRead:
+        return ApiKeyRead.model_validate(await self._visible(ctx, key_id))
+
+    async def _visible(self, ctx: OrgContext, key_id: uuid.UUID, lock: bool = False) -> ApiKey:
+        """An active key the caller may see (as listing does: their own; admins: anyone's)."""
+        keys = ApiKeyRepository(self.session, ctx.org_id)
+        key = await (keys.get_for_update(key_id) if lock else keys.get(key_id))
         if key is None or key.revoked_at is not None:
             raise ApiKeyNotFound()
         if key.user_id != ctx.user_id and not ctx.role.at_least(Role.ADMIN):
             # Someone else's key in the same org: not theirs to see, so it does not exist for them.
             raise ApiKeyNotFound()
+        return key
+
+    async def revoke(
+        self, ctx: OrgContext, key_id: uuid.UUID, if_match: IfMatch | None = None
+    ) -> None:
+        """``if_match`` is None only for the web page's revoke form, which has no ETag to send."""
+        # Locked, so two revocations (one with a stale tag) cannot both pass their checks.
+        key = await self._visible(ctx, key_id, lock=True)
+        (if_match or IfMatch()).check(api_key_etag(key.id))
         key.revoked_at = self.services.clock.now()
         await self.session.flush()

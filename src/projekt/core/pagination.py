@@ -1,14 +1,23 @@
-"""The two list shapes of API.md §2, paging parameters, and sort parsing."""
+"""The two list shapes of API.md §2, paging parameters, and sort parsing.
+
+Every collection route declares ``ListQueryDep``-style parameters with ``list_params(...)``: one
+cheap dependency (no sub-dependencies) that declares ``limit``, ``offset``, ``page``,
+``per_page`` and ``sort`` (so they are in the spec), refuses a bad value with 400 before the
+handler runs, and hands the handler a ``ListQuery`` that answers in either shape.
+``tests/test_rules.py`` walks every list route of the app and fails for one that escapes it.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from fastapi import Query, Request
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
@@ -36,7 +45,11 @@ class Paging:
 
 
 def parse_paging(query: QueryParams) -> Paging:
-    sent = {name: query.get(name) for name in PAGING_PARAMS if name in query}
+    return paging_of({name: query.get(name) for name in PAGING_PARAMS if name in query})
+
+
+def paging_of(sent: Mapping[str, str | None]) -> Paging:
+    """The paging parameters that were sent (absent ones left out) as limit and offset."""
     if not sent:
         return Paging(PLAIN_CAP, 0, enveloped=False)
     values = {name: _int(name, value) for name, value in sent.items()}
@@ -72,17 +85,28 @@ def parse_sort(
     default: str,
 ) -> list[ColumnElement[Any]]:
     """``sort=field`` or ``sort=-field`` (comma-separated for ties) into ORDER BY clauses."""
-    order: list[ColumnElement[Any]] = []
+    return order_by(sort_keys(value, columns, default), columns)
+
+
+SortKeys = tuple[tuple[str, bool], ...]  # (field, descending), most significant first
+
+
+def sort_keys(value: str | None, fields: Collection[str], default: str) -> SortKeys:
+    """Parse ``sort``; a field declared as ``-field`` is offered in that direction only."""
+    keys = []
     for part in (value or default).split(","):
         # Exactly `field` or `-field`, as the spec's pattern says (no spaces, no `+`).
-        descending = part.startswith("-")
-        name = part[1:] if descending else part
-        if name not in columns:
-            allowed = ", ".join(sorted(columns))
+        desc = part.startswith("-")
+        name = part[1:] if desc else part
+        if name not in fields and not (desc and f"-{name}" in fields):
+            allowed = ", ".join(sorted(fields))
             raise BadRequest(f"Cannot sort by '{name}'; use one of: {allowed}.", code="bad_sort")
-        column = columns[name]
-        order.append(column.desc() if descending else column.asc())
-    return order
+        keys.append((name, desc))
+    return tuple(keys)
+
+
+def order_by(keys: SortKeys, columns: Mapping[str, Any]) -> list[ColumnElement[Any]]:
+    return [columns[name].desc() if desc else columns[name].asc() for name, desc in keys]
 
 
 def list_response(
@@ -113,3 +137,114 @@ def list_response(
         },
     }
     return Response(dumps(body), media_type="application/json", headers=extra)
+
+
+# -- the list dependency ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A collection request: its page, its validated sort, and where the next page lives."""
+
+    limit: int
+    offset: int
+    enveloped: bool
+    sort: SortKeys
+    sort_text: str  # as sent, or the route's default
+    url_path: str
+    query: QueryParams
+
+    @property
+    def paging(self) -> Paging:
+        return Paging(self.limit, self.offset, self.enveloped)
+
+    def order_by(self, columns: Mapping[str, Any]) -> list[ColumnElement[Any]]:
+        return order_by(self.sort, columns)
+
+    def page_of(self, items: Iterable[Any]) -> tuple[list[Any], int]:
+        """Sort and slice an in-memory collection (models or dicts); returns (page, total)."""
+        rows = list(items)
+        for name, desc in reversed(self.sort):  # stable sorts, least significant key first
+            rows.sort(key=lambda row: _sort_value(row, name), reverse=desc)
+        return rows[self.offset : self.offset + self.limit], len(rows)
+
+    def respond(
+        self,
+        items: Sequence[Any],
+        total: int,
+        headers: Mapping[str, str] | None = None,
+        plain: Callable[[list[Any], int], Any] | None = None,
+    ) -> Response:
+        """Either list shape of API.md §2 for one page; ``plain`` wraps the unpaged shape of a
+        route whose documented answer is an object (``/api/me/orgs``)."""
+        rows = [_jsonable(item) for item in items]
+        if plain is not None and not self.enveloped:
+            extra = {**(headers or {}), "X-Total-Count": str(total)}
+            if self.offset + len(rows) < total:
+                extra["Link"] = self._next_link()
+            return Response(dumps(plain(rows, total)), media_type="application/json", headers=extra)
+        return list_response(rows, total, self.paging, self.url_path, self.query, headers)
+
+    def _next_link(self) -> str:
+        kept = [(k, v) for k, v in self.query.multi_items() if k not in PAGING_PARAMS]
+        nxt = [("offset", str(self.offset + self.limit)), ("limit", str(self.limit))]
+        return f'<{self.url_path}?{urlencode([*kept, *nxt])}>; rel="next"'
+
+
+def _sort_value(row: Any, name: str) -> tuple[int, Any]:
+    value = row[name] if isinstance(row, Mapping) else getattr(row, name)
+    return (1, 0) if value is None else (0, value)  # nulls last, and never compared to values
+
+
+def _jsonable(item: Any) -> Any:
+    return item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+
+
+ListDependency = Callable[..., Coroutine[Any, Any, ListQuery]]
+
+
+def list_params(*sortable: str, default: str) -> ListDependency:
+    """The list mechanism of one collection route: ``Annotated[ListQuery, Depends(...)]``.
+
+    ``sortable`` names the fields ``sort`` accepts; ``default`` is the order without one.
+    """
+    fields = frozenset(sortable)
+    sort_keys(default, fields, default)  # a typo in a route's default fails at import
+    choices = ", ".join(sorted(fields))
+    sort_doc = f"`field` or `-field` (comma-separated for ties), one of: {choices}."
+
+    # One plain coroutine with the parameters as its own (no sub-dependencies): the issue list
+    # is the hottest route, and each level of dependency costs FastAPI a resolution per request.
+    async def list_query(
+        request: Request,
+        limit: str | None = Query(
+            None, description=f"Page size, 1–{MAX_LIMIT}; answers {{data, meta}}."
+        ),
+        offset: str | None = Query(None, description="Items to skip; answers {data, meta}."),
+        page: str | None = Query(None, description="Page number from 1 (with per_page)."),
+        per_page: str | None = Query(None, description=f"Page size, 1–{MAX_LIMIT}."),
+        sort: str | None = Query(None, description=sort_doc),
+    ) -> ListQuery:
+        if limit is None and offset is None and page is None and per_page is None:
+            paging = Paging(PLAIN_CAP, 0, enveloped=False)
+        else:
+            sent = {"limit": limit, "offset": offset, "page": page, "per_page": per_page}
+            paging = paging_of({k: v for k, v in sent.items() if v is not None})
+        return ListQuery(
+            paging.limit,
+            paging.offset,
+            paging.enveloped,
+            sort_keys(sort, fields, default),
+            sort or default,
+            request.url.path,
+            request.query_params,
+        )
+
+    list_query.sortable = fields  # type: ignore[attr-defined]
+    list_query.is_list_params = True  # type: ignore[attr-defined]
+    return list_query
+
+
+def is_list_params(call: object) -> bool:
+    """Whether a dependency is the list mechanism (the sweep test and the spec ask this)."""
+    return getattr(call, "is_list_params", False) is True

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -14,6 +16,7 @@ class RouteInfo:
     methods: frozenset[str]
     name: str
     in_schema: bool
+    endpoint: Callable[..., Any]
 
 
 def route_table(app: FastAPI) -> list[RouteInfo]:
@@ -27,6 +30,7 @@ def route_table(app: FastAPI) -> list[RouteInfo]:
                     methods=frozenset(route.methods or ()),
                     name=route.name,
                     in_schema=route.include_in_schema,
+                    endpoint=route.endpoint,
                 )
             )
     return table

@@ -175,7 +175,7 @@ def build_openapi(app: FastAPI, policy: dict[str, Rule], description: str) -> di
         for method, operation in item.items():
             route = routes[operation["operationId"]]
             rule = policy.get(route.name)
-            describe_operation(path, method, operation, route, rule)
+            describe_operation(path, method, operation, route, rule, schemas)
     return spec
 
 
@@ -209,7 +209,12 @@ def is_list_route(route: APIRoute) -> bool:
 
 
 def describe_operation(
-    path: str, method: str, operation: dict[str, Any], route: APIRoute, rule: Rule | None
+    path: str,
+    method: str,
+    operation: dict[str, Any],
+    route: APIRoute,
+    rule: Rule | None,
+    schemas: dict[str, Any],
 ) -> None:
     _describe_security(operation, rule)
     if path.startswith("/oauth/") or path.startswith("/.well-known/"):
@@ -252,7 +257,7 @@ def describe_operation(
         elif code >= 400:
             response["content"] = {"application/json": {"schema": {"$ref": ERROR}}}
     if listed:
-        _list_shapes(responses)
+        _list_shapes(responses, schemas)
     _limits(path, operation)
     _common_headers(path, method, operation)
 
@@ -333,7 +338,17 @@ def sort_pattern(fields: frozenset[str]) -> str:
     return f"^{one}(,{one})*$"
 
 
-def _list_shapes(responses: dict[str, Any]) -> None:
+def _as_array(plain: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The items of a page: the plain shape itself, or the array inside a plain shape that
+    is an object (``/api/me/orgs`` answers ``{orgs, count}`` without paging)."""
+    if plain.get("type") == "array" or "$ref" not in plain:
+        return plain
+    target = schemas.get(plain["$ref"].rsplit("/", 1)[1], {})
+    arrays = [p for p in target.get("properties", {}).values() if p.get("type") == "array"]
+    return arrays[0] if len(arrays) == 1 else {"type": "array"}
+
+
+def _list_shapes(responses: dict[str, Any], schemas: dict[str, Any]) -> None:
     ok = responses.get("200")
     if ok is None:
         return
@@ -345,7 +360,10 @@ def _list_shapes(responses: dict[str, Any]) -> None:
             {
                 "type": "object",
                 "required": ["data", "meta"],
-                "properties": {"data": plain, "meta": {"$ref": "#/components/schemas/ListMeta"}},
+                "properties": {
+                    "data": _as_array(plain, schemas),
+                    "meta": {"$ref": "#/components/schemas/ListMeta"},
+                },
             },
         ]
     }

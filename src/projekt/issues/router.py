@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.openapi import errors
-from projekt.core.pagination import list_response, parse_paging, parse_sort
+from projekt.core.pagination import ListQuery, list_params
 from projekt.core.responses import dumps
 from projekt.issues.dependencies import IssueReaderDep, IssueRef, IssueServiceDep
 from projekt.issues.repository import SORTABLE, issue_dict
@@ -19,7 +19,7 @@ from projekt.issues.schemas import (
     BulkResult,
     CommentEdit,
     CommentIn,
-    CommentRead,
+    CommentItem,
     IssueCreate,
     IssueDetail,
     IssueRead,
@@ -36,6 +36,12 @@ from projekt.projects.errors import ProjectNotFound
 from projekt.projects.service import default_columns
 
 router = APIRouter(tags=["issues"])
+
+IssueList = Annotated[ListQuery, Depends(list_params(*SORTABLE, default="-created_at"))]
+CommentList = Annotated[
+    ListQuery, Depends(list_params("created_at", "updated_at", default="created_at"))
+]
+ActivityList = Annotated[ListQuery, Depends(list_params("created_at", default="created_at"))]
 
 LIST_DOC = (
     "Without paging parameters: a plain array (at most 100) with `X-Total-Count` and a `Link` "
@@ -65,6 +71,7 @@ def _tagged(issue: dict[str, Any], version: int, status_code: int = 200) -> Resp
 async def list_issues(
     request: Request,
     issues: IssueReaderDep,
+    listed: IssueList,
     project_id: uuid.UUID | None = None,
     status: Annotated[str | None, Query(max_length=60)] = None,
     priority: Priority | None = None,
@@ -74,11 +81,8 @@ async def list_issues(
     label: Annotated[str | None, Query(max_length=50)] = None,
     archived: bool = False,
     q: Annotated[str | None, Query(max_length=200, description="Full-text search.")] = None,
-    sort: Annotated[str | None, Query(description="e.g. -created_at, priority")] = None,
 ) -> Response:
     """List issues, newest first unless sorted otherwise."""
-    paging = parse_paging(request.query_params)
-    order = parse_sort(sort, SORTABLE, "-created_at")
     canonical = str(sorted(request.query_params.multi_items()))
     if_none_match = request.headers.get("if-none-match")
     if project_id is not None and if_none_match:
@@ -100,14 +104,14 @@ async def list_issues(
     items, total, head = await issues.listing(
         filters=filters,
         q=q,
-        sort=sort or "-created_at",
-        order=order,
-        limit=paging.limit,
-        offset=paging.offset,
+        sort=listed.sort_text,
+        order=listed.order_by(SORTABLE),
+        limit=listed.limit,
+        offset=listed.offset,
     )
     # The validator read with the page, so it never claims a newer list than the one sent.
     headers = {"ETag": list_etag(head, canonical)} if head is not None else None
-    return list_response(items, total, paging, request.url.path, request.query_params, headers)
+    return listed.respond(items, total, headers)
 
 
 @router.post(
@@ -237,51 +241,79 @@ async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
 
 
 @router.get(
-    "/api/issues/{ref}/comments", response_model=list[CommentRead], responses=errors(401, 404)
+    "/api/issues/{ref}/comments",
+    response_model=list[CommentItem],
+    responses=errors(401, 404),
 )
-async def list_comments(ref: IssueRef, issues: IssueReaderDep) -> Response:
+async def list_comments(ref: IssueRef, listed: CommentList, issues: IssueReaderDep) -> Response:
     """The issue's comments, oldest first."""
-    return _json(await issues.comments((await issues.resolve(ref))["id"]))
+    return listed.respond(*listed.page_of(await issues.comments((await issues.resolve(ref))["id"])))
+
+
+def _comment(comment: dict[str, Any], status_code: int = 200) -> Response:
+    return _json(comment, status_code, {"ETag": comment["etag"]})
 
 
 @router.post(
     "/api/issues/{ref}/comments",
     status_code=status.HTTP_201_CREATED,
-    response_model=CommentRead,
+    response_model=CommentItem,
     responses=errors(401, 403, 404, 422),
 )
 async def add_comment(ref: IssueRef, body: CommentIn, issues: IssueServiceDep) -> Response:
     """Comment on an issue (optionally replying to another comment)."""
     comment = await issues.add_comment(await issues.resolve(ref), body)
-    return _json(comment, status.HTTP_201_CREATED)
+    response = _comment(comment, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/issues/{comment['issue_id']}/comments/{comment['id']}"
+    return response
+
+
+@router.get(
+    "/api/issues/{ref}/comments/{comment_id}",
+    response_model=CommentItem,
+    responses=errors(401, 404),
+)
+async def get_comment(ref: IssueRef, comment_id: uuid.UUID, issues: IssueServiceDep) -> Response:
+    """One comment, with the ETag that an edit or delete sends as If-Match."""
+    return _comment(await issues.comment((await issues.resolve(ref))["id"], comment_id))
 
 
 @router.patch(
     "/api/issues/{ref}/comments/{comment_id}",
-    response_model=CommentRead,
-    responses=errors(401, 403, 404, 422),
+    response_model=CommentItem,
+    responses=errors(401, 403, 404, 412, 422),
 )
 async def edit_comment(
-    ref: IssueRef, comment_id: uuid.UUID, body: CommentEdit, issues: IssueServiceDep
+    ref: IssueRef,
+    comment_id: uuid.UUID,
+    body: CommentEdit,
+    if_match: IfMatchDep,
+    issues: IssueServiceDep,
 ) -> Response:
     """Edit a comment (its author, or an admin)."""
-    return _json(await issues.edit_comment(await issues.resolve(ref), comment_id, body.text))
+    row = await issues.resolve(ref)
+    return _comment(await issues.edit_comment(row, comment_id, body.text, if_match))
 
 
 @router.delete(
     "/api/issues/{ref}/comments/{comment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 412),
 )
-async def delete_comment(ref: IssueRef, comment_id: uuid.UUID, issues: IssueServiceDep) -> Response:
+async def delete_comment(
+    ref: IssueRef, comment_id: uuid.UUID, if_match: IfMatchDep, issues: IssueServiceDep
+) -> Response:
     """Delete a comment (its author, or an admin)."""
-    await issues.delete_comment(await issues.resolve(ref), comment_id)
+    await issues.delete_comment(await issues.resolve(ref), comment_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
-    "/api/issues/{ref}/activity", response_model=list[ActivityRead], responses=errors(401, 404)
+    "/api/issues/{ref}/activity",
+    response_model=list[ActivityRead],
+    responses=errors(401, 404),
 )
-async def issue_activity(ref: IssueRef, issues: IssueServiceDep) -> list[ActivityRead]:
+async def issue_activity(ref: IssueRef, listed: ActivityList, issues: IssueServiceDep) -> Response:
     """Who changed what and when, and through which kind of credential."""
-    return [ActivityRead.model_validate(a) for a in await issues.activity_of(ref)]
+    found = [ActivityRead.model_validate(a) for a in await issues.activity_of(ref)]
+    return listed.respond(*listed.page_of(found))

@@ -103,6 +103,12 @@ class CommentRead(OutputModel):
     updated_at: Timestamp
 
 
+class CommentItem(CommentRead):
+    """A comment as its own resource: with the validator an edit or delete sends as If-Match."""
+
+    etag: str = Field(description="The comment's ETag, for If-Match on PATCH and DELETE.")
+
+
 class IssueRead(OutputModel):
     id: uuid.UUID
     key: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +62,14 @@ TRACKED = (
     "external_ref",
     "archived",
 )
+
+
+def comment_etag(comment: Mapping[str, Any]) -> str:
+    """A comment's validator, from what an edit changes (no version column: its text and
+    ``updated_at`` change together on every edit)."""
+    updated_at: datetime = comment["updated_at"]
+    return version_etag("comment", comment["id"], updated_at.astimezone(UTC).isoformat(),
+                        comment["text"])  # fmt: skip
 
 
 def issue_etag(issue_id: uuid.UUID, version: int, project_key: str) -> str:
@@ -163,7 +171,14 @@ class IssueService:
         return await _by_ref(ref, self.reads.detail_by_key, self.reads.detail_by_id)
 
     async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
-        return await self.reads.comments(issue_id)
+        """The issue's comments, each with the ``etag`` an edit or delete sends as If-Match."""
+        return [_tagged_comment(c) for c in await self.reads.comments(issue_id)]
+
+    async def comment(self, issue_id: uuid.UUID, comment_id: uuid.UUID) -> dict[str, Any]:
+        found = await CommentRepository(self.session, self.ctx.org_id).get(comment_id)
+        if found is None or found.issue_id != issue_id:
+            raise CommentNotFound()
+        return _comment_read(found)
 
     async def listing_project(self, project_id: uuid.UUID) -> Mapping[str, Any] | None:
         return await self.reads.project_head(project_id)
@@ -442,21 +457,25 @@ class IssueService:
         await self._record(row["id"], "commented", {"comment_id": [None, str(comment.id)]}, now)
         return _comment_read(comment)
 
-    async def edit_comment(self, row: IssueRow, comment_id: uuid.UUID, text: str) -> dict[str, Any]:
-        issue, comment = await self._own_comment(row, comment_id)
+    async def edit_comment(
+        self, row: IssueRow, comment_id: uuid.UUID, text: str, if_match: IfMatch
+    ) -> dict[str, Any]:
+        issue, comment = await self._own_comment(row, comment_id, if_match)
         comment.text = text
         comment.updated_at = self.services.clock.now()
         await self.session.flush()
         await self._bump(issue)
         return _comment_read(comment)
 
-    async def delete_comment(self, row: IssueRow, comment_id: uuid.UUID) -> None:
-        issue, comment = await self._own_comment(row, comment_id)
+    async def delete_comment(self, row: IssueRow, comment_id: uuid.UUID, if_match: IfMatch) -> None:
+        issue, comment = await self._own_comment(row, comment_id, if_match)
         await self.session.delete(comment)
         await self.session.flush()
         await self._bump(issue)
 
-    async def _own_comment(self, row: IssueRow, comment_id: uuid.UUID) -> tuple[Issue, Comment]:
+    async def _own_comment(
+        self, row: IssueRow, comment_id: uuid.UUID, if_match: IfMatch
+    ) -> tuple[Issue, Comment]:
         """The issue and then the comment, both locked (issue first, like an issue's delete,
         whose cascade reaches the comments): a comment deleted meanwhile is a 404."""
         issue = await self._locked_issue(row["id"])
@@ -467,6 +486,7 @@ class IssueService:
             raise Forbidden(
                 "Only the author or an admin may change this comment.", code="not_comment_author"
             )
+        if_match.check(comment_etag(_comment_read(comment)))
         return issue, comment
 
     # -- internals --------------------------------------------------------------------------
@@ -608,7 +628,12 @@ class _OnSession:
 
 
 def _comment_read(comment: Comment) -> dict[str, Any]:
-    return {name: getattr(comment, name) for name in COMMENT_FIELDS}
+    return _tagged_comment({name: getattr(comment, name) for name in COMMENT_FIELDS})
+
+
+def _tagged_comment(comment: dict[str, Any]) -> dict[str, Any]:
+    comment["etag"] = comment_etag(comment)
+    return comment
 
 
 # -- what planning (sprints) asks of issues -------------------------------------------------------

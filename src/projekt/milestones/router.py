@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
-from projekt.core.responses import dumps
+from projekt.core.pagination import ListQuery, list_params
 from projekt.milestones.schemas import (
     MilestoneCreate,
     MilestoneRead,
@@ -28,6 +28,10 @@ async def get_milestone_service(
 
 MilestoneServiceDep = Annotated[MilestoneService, Depends(get_milestone_service)]
 BASE = "/api/projects/{project_id}/milestones"
+MilestoneList = Annotated[
+    ListQuery,
+    Depends(list_params("target_date", "name", "created_at", default="target_date")),
+]
 
 
 def _tagged(found: tuple[MilestoneRead, int], status_code: int = 200) -> Response:
@@ -39,13 +43,15 @@ def _tagged(found: tuple[MilestoneRead, int], status_code: int = 200) -> Respons
 
 @router.get(BASE, response_model=list[MilestoneRead], responses=errors(401, 404, 422))
 async def list_milestones(
-    project_id: uuid.UUID, milestones: MilestoneServiceDep, status: MilestoneStatus | None = None
+    project_id: uuid.UUID,
+    milestones: MilestoneServiceDep,
+    listed: MilestoneList,
+    status: MilestoneStatus | None = None,
 ) -> Response:
     """A project's milestones, soonest target first, with progress."""
     project = await milestones.project(project_id)
     found = await milestones.listing(project, status)
-    items = [read.model_dump(mode="json") for read, _ in found]
-    return Response(dumps(items), media_type="application/json")
+    return listed.respond(*listed.page_of(read for read, _ in found))
 
 
 @router.post(

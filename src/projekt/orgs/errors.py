@@ -27,3 +27,7 @@ class AlreadyMember(Conflict):
 
 class InvalidInvitation(NotFound):
     code, message = "invalid_invitation", "This invitation code is invalid, used or expired."
+
+
+class InvitationNotFound(NotFound):
+    code, message = "invitation_not_found", "No such invitation in this organization."

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from projekt.core.conditional import IfMatchDep
 from projekt.core.context import Role
 from projekt.core.deps import OrgDep, PrincipalDep
 from projekt.core.openapi import errors
+from projekt.core.pagination import ListQuery, list_params
 from projekt.orgs.dependencies import OrgServiceDep, SearchQuery
 from projekt.orgs.schemas import (
     InvitationCreate,
+    InvitationInfo,
     InvitationRead,
     Joined,
     JoinIn,
@@ -25,23 +29,39 @@ from projekt.orgs.schemas import (
 
 router = APIRouter(tags=["orgs"])
 
+OrgList = Annotated[ListQuery, Depends(list_params("name", "slug", default="name"))]
+MeOrgList = Annotated[ListQuery, Depends(list_params("org_name", "org_slug", default="org_name"))]
+TeamList = Annotated[
+    ListQuery, Depends(list_params("name", "email", "role", "joined_at", default="joined_at"))
+]
+# Search hits come best match first (the service's order), so sort is offered on the name only.
+PeopleList = Annotated[ListQuery, Depends(list_params("name", "email", default="name"))]
+
+
+def _json(model: Any, etag: str, status_code: int = 200) -> Response:
+    body = model.model_dump_json().encode()
+    return Response(body, status_code, {"ETag": etag}, media_type="application/json")
+
+
 # Static paths first: /api/orgs/search must not be taken for /api/orgs/{org_id}.
 
 
 @router.get("/api/orgs/search", response_model=list[OrgHit], responses=errors(401, 403, 422))
-async def search_orgs(q: SearchQuery, principal: PrincipalDep, orgs: OrgServiceDep) -> list[OrgHit]:
+async def search_orgs(
+    q: SearchQuery, listed: OrgList, principal: PrincipalDep, orgs: OrgServiceDep
+) -> Response:
     """Search the organizations you belong to (browser sessions only)."""
-    return await orgs.search_my_orgs(principal, q)
+    return listed.respond(*listed.page_of(await orgs.search_my_orgs(principal, q)))
 
 
 @router.get(
     "/api/crossorg/orgs/search", response_model=list[OrgHit], responses=errors(401, 403, 422)
 )
 async def search_crossorg_orgs(
-    q: SearchQuery, principal: PrincipalDep, orgs: OrgServiceDep
-) -> list[OrgHit]:
+    q: SearchQuery, listed: OrgList, principal: PrincipalDep, orgs: OrgServiceDep
+) -> Response:
     """Search discoverable organizations across the server, and your own (sessions only)."""
-    return await orgs.search_crossorg(principal, q)
+    return listed.respond(*listed.page_of(await orgs.search_crossorg(principal, q)))
 
 
 @router.post(
@@ -55,7 +75,21 @@ async def create_invitation(
 ) -> InvitationRead:
     """Invite someone with a single-use join code."""
     response.headers["Cache-Control"] = "no-store"
-    return await orgs.invite(ctx, body)
+    invitation = await orgs.invite(ctx, body)
+    response.headers["Location"] = f"/api/orgs/invitations/{invitation.id}"
+    return invitation
+
+
+@router.get(
+    "/api/orgs/invitations/{invitation_id}",
+    response_model=InvitationInfo,
+    responses=errors(401, 403, 404),
+)
+async def get_invitation(
+    invitation_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep
+) -> InvitationInfo:
+    """An invitation of the organization: who, which role, until when, used or not."""
+    return await orgs.invitation(ctx, invitation_id)
 
 
 @router.post("/api/orgs/join", response_model=Joined, responses=errors(401, 403, 404, 409, 422))
@@ -65,9 +99,9 @@ async def join_org(body: JoinIn, principal: PrincipalDep, orgs: OrgServiceDep) -
 
 
 @router.get("/api/orgs", response_model=list[OrgRead], responses=errors(401))
-async def list_orgs(principal: PrincipalDep, orgs: OrgServiceDep) -> list[OrgRead]:
+async def list_orgs(principal: PrincipalDep, listed: OrgList, orgs: OrgServiceDep) -> Response:
     """Your organizations; an API key or OAuth token sees only its bound org."""
-    return await orgs.list_orgs(principal)
+    return listed.respond(*listed.page_of(await orgs.list_orgs(principal)))
 
 
 @router.post(
@@ -86,64 +120,83 @@ async def create_org(
 
 
 @router.get("/api/orgs/{org_id}", response_model=OrgRead, responses=errors(401, 404))
-async def get_org(org_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep) -> OrgRead:
+async def get_org(org_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep) -> Response:
     """One of your organizations."""
-    return await orgs.get_org(ctx)
+    return _json(*await orgs.get_org_tagged(ctx))
 
 
 @router.patch(
-    "/api/orgs/{org_id}", response_model=OrgRead, responses=errors(401, 403, 404, 409, 422)
+    "/api/orgs/{org_id}", response_model=OrgRead, responses=errors(401, 403, 404, 409, 412, 422)
 )
 async def update_org(
-    org_id: uuid.UUID, body: OrgUpdate, ctx: OrgDep, orgs: OrgServiceDep
-) -> OrgRead:
+    org_id: uuid.UUID, body: OrgUpdate, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
+) -> Response:
     """Rename an organization, change its slug or whether others can discover it."""
-    return await orgs.update_org(ctx, body)
+    return _json(*await orgs.update_org(ctx, body, if_match))
 
 
 @router.delete(
-    "/api/orgs/{org_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404)
+    "/api/orgs/{org_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 412),
 )
-async def delete_org(org_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep) -> Response:
+async def delete_org(
+    org_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
+) -> Response:
     """Delete an organization and everything in it (owners only)."""
-    await orgs.delete_org(ctx)
+    await orgs.delete_org(ctx, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/api/me/orgs", response_model=MeOrgs, responses=errors(401))
-async def list_my_orgs(principal: PrincipalDep, orgs: OrgServiceDep) -> MeOrgs:
-    """Your organizations with their projects; a token sees only its bound org."""
-    return await orgs.me_orgs(principal)
+async def list_my_orgs(principal: PrincipalDep, listed: MeOrgList, orgs: OrgServiceDep) -> Response:
+    """Your organizations with their projects; a token sees only its bound org.
+
+    Without paging parameters: `{orgs, count}` (API.md §4); with them: `{data, meta}`.
+    """
+    page, total = listed.page_of((await orgs.me_orgs(principal)).orgs)
+    return listed.respond(page, total, plain=lambda rows, n: {"orgs": rows, "count": n})
 
 
 @router.get("/api/team", response_model=list[TeamMember], responses=errors(401, 403))
-async def list_team(ctx: OrgDep, orgs: OrgServiceDep) -> list[TeamMember]:
-    """The organization's roster."""
-    return await orgs.team(ctx)
+async def list_team(ctx: OrgDep, listed: TeamList, orgs: OrgServiceDep) -> Response:
+    """The organization's roster; each member carries the ETag its update sends as If-Match."""
+    return listed.respond(*listed.page_of(await orgs.team(ctx)))
 
 
 @router.patch(
-    "/api/team/{employee_id}", response_model=TeamMember, responses=errors(401, 403, 404, 409, 422)
+    "/api/team/{employee_id}",
+    response_model=TeamMember,
+    responses=errors(401, 403, 404, 409, 412, 422),
 )
 async def change_member_role(
-    employee_id: uuid.UUID, body: RoleChange, ctx: OrgDep, orgs: OrgServiceDep
-) -> TeamMember:
+    employee_id: uuid.UUID,
+    body: RoleChange,
+    if_match: IfMatchDep,
+    ctx: OrgDep,
+    orgs: OrgServiceDep,
+) -> Response:
     """Change a member's role (admins up to admin; owners for ownership)."""
-    return await orgs.change_role(ctx, employee_id, Role(body.role))
+    member = await orgs.change_role(ctx, employee_id, Role(body.role), if_match)
+    return _json(member, member.etag)
 
 
 @router.delete(
     "/api/team/{employee_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 409),
+    responses=errors(401, 403, 404, 409, 412),
 )
-async def remove_member(employee_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep) -> Response:
+async def remove_member(
+    employee_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
+) -> Response:
     """Remove someone from the organization."""
-    await orgs.remove_member(ctx, employee_id)
+    await orgs.remove_member(ctx, employee_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/api/people/search", response_model=list[PersonHit], responses=errors(401, 403, 422))
-async def search_people(q: SearchQuery, ctx: OrgDep, orgs: OrgServiceDep) -> list[PersonHit]:
+async def search_people(
+    q: SearchQuery, listed: PeopleList, ctx: OrgDep, orgs: OrgServiceDep
+) -> Response:
     """Find people of the organization by name, username or email."""
-    return await orgs.search_people(ctx, q)
+    return listed.respond(*listed.page_of(await orgs.search_people(ctx, q)))

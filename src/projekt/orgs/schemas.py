@@ -63,6 +63,7 @@ class TeamMember(OutputModel):
     email: str
     role: Role
     joined_at: Timestamp
+    etag: str = Field(description="The member's ETag, for If-Match on a role change or removal.")
 
 
 class RoleChange(InputModel):
@@ -75,10 +76,22 @@ class InvitationCreate(InputModel):
 
 
 class InvitationRead(OutputModel):
+    id: uuid.UUID
     code: str = Field(description="Give this to the invitee; it is shown only once.")
     expires_at: Timestamp
     role: Role
     email: str | None
+
+
+class InvitationInfo(OutputModel):
+    """An invitation as the org sees it later: its code is never shown again."""
+
+    id: uuid.UUID
+    email: str | None
+    role: Role
+    created_at: Timestamp
+    expires_at: Timestamp
+    used_at: Timestamp | None
 
 
 class JoinIn(InputModel):

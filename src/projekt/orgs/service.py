@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.auth.models import User
+from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Principal, Role
 from projekt.core.deps import AppServices
 from projekt.core.repository import lock_row
@@ -18,6 +19,7 @@ from projekt.core.security import digest, random_base62
 from projekt.orgs.errors import (
     AlreadyMember,
     InvalidInvitation,
+    InvitationNotFound,
     LastOwner,
     MemberNotFound,
     OrgNotFound,
@@ -33,6 +35,7 @@ from projekt.orgs.repository import (
 )
 from projekt.orgs.schemas import (
     InvitationCreate,
+    InvitationInfo,
     InvitationRead,
     Joined,
     MeOrg,
@@ -58,6 +61,18 @@ async def find_membership(
     )
     row = (await session.execute(stmt)).first()
     return (row.id, Role(row.role)) if row else None
+
+
+def org_etag(org: Org) -> str:
+    """An org's validator, from what an update changes (no version column: ``updated_at``
+    moves on every update, and the fields are in it for updates within one clock tick)."""
+    updated = org.updated_at.astimezone(UTC).isoformat()
+    return version_etag("org", org.id, org.name, org.slug, org.discoverable, updated)
+
+
+def membership_etag(membership: Membership) -> str:
+    """A member's validator: the role is the one thing a member's update changes."""
+    return version_etag("membership", membership.id, membership.role)
 
 
 def slugify(name: str) -> str:
@@ -107,13 +122,17 @@ class OrgService:
         return [_org_read(row.Org, Role(row.role)) for row in rows]
 
     async def get_org(self, ctx: OrgContext) -> OrgRead:
+        return (await self.get_org_tagged(ctx))[0]
+
+    async def get_org_tagged(self, ctx: OrgContext) -> tuple[OrgRead, str]:
         org = await self.orgs.get(ctx.org_id)
         if org is None:
             raise OrgNotFound()
-        return _org_read(org, ctx.role)
+        return _org_read(org, ctx.role), org_etag(org)
 
-    async def update_org(self, ctx: OrgContext, data: OrgUpdate) -> OrgRead:
-        # Locked first: an org deleted meanwhile is a 404, not an UPDATE that matches nothing.
+    async def _locked_org(self, ctx: OrgContext, if_match: IfMatch) -> Org:
+        # Locked first: an org deleted meanwhile is a 404, not an UPDATE that matches nothing;
+        # and If-Match is compared with the locked row, so of two writers with one tag one wins.
         org = (
             await self.orgs.get(ctx.org_id)
             if await lock_row(self.session, Org, ctx.org_id)
@@ -121,6 +140,13 @@ class OrgService:
         )
         if org is None:
             raise OrgNotFound()
+        if_match.check(org_etag(org))
+        return org
+
+    async def update_org(
+        self, ctx: OrgContext, data: OrgUpdate, if_match: IfMatch
+    ) -> tuple[OrgRead, str]:
+        org = await self._locked_org(ctx, if_match)
         changes = data.model_dump(exclude_unset=True)
         if (
             changes.get("slug")
@@ -137,9 +163,10 @@ class OrgService:
                 await self.session.flush()
         except IntegrityError:
             raise SlugTaken() from None
-        return _org_read(org, ctx.role)
+        return _org_read(org, ctx.role), org_etag(org)
 
-    async def delete_org(self, ctx: OrgContext) -> None:
+    async def delete_org(self, ctx: OrgContext, if_match: IfMatch) -> None:
+        await self._locked_org(ctx, if_match)
         await self.orgs.delete(ctx.org_id)
 
     async def me_orgs(self, principal: Principal) -> MeOrgs:
@@ -187,12 +214,20 @@ class OrgService:
             for row in rows
         ]
 
-    async def change_role(self, ctx: OrgContext, employee_id: uuid.UUID, role: Role) -> TeamMember:
+    async def change_role(
+        self,
+        ctx: OrgContext,
+        employee_id: uuid.UUID,
+        role: Role,
+        if_match: IfMatch,
+    ) -> TeamMember:
         members = MembershipRepository(self.session, ctx.org_id)
+        # Every change to the roster holds the org row, so the tag is compared under a lock.
         owners = await self._lock_owners(members, ctx.org_id)
         target = await members.get(employee_id)
         if target is None:
             raise MemberNotFound()
+        if_match.check(membership_etag(target))
         _check_may_manage(ctx.role, Role(target.role), role)
         if target.role == Role.OWNER and role is not Role.OWNER and len(owners) <= 1:
             raise LastOwner()
@@ -202,12 +237,15 @@ class OrgService:
         assert user is not None
         return _team_member(target, user)
 
-    async def remove_member(self, ctx: OrgContext, employee_id: uuid.UUID) -> None:
+    async def remove_member(
+        self, ctx: OrgContext, employee_id: uuid.UUID, if_match: IfMatch
+    ) -> None:
         members = MembershipRepository(self.session, ctx.org_id)
         owners = await self._lock_owners(members, ctx.org_id)
         target = await members.get(employee_id)
         if target is None:
             raise MemberNotFound()
+        if_match.check(membership_etag(target))
         _check_may_manage(ctx.role, Role(target.role), None)
         if target.role == Role.OWNER and len(owners) <= 1:
             raise LastOwner()
@@ -258,8 +296,19 @@ class OrgService:
         )
         await InvitationRepository(self.session, ctx.org_id).add(invitation)
         return InvitationRead(
-            code=code, expires_at=invitation.expires_at, role=role, email=data.email
+            id=invitation.id,
+            code=code,
+            expires_at=invitation.expires_at,
+            role=role,
+            email=data.email,
         )
+
+    async def invitation(self, ctx: OrgContext, invitation_id: uuid.UUID) -> InvitationInfo:
+        """An invitation of the org, without its code (only its digest is kept)."""
+        found = await InvitationRepository(self.session, ctx.org_id).get(invitation_id)
+        if found is None:
+            raise InvitationNotFound()
+        return InvitationInfo.model_validate(found)
 
     async def join(self, user_id: uuid.UUID, code: str) -> Joined:
         invitation = await invitation_by_code_hash(self.orgs, digest(code))
@@ -329,4 +378,5 @@ def _team_member(membership: Membership, user: User) -> TeamMember:
         email=user.email,
         role=Role(membership.role),
         joined_at=membership.joined_at,
+        etag=membership_etag(membership),
     )

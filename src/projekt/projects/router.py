@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
-from projekt.core.pagination import list_response, parse_paging, parse_sort
+from projekt.core.pagination import ListQuery, list_params
 from projekt.projects.errors import field_error
 from projekt.projects.models import Project
 from projekt.projects.schemas import (
@@ -22,7 +22,11 @@ from projekt.projects.schemas import (
     ProjectStatus,
     ProjectUpdate,
 )
-from projekt.projects.service import ProjectService, project_etag, project_read
+from projekt.projects.service import (
+    ProjectService,
+    project_etag,
+    project_read,
+)
 
 router = APIRouter(tags=["projects"])
 
@@ -32,6 +36,11 @@ SORTABLE = {
     "created_at": Project.created_at,
     "updated_at": Project.updated_at,
 }
+ProjectList = Annotated[ListQuery, Depends(list_params(*SORTABLE, default="name"))]
+ColumnList = Annotated[ListQuery, Depends(list_params("position", default="position"))]
+MemberList = Annotated[
+    ListQuery, Depends(list_params("name", "email", "added_at", default="added_at"))
+]
 
 
 async def get_project_service(session: SessionDep, services: ServicesDep) -> ProjectService:
@@ -49,21 +58,22 @@ def _tagged(project: Project, status_code: int = 200) -> Response:
 
 @router.get("/api/projects", response_model=list[ProjectRead], responses=errors(401, 403))
 async def list_projects(
-    request: Request,
     ctx: OrgDep,
     projects: ProjectServiceDep,
+    listed: ProjectList,
     q: Annotated[str | None, Query(max_length=100)] = None,
     status: ProjectStatus | None = None,
-    sort: str | None = None,
 ) -> Response:
     """Projects of the organization you can see (private ones only as a member or admin)."""
-    paging = parse_paging(request.query_params)
-    order = parse_sort(sort, SORTABLE, "name")
     found, total = await projects.listing(
-        ctx, q=q, status=status, order=order, limit=paging.limit, offset=paging.offset
+        ctx,
+        q=q,
+        status=status,
+        order=listed.order_by(SORTABLE),
+        limit=listed.limit,
+        offset=listed.offset,
     )
-    items = [project_read(p).model_dump(mode="json") for p in found]
-    return list_response(items, total, paging, request.url.path, request.query_params)
+    return listed.respond([project_read(p) for p in found], total)
 
 
 @router.post(
@@ -147,11 +157,11 @@ async def delete_project(
     responses=errors(401, 404),
 )
 async def get_columns(
-    project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep
-) -> list[ColumnRead]:
+    project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep, listed: ColumnList
+) -> Response:
     """The project's board columns, in order."""
     project = await projects.get_visible(ctx, project_id)
-    return [ColumnRead(**c) for c in project.columns]
+    return listed.respond(*listed.page_of(ColumnRead(**c) for c in project.columns))
 
 
 @router.put(
@@ -179,10 +189,16 @@ async def replace_columns(
     responses=errors(401, 404),
 )
 async def list_project_members(
-    project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep
-) -> list[ProjectMemberRead]:
+    project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep, listed: MemberList
+) -> Response:
     """People added to the project (they see it even when it is private)."""
-    return await projects.members(ctx, await projects.get_visible(ctx, project_id))
+    found = await projects.members(ctx, await projects.get_visible(ctx, project_id))
+    return listed.respond(*listed.page_of(found))
+
+
+def _member(member: ProjectMemberRead, status_code: int = 200) -> Response:
+    body = member.model_dump_json().encode()
+    return Response(body, status_code, {"ETag": member.etag}, media_type="application/json")
 
 
 @router.post(
@@ -193,24 +209,41 @@ async def list_project_members(
 )
 async def add_project_member(
     project_id: uuid.UUID, body: ProjectMemberIn, ctx: OrgDep, projects: ProjectServiceDep
-) -> ProjectMemberRead:
+) -> Response:
     """Add a person of the organization to the project, or set their sprint capacity."""
     project = await projects.get_visible(ctx, project_id)
-    return await projects.add_member(ctx, project, body.user_id, body.capacity_hours_per_day)
+    member = await projects.add_member(ctx, project, body.user_id, body.capacity_hours_per_day)
+    response = _member(member, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/projects/{project.id}/members/{member.user_id}"
+    return response
+
+
+@router.get(
+    "/api/projects/{project_id}/members/{user_id}",
+    response_model=ProjectMemberRead,
+    responses=errors(401, 404),
+)
+async def get_project_member(
+    project_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep
+) -> Response:
+    """One person of the project, with the ETag its removal sends as If-Match."""
+    project = await projects.get_visible(ctx, project_id)
+    return _member(await projects.member(ctx, project, user_id))
 
 
 @router.delete(
     "/api/projects/{project_id}/members",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(401, 403, 404, 412, 422),
 )
 async def remove_project_member(
     project_id: uuid.UUID,
     user_id: Annotated[uuid.UUID, Query(description="The person to remove.")],
+    if_match: IfMatchDep,
     ctx: OrgDep,
     projects: ProjectServiceDep,
 ) -> Response:
     """Remove a person from the project (`?user_id=`)."""
     project = await projects.get_visible(ctx, project_id)
-    await projects.remove_member(ctx, project, user_id)
+    await projects.remove_member(ctx, project, user_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -78,3 +78,4 @@ class ProjectMemberRead(OutputModel):
     email: str
     added_at: Timestamp
     capacity_hours_per_day: float | None
+    etag: str = Field(description="The membership's ETag, for If-Match on its removal.")

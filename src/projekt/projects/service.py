@@ -47,6 +47,11 @@ def project_etag(project: Project) -> str:
     return version_etag("project", project.id, project.version)
 
 
+def member_etag(project_id: uuid.UUID, user_id: uuid.UUID, capacity: float | None) -> str:
+    """A project member's validator, from the one thing a re-add changes (the capacity)."""
+    return version_etag("project_member", project_id, user_id, capacity)
+
+
 def project_read(project: Project) -> ProjectRead:
     return ProjectRead.model_validate(project)
 
@@ -221,9 +226,18 @@ class ProjectService:
                 email=row.User.email,
                 added_at=row.ProjectMember.added_at,
                 capacity_hours_per_day=row.ProjectMember.capacity_hours_per_day,
+                etag=member_etag(project.id, row.User.id, row.ProjectMember.capacity_hours_per_day),
             )
             for row in rows
         ]
+
+    async def member(
+        self, ctx: OrgContext, project: Project, user_id: uuid.UUID
+    ) -> ProjectMemberRead:
+        found = next((m for m in await self.members(ctx, project) if m.user_id == user_id), None)
+        if found is None:
+            raise ProjectNotFound("That person is not a member of this project.")
+        return found
 
     async def add_member(
         self,
@@ -245,11 +259,14 @@ class ProjectService:
             await self.session.flush()
         return next(m for m in await self.members(ctx, project) if m.user_id == user_id)
 
-    async def remove_member(self, ctx: OrgContext, project: Project, user_id: uuid.UUID) -> None:
+    async def remove_member(
+        self, ctx: OrgContext, project: Project, user_id: uuid.UUID, if_match: IfMatch
+    ) -> None:
         repo = ProjectMemberRepository(self.session, ctx.org_id)
         member = await repo.find(project.id, user_id, for_update=True)
         if member is None:
             raise ProjectNotFound("That person is not a member of this project.")
+        if_match.check(member_etag(project.id, user_id, member.capacity_hours_per_day))
         await self.session.delete(member)
         await self.session.flush()
 

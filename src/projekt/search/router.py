@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
+from projekt.core.pagination import ListQuery, list_params
 from projekt.issues.service import IssueService
 from projekt.orgs.dependencies import SearchQuery
 from projekt.orgs.service import OrgService
@@ -13,12 +16,14 @@ from projekt.search.schemas import PaletteHit
 router = APIRouter(tags=["search"])
 
 PALETTE_LIMIT = 10
+# Hits come grouped by type (projects, issues, people); sorting regroups them.
+PaletteList = Annotated[ListQuery, Depends(list_params("type", "title", default="type"))]
 
 
 @router.get("/api/palette/search", response_model=list[PaletteHit], responses=errors(401, 403, 422))
 async def palette_search(
-    q: SearchQuery, ctx: OrgDep, session: SessionDep, services: ServicesDep
-) -> list[PaletteHit]:
+    q: SearchQuery, listed: PaletteList, ctx: OrgDep, session: SessionDep, services: ServicesDep
+) -> Response:
     """Command-palette search over projects, issues (by key or title) and people."""
     projects = await ProjectService(session, services.clock).visible(
         ctx.org_id, ctx.user_id, q, PALETTE_LIMIT
@@ -37,4 +42,4 @@ async def palette_search(
         PaletteHit(type="person", id=p.user_id, title=p.name, subtitle=p.email)
         for p in people[:PALETTE_LIMIT]
     ]
-    return hits
+    return listed.respond(*listed.page_of(hits))

@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
 from projekt.core.openapi import errors
-from projekt.core.pagination import list_response, parse_paging
+from projekt.core.pagination import ListQuery, list_params
 from projekt.sprints.models import Sprint
 from projekt.sprints.schemas import (
     Burndown,
@@ -32,6 +32,8 @@ async def get_sprint_service(
 
 
 SprintServiceDep = Annotated[SprintService, Depends(get_sprint_service)]
+# The service orders sprints newest first by itself; no other order is offered yet.
+SprintList = Annotated[ListQuery, Depends(list_params("-start_date", default="-start_date"))]
 
 
 def _tagged(sprint: Sprint, status_code: int = 200) -> Response:
@@ -42,16 +44,14 @@ def _tagged(sprint: Sprint, status_code: int = 200) -> Response:
 
 @router.get("/api/sprints", response_model=list[SprintRead], responses=errors(401, 403, 422))
 async def list_sprints(
-    request: Request,
     sprints: SprintServiceDep,
+    listed: SprintList,
     project_id: uuid.UUID | None = None,
     state: SprintState | None = None,
 ) -> Response:
     """Sprints of the projects you can see, newest first."""
-    paging = parse_paging(request.query_params)
-    found, total = await sprints.listing(project_id, state, paging.limit, paging.offset)
-    items = [SprintRead.model_validate(s).model_dump(mode="json") for s in found]
-    return list_response(items, total, paging, request.url.path, request.query_params)
+    found, total = await sprints.listing(project_id, state, listed.limit, listed.offset)
+    return listed.respond([SprintRead.model_validate(s) for s in found], total)
 
 
 @router.post(
