@@ -96,6 +96,8 @@ def _cases(app: FastAPI) -> Iterator[tuple[type[BaseModel], str, Any, bool]]:
             for fmt in formats & WRONG_FORMAT.keys():
                 for value in WRONG_FORMAT[str(fmt)]:
                     yield model, name, value, False
+            if "integer" in types:
+                yield model, name, 1.0, True  # JSON's 1.0 is the integer 1 (RFC 8259 §6)
             yield model, name, None, "null" in types or types == {None}
 
 

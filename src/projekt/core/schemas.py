@@ -59,10 +59,24 @@ def _instant_text(value: Any) -> Any:
     raise ValueError("must be an ISO 8601 date and time, such as 2026-05-28T09:14:02Z")
 
 
+def _whole_number(value: Any) -> Any:
+    # JSON does not tell 5 from 5.0 (RFC 8259 §6), and neither does the spec's "integer";
+    # anything else (true, "5", 5.5) is refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError("must be a whole number")
+
+
 # Lax inside (the ISO string is parsed), but only the string form gets there.
 Uuid = Annotated[uuid.UUID, Field(strict=False), BeforeValidator(_uuid_text)]
 Day = Annotated[date, Field(strict=False), BeforeValidator(_day_text)]
 Instant = Annotated[datetime, Field(strict=False), BeforeValidator(_instant_text)]
+Whole = Annotated[int, BeforeValidator(_whole_number)]
+# With bounds: they go before the validator, or the spec would show pydantic's ge/le keywords
+# instead of minimum/maximum.
+Position = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_whole_number)]
 
 # A string that must hold something besides white space (the spec says so with the pattern).
 NOT_BLANK = r"\S"

@@ -145,13 +145,10 @@ async def protected_resource_metadata_api(services: ServicesDep) -> Response:
 
 
 GrantType = Literal["authorization_code", "refresh_token"]
-# What redirect_problem() accepts, as far as a pattern can say it: https (or http on a loopback
-# host), a host, an optional port and path, no user info, wildcard or fragment. The server's
-# check is the authority; the spec states the common form for generators and readers.
-REDIRECT_URI_PATTERN = (
-    r"^(https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
-    r"|http://(localhost|127\.0\.0\.1|\[::1\]))(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$"
-)
+# The form of what redirect_problem() may accept (a superset: the server's check is the
+# authority): http(s), then a host part without spaces, #, backslash, @ or *, then a path
+# without spaces, # or backslash.
+REDIRECT_URI_PATTERN = r"^https?://[^\s#\\@*/]+(/[^\s#\\]*)?$"
 RedirectUri = Annotated[
     str, Field(max_length=2000, json_schema_extra={"pattern": REDIRECT_URI_PATTERN})
 ]

@@ -5,7 +5,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from projekt.core.schemas import NOT_BLANK, InputModel, OutputModel, Timestamp, Uuid, omitted
+from projekt.core.schemas import (
+    NOT_BLANK,
+    InputModel,
+    OutputModel,
+    Position,
+    Timestamp,
+    Uuid,
+    omitted,
+)
 
 PROJECT_KEY_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
 COLUMN_KEY_PATTERN = r"^[a-z0-9_]{1,40}$"
@@ -21,7 +29,7 @@ class ColumnIn(InputModel):
     )
     name: str = Field(min_length=1, max_length=60, pattern=NOT_BLANK)
     category: Category = "todo"
-    position: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    position: Position | None = None
 
 
 class ColumnRead(OutputModel):
