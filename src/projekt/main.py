@@ -55,7 +55,9 @@ API_DESCRIPTION = (
     "The Projekt REST API: orgs, projects, issues and more, for scripts, apps and AI agents. "
     "Authenticate with `Authorization: Bearer pjk_live_…` (a personal access token bound to one "
     "org), an OAuth 2.1 access token, or a browser session cookie. Every non-2xx answer is "
-    '`{"error": "…", "code": "…"}`.'
+    '`{"error": "…", "code": "…"}`. Request bodies are strict: no type is coerced, unknown '
+    "fields are refused, `null` clears exactly the fields marked nullable, and no string may "
+    "contain U+0000."
 )
 
 
