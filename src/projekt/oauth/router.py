@@ -149,8 +149,9 @@ GrantType = Literal["authorization_code", "refresh_token"]
 # authority): http(s), then a host part without spaces, #, backslash, @ or *, then a path
 # without spaces, # or backslash.
 REDIRECT_URI_PATTERN = r"^https?://[^\s#\\@*/]+(/[^\s#\\]*)?$"
+# Checked by redirect_problem() (invalid_redirect_uri), so only stated for the spec here.
 RedirectUri = Annotated[
-    str, Field(max_length=2000, json_schema_extra={"pattern": REDIRECT_URI_PATTERN})
+    str, Field(json_schema_extra={"pattern": REDIRECT_URI_PATTERN, "maxLength": 2000})
 ]
 
 
