@@ -119,10 +119,7 @@ def list_response(
 ) -> Response:
     extra = {**(headers or {}), "X-Total-Count": str(total)}
     if paging.offset + len(items) < total:
-        # The next page always uses limit/offset, so following it answers the {data, meta} shape.
-        kept = [(k, v) for k, v in query.multi_items() if k not in PAGING_PARAMS]
-        nxt = [("offset", str(paging.offset + paging.limit)), ("limit", str(paging.limit))]
-        extra["Link"] = f'<{url_path}?{urlencode([*kept, *nxt])}>; rel="next"'
+        extra["Link"] = next_link(url_path, query, paging)
     if not paging.enveloped:
         return Response(dumps(items), media_type="application/json", headers=extra)
     body = {
@@ -137,6 +134,13 @@ def list_response(
         },
     }
     return Response(dumps(body), media_type="application/json", headers=extra)
+
+
+def next_link(url_path: str, query: QueryParams, paging: Paging) -> str:
+    # The next page always uses limit/offset, so following it answers the {data, meta} shape.
+    kept = [(k, v) for k, v in query.multi_items() if k not in PAGING_PARAMS]
+    nxt = [("offset", str(paging.offset + paging.limit)), ("limit", str(paging.limit))]
+    return f'<{url_path}?{urlencode([*kept, *nxt])}>; rel="next"'
 
 
 # -- the list dependency ------------------------------------------------------------------------
@@ -181,14 +185,9 @@ class ListQuery:
         if plain is not None and not self.enveloped:
             extra = {**(headers or {}), "X-Total-Count": str(total)}
             if self.offset + len(rows) < total:
-                extra["Link"] = self._next_link()
+                extra["Link"] = next_link(self.url_path, self.query, self.paging)
             return Response(dumps(plain(rows, total)), media_type="application/json", headers=extra)
         return list_response(rows, total, self.paging, self.url_path, self.query, headers)
-
-    def _next_link(self) -> str:
-        kept = [(k, v) for k, v in self.query.multi_items() if k not in PAGING_PARAMS]
-        nxt = [("offset", str(self.offset + self.limit)), ("limit", str(self.limit))]
-        return f'<{self.url_path}?{urlencode([*kept, *nxt])}>; rel="next"'
 
 
 def _sort_value(row: Any, name: str) -> tuple[int, Any]:
