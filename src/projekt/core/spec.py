@@ -309,7 +309,12 @@ def _list_parameters(params: list[dict[str, Any]], route: APIRoute) -> None:
         if param is None:
             param = {"name": "sort", "in": "query", "required": False}
             params.append(param)
-        param["schema"] = {"type": "string", "pattern": sort_pattern(sortable)}
+        param["schema"] = {
+            "type": "string",
+            "pattern": sort_pattern(sortable),
+            # The single-field values, one per direction (the pattern also allows ties).
+            "examples": sort_values(sortable),
+        }
         choices = ", ".join(sorted(sortable))
         param["description"] = (
             f"`field` or `-field` (descending), comma-separated for ties; fields: {choices}."
@@ -328,6 +333,15 @@ def _sortable(route: APIRoute) -> frozenset[str]:
 
 def _query_names(route: APIRoute) -> set[str]:
     return {param.alias for param in route.dependant.query_params}
+
+
+def sort_values(fields: frozenset[str]) -> list[str]:
+    values = set()
+    for name in fields:
+        values.add(name)
+        if not name.startswith("-"):
+            values.add(f"-{name}")
+    return sorted(values)
 
 
 def sort_pattern(fields: frozenset[str]) -> str:
