@@ -260,6 +260,7 @@ def describe_operation(
         _list_shapes(responses, schemas)
     _limits(path, operation)
     _common_headers(path, method, operation)
+    operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
 def _not_null(param: dict[str, Any]) -> None:
