@@ -35,8 +35,18 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "checks": checks})
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(services: ServicesDep) -> Response:
+    """Counters and gauges for Prometheus."""
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -11,9 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import yaml
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,10 +48,12 @@ from projekt.middleware.body_text import BodyTextMiddleware
 from projekt.middleware.edge import EdgeMiddleware
 from projekt.middleware.etag import ETagMiddleware
 from projekt.middleware.idempotency import IdempotencyMiddleware
+from projekt.middleware.idempotency import document as idempotency_spec
 from projekt.middleware.methods import MethodsMiddleware, PathMethods
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.middleware.security_headers import SecurityHeadersMiddleware
 from projekt.policy import LIMITS, POLICY
+from projekt.spec import build_openapi, render_yaml
 from projekt.web.pages import STATIC_DIR
 from projekt.web.router import install_web_handlers
 
@@ -61,7 +61,9 @@ API_DESCRIPTION = (
     "The Projekt REST API: orgs, projects, issues and more, for scripts, apps and AI agents. "
     "Authenticate with `Authorization: Bearer pjk_live_…` (a personal access token bound to one "
     "org), an OAuth 2.1 access token, or a browser session cookie. Every non-2xx answer is "
-    '`{"error": "…", "code": "…"}`.'
+    '`{"error": "…", "code": "…"}`. Request bodies are strict: no type is coerced, unknown '
+    "fields are refused, `null` clears exactly the fields marked nullable, and no string may "
+    "contain U+0000."
 )
 
 
@@ -242,49 +244,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         for route in route_table(app)
         if (rule := POLICY.get(route.name)) is not None and rule.audience is Audience.PUBLIC
     )
-    spec = build_openapi(app)
+    spec = build_openapi(app, POLICY, API_DESCRIPTION)
+    idempotency_spec(spec, {n for n, r in POLICY.items() if r.audience is Audience.PUBLIC})
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
     app.state.openapi_yaml = render_yaml(spec).encode()
     logging.getLogger("projekt").setLevel(settings.log_level.upper())
     logs.install()
     return app
-
-
-def build_openapi(app: FastAPI) -> dict[str, Any]:
-    spec = get_openapi(
-        title=app.title,
-        version=app.version,
-        description=app.description,
-        routes=app.routes,
-    )
-    spec["components"].setdefault("securitySchemes", {}).update(
-        {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "PAT or OAuth token"},
-            "authToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
-            "session": {"type": "apiKey", "in": "cookie", "name": "projekt_session"},
-        }
-    )
-    for path_item in spec["paths"].values():
-        for operation in path_item.values():
-            _describe_security(operation)
-    return spec
-
-
-def _describe_security(operation: dict[str, Any]) -> None:
-    rule = POLICY.get(operation.get("operationId", ""))
-    if rule is None or rule.audience == "public":
-        operation["security"] = []
-        return
-    schemes: list[dict[str, list[str]]] = [{"session": []}]
-    if rule.tokens:
-        schemes = [{"bearer": []}, {"authToken": []}, *schemes]
-    operation["security"] = schemes
-    operation["x-projekt-authorization"] = {
-        "audience": rule.audience.value,
-        "min_role": rule.min_role.value if rule.audience in ("org", "path_org") else None,
-        "tokens": rule.tokens,
-    }
-
-
-def render_yaml(spec: dict[str, Any]) -> str:
-    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)

@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 
 from pydantic import Field, field_validator
 
-from projekt.core.schemas import InputModel, OutputModel, Timestamp
+from projekt.core.schemas import NOT_BLANK, InputModel, Instant, OutputModel, Timestamp
 
 
 class ApiKeyCreate(InputModel):
-    name: str = Field(min_length=1, max_length=100)
-    expires_at: datetime | None = Field(
+    name: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
+    expires_at: Instant | None = Field(
         default=None, description="Optional expiry; the key answers 401 from this instant on."
     )
 

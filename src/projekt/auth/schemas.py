@@ -8,7 +8,7 @@ from typing import Annotated
 import idna
 from pydantic import AfterValidator, Field
 
-from projekt.core.schemas import InputModel, OutputModel
+from projekt.core.schemas import NOT_BLANK, InputModel, OutputModel
 
 # RFC 5322 dot-atom: letters, digits and !#$%&'*+/=?^_`{|}~- in dot-separated runs.
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -65,13 +65,17 @@ def _scripts(label: str) -> set[str]:
 
 # Every schema that takes an email address takes this type. Bounded before normalizing: NFKC
 # can expand a character many times over.
-Email = Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
+Email = Annotated[
+    str,
+    Field(max_length=320, json_schema_extra={"format": "email"}),
+    AfterValidator(normalize_email),
+]
 
 
 class SignupIn(InputModel):
     email: Email
     password: str = Field(min_length=10, max_length=1024)
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
     username: str | None = Field(default=None, pattern=USERNAME_PATTERN)
     locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 

@@ -284,6 +284,9 @@ def _message(field: str, err: Mapping[str, Any]) -> str:
         return f"The {name} field is required"
     if kind == "extra_forbidden":
         return f"The {name} field is not allowed"
+    if err.get("input", 0) is None and kind != "missing":
+        # null on a field that cannot be cleared (core.schemas: only nullable fields take it).
+        return f"The {name} field cannot be null"
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
         return f"The {name} must be one of: {expected}"

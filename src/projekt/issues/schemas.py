@@ -6,31 +6,41 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from projekt.core.schemas import InputModel, OutputModel, Timestamp
+from projekt.core.schemas import (
+    NOT_BLANK,
+    Day,
+    InputModel,
+    OutputModel,
+    Timestamp,
+    Uuid,
+    omitted,
+)
 
 Priority = Literal["low", "medium", "high", "urgent"]
 IssueType = Literal["task", "bug", "story", "epic", "spike", "chore"]
 PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "urgent")
 ISSUE_TYPES: tuple[str, ...] = ("task", "bug", "story", "epic", "spike", "chore")
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=NOT_BLANK)]
 
 
 class IssueFields(InputModel):
     description: str | None = Field(default=None, max_length=100_000)
-    status: str | None = Field(default=None, min_length=1, max_length=60)
-    assignee_id: uuid.UUID | None = None
-    labels: list[Label] | None = Field(default=None, max_length=30)
+    status: str = omitted(
+        min_length=1, max_length=60, pattern=NOT_BLANK, description="A column of the project."
+    )
+    assignee_id: Uuid | None = None
+    labels: list[Label] = omitted(max_length=30, description="Send [] to remove every label.")
     estimated_hours: float | None = Field(default=None, ge=0, le=100_000)
-    sprint_id: uuid.UUID | None = None
-    milestone_id: uuid.UUID | None = None
-    parent_id: uuid.UUID | None = None
-    due_date: date | None = None
+    sprint_id: Uuid | None = None
+    milestone_id: Uuid | None = None
+    parent_id: Uuid | None = None
+    due_date: Day | None = None
     external_ref: str | None = Field(default=None, max_length=255)
 
 
 class IssueCreate(IssueFields):
-    project_id: uuid.UUID
-    title: str = Field(min_length=1, max_length=500)
+    project_id: Uuid
+    title: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
     priority: Priority = "medium"
     type: IssueType = "task"
 
@@ -38,13 +48,13 @@ class IssueCreate(IssueFields):
 class IssueUpdate(IssueFields):
     """PUT and PATCH alike: only the fields sent change; ``null`` clears a nullable one."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    priority: Priority | None = None
-    type: IssueType | None = None
+    title: str = omitted(min_length=1, max_length=500, pattern=NOT_BLANK)
+    priority: Priority = omitted()
+    type: IssueType = omitted()
 
 
 class Transition(InputModel):
-    status: str = Field(min_length=1, max_length=60)
+    status: str = Field(min_length=1, max_length=60, pattern=NOT_BLANK)
 
 
 BulkAction = Literal[
@@ -63,7 +73,7 @@ BulkAction = Literal[
 
 
 class BulkRequest(InputModel):
-    issue_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+    issue_ids: list[Uuid] = Field(min_length=1, max_length=200)
     action: BulkAction
     value: Any = None
 
@@ -75,12 +85,12 @@ class BulkResult(OutputModel):
 
 
 class CommentIn(InputModel):
-    text: str = Field(min_length=1, max_length=50_000)
-    parent_id: uuid.UUID | None = None
+    text: str = Field(min_length=1, max_length=50_000, pattern=NOT_BLANK)
+    parent_id: Uuid | None = None
 
 
 class CommentEdit(InputModel):
-    text: str = Field(min_length=1, max_length=50_000)
+    text: str = Field(min_length=1, max_length=50_000, pattern=NOT_BLANK)
 
 
 class CommentRead(OutputModel):

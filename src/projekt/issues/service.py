@@ -287,9 +287,6 @@ class IssueService:
 
     async def update(self, row: IssueRow, data: IssueUpdate, if_match: IfMatch) -> Written:
         changes = data.model_dump(exclude_unset=True)
-        for required in ("title", "priority", "type", "status"):
-            if required in changes and changes[required] is None:
-                raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
         issue, project = await self._for_write(row, if_match)
         errors: dict[str, list[str]] = {}
         if "status" in changes:

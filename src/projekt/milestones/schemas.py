@@ -6,24 +6,24 @@ from typing import Literal
 
 from pydantic import Field
 
-from projekt.core.schemas import InputModel, OutputModel, Timestamp
+from projekt.core.schemas import NOT_BLANK, Day, InputModel, OutputModel, Timestamp, omitted
 
 MilestoneStatus = Literal["planning", "active", "completed", "cancelled"]
 
 
 class MilestoneCreate(InputModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=20_000)
-    target_date: date | None = None
+    target_date: Day | None = None
     status: MilestoneStatus = "planning"
     version: str | None = Field(default=None, max_length=40)
 
 
 class MilestoneUpdate(InputModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str = omitted(min_length=1, max_length=120, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=20_000)
-    target_date: date | None = None
-    status: MilestoneStatus | None = None
+    target_date: Day | None = None
+    status: MilestoneStatus = omitted()
     version: str | None = Field(default=None, max_length=40)
 
 

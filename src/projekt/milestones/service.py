@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
-from projekt.core.errors import ValidationFailed
 from projekt.issues.service import lock_project, milestone_issues, reassign_issues
 from projekt.milestones.errors import MilestoneNotFound
 from projekt.milestones.models import Milestone
@@ -69,9 +68,6 @@ class MilestoneService:
         self, project: Project, milestone_id: uuid.UUID, data: MilestoneUpdate, if_match: IfMatch
     ) -> tuple[MilestoneRead, int]:
         changes = data.model_dump(exclude_unset=True)
-        for required in ("name", "status"):
-            if required in changes and changes[required] is None:
-                raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
         milestone = await self._locked(project, milestone_id, if_match)
         for field, value in changes.items():
             setattr(milestone, field, value)

@@ -22,6 +22,7 @@ from projekt.core.context import CredentialKind, Principal
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
+from projekt.oauth import openapi as spec
 from projekt.oauth.schemas import Registration
 from projekt.oauth.server import (
     LOOPBACK_HOSTS,
@@ -191,7 +192,12 @@ def display_host(uri: str) -> str:
     return f"{host}:{parts.port}" if parts.port is not None else host
 
 
-@router.post("/oauth/register", status_code=201, responses={400: {"description": "RFC 7591 error"}})
+@router.post(
+    "/oauth/register",
+    status_code=201,
+    responses=spec.REGISTER_RESPONSES,
+    openapi_extra=spec.register_request(Registration),
+)
 async def register_client(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Register a client (RFC 7591): public (token_endpoint_auth_method none) or confidential."""
     try:
@@ -303,8 +309,14 @@ async def _validated(
     return (grant, exchange, store, redirect_uri), None
 
 
-@router.get("/oauth/authorize", include_in_schema=False)
+@router.get(
+    "/oauth/authorize",
+    response_class=Response,
+    responses=spec.AUTHORIZE_RESPONSES,
+    openapi_extra=spec.AUTHORIZE_PARAMETERS,
+)
 async def authorize_page(request: Request, session: SessionDep, services: ServicesDep) -> Response:
+    """Sign in if needed, then the consent page (PKCE S256 and `resource` required)."""
     params = dict(request.query_params)
     validated, refusal = await _validated(request, session, services, params)
     if refusal is not None:
@@ -326,11 +338,16 @@ async def authorize_page(request: Request, session: SessionDep, services: Servic
 
 
 @router.post(
-    "/oauth/authorize", include_in_schema=False, dependencies=[Depends(require_same_origin)]
+    "/oauth/authorize",
+    response_class=Response,
+    dependencies=[Depends(require_same_origin)],
+    responses=spec.AUTHORIZE_DECISION_RESPONSES,
+    openapi_extra=spec.AUTHORIZE_DECISION,
 )
 async def authorize_decision(
     request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:
+    """The consent form's answer: back to the client with a code, or with access_denied."""
     form = await request.form()
     params = {k: str(v) for k, v in form.items() if k not in ("csrf_token", "org_id", "decision")}
     validated, refusal = await _validated(request, session, services, params)
@@ -431,25 +448,13 @@ def _client_refused(answer: Answer) -> Answer:
     return Answer(401, answer.body, headers)
 
 
-CLIENT_REFUSED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "invalid_client: client authentication failed"}
-}
-
-
-@router.post("/oauth/token", responses={400: {"description": "RFC 6749 error"}, **CLIENT_REFUSED})
+@router.post("/oauth/token", responses=spec.TOKEN_RESPONSES, openapi_extra=spec.TOKEN_REQUEST)
 async def token(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Exchange a code (with its PKCE verifier) or rotate a refresh token (RFC 6749)."""
     return await _token_exchange(request, session, services, "token")
 
 
-@router.post(
-    "/oauth/revoke",
-    responses={
-        200: {"description": "Revoked, or was never valid"},
-        400: {"description": "RFC 6749 error"},
-        **CLIENT_REFUSED,
-    },
-)
+@router.post("/oauth/revoke", responses=spec.REVOKE_RESPONSES, openapi_extra=spec.REVOKE_REQUEST)
 async def revoke(request: Request, session: SessionDep, services: ServicesDep) -> Response:
     """Revoke an access or refresh token (RFC 7009)."""
     return await _token_exchange(request, session, services, "revoke")

@@ -7,21 +7,23 @@ from pydantic import Field
 
 from projekt.auth.schemas import Email
 from projekt.core.context import Role
-from projekt.core.schemas import InputModel, OutputModel, Timestamp
+from projekt.core.schemas import NOT_BLANK, InputModel, OutputModel, Timestamp, omitted
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 RoleName = Literal["owner", "admin", "manager", "member", "viewer"]
 
 
 class OrgCreate(InputModel):
-    name: str = Field(min_length=1, max_length=120)
-    slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
+    slug: str = omitted(
+        pattern=SLUG_PATTERN, max_length=63, description="Made from the name when left out."
+    )
 
 
 class OrgUpdate(InputModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    discoverable: bool | None = None
+    name: str = omitted(min_length=1, max_length=120, pattern=NOT_BLANK)
+    slug: str = omitted(pattern=SLUG_PATTERN, max_length=63)
+    discoverable: bool = omitted()
 
 
 class OrgRead(OutputModel):
@@ -69,7 +71,7 @@ class RoleChange(InputModel):
 
 
 class InvitationCreate(InputModel):
-    email: Email | None = None
+    email: Email | None = Field(default=None, description="Only this address may join.")
     role: RoleName = "member"
 
 
@@ -93,7 +95,7 @@ class InvitationInfo(OutputModel):
 
 
 class JoinIn(InputModel):
-    code: str = Field(min_length=1, max_length=128)
+    code: str = Field(min_length=1, max_length=128, pattern=NOT_BLANK)
 
 
 class Joined(OutputModel):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
@@ -12,6 +12,7 @@ from projekt.core.pagination import ListQuery, list_params
 from projekt.projects.errors import field_error
 from projekt.projects.models import Project
 from projekt.projects.schemas import (
+    MAX_COLUMNS,
     ColumnIn,
     ColumnRead,
     ProjectCreate,
@@ -170,7 +171,7 @@ async def get_columns(
 )
 async def replace_columns(
     project_id: uuid.UUID,
-    body: list[ColumnIn],
+    body: Annotated[list[ColumnIn], Body(min_length=1, max_length=MAX_COLUMNS)],
     if_match: IfMatchDep,
     ctx: OrgDep,
     projects: ProjectServiceDep,

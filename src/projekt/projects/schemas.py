@@ -5,19 +5,31 @@ from typing import Literal
 
 from pydantic import Field
 
-from projekt.core.schemas import InputModel, OutputModel, Timestamp
+from projekt.core.schemas import (
+    NOT_BLANK,
+    InputModel,
+    OutputModel,
+    Position,
+    Timestamp,
+    Uuid,
+    omitted,
+)
 
 PROJECT_KEY_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
+COLUMN_KEY_PATTERN = r"^[a-z0-9_]{1,40}$"
+MAX_COLUMNS = 20
 Category = Literal["todo", "in_progress", "done", "cancelled"]
 Visibility = Literal["org", "private"]
 ProjectStatus = Literal["active", "archived"]
 
 
 class ColumnIn(InputModel):
-    key: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,40}$")
-    name: str = Field(min_length=1, max_length=60)
+    key: str | None = Field(
+        default=None, pattern=COLUMN_KEY_PATTERN, description="Made from the name when null."
+    )
+    name: str = Field(min_length=1, max_length=60, pattern=NOT_BLANK)
     category: Category = "todo"
-    position: int | None = Field(default=None, ge=0)
+    position: Position | None = None
 
 
 class ColumnRead(OutputModel):
@@ -29,21 +41,23 @@ class ColumnRead(OutputModel):
 
 class ProjectCreate(InputModel):
     key: str = Field(pattern=PROJECT_KEY_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=20000)
     visibility: Visibility = "org"
     status: ProjectStatus = "active"
-    lead_id: uuid.UUID | None = None
-    columns: list[ColumnIn] | None = Field(default=None, min_length=1, max_length=20)
+    lead_id: Uuid | None = None
+    columns: list[ColumnIn] = omitted(
+        min_length=1, max_length=MAX_COLUMNS, description="Backlog … Done when left out."
+    )
 
 
 class ProjectUpdate(InputModel):
-    key: str | None = Field(default=None, pattern=PROJECT_KEY_PATTERN)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    key: str = omitted(pattern=PROJECT_KEY_PATTERN)
+    name: str = omitted(min_length=1, max_length=200, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=20000)
-    visibility: Visibility | None = None
-    status: ProjectStatus | None = None
-    lead_id: uuid.UUID | None = None
+    visibility: Visibility = omitted()
+    status: ProjectStatus = omitted()
+    lead_id: Uuid | None = None
 
 
 class ProjectRead(OutputModel):
@@ -60,7 +74,7 @@ class ProjectRead(OutputModel):
 
 
 class ProjectMemberIn(InputModel):
-    user_id: uuid.UUID
+    user_id: Uuid
     capacity_hours_per_day: float | None = Field(
         default=None, gt=0, le=24, description="Sprint capacity; unset means 6 h per working day."
     )

@@ -167,9 +167,6 @@ class ProjectService:
         self, ctx: OrgContext, project_id: uuid.UUID, data: ProjectUpdate, if_match: IfMatch
     ) -> Project:
         changes = data.model_dump(exclude_unset=True)
-        for required in ("key", "name", "visibility", "status"):
-            if required in changes and changes[required] is None:
-                raise field_error(required, f"The {required} cannot be null")
         project = await self.locked(ctx, project_id, if_match)
         repo = ProjectRepository(self.session, ctx.org_id)
         if changes.get("key") and await repo.key_taken(changes["key"], other_than=project.id):

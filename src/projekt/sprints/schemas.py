@@ -6,17 +6,17 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from projekt.core.schemas import InputModel, OutputModel, Timestamp
+from projekt.core.schemas import NOT_BLANK, Day, InputModel, OutputModel, Timestamp, Uuid, omitted
 
 SprintState = Literal["planned", "active", "completed"]
 
 
 class SprintCreate(InputModel):
-    project_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=120)
+    project_id: Uuid
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
     goal: str | None = Field(default=None, max_length=5000)
-    start_date: date
-    end_date: date
+    start_date: Day
+    end_date: Day
 
     @model_validator(mode="after")
     def _ordered(self) -> SprintCreate:
@@ -26,10 +26,10 @@ class SprintCreate(InputModel):
 
 
 class SprintUpdate(InputModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str = omitted(min_length=1, max_length=120, pattern=NOT_BLANK)
     goal: str | None = Field(default=None, max_length=5000)
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day = omitted()
+    end_date: Day = omitted()
 
 
 class SprintComplete(InputModel):

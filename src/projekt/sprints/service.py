@@ -138,9 +138,6 @@ class SprintService:
 
     async def update(self, sprint_id: uuid.UUID, data: SprintUpdate, if_match: IfMatch) -> Sprint:
         changes = data.model_dump(exclude_unset=True)
-        for required in ("name", "start_date", "end_date"):
-            if required in changes and changes[required] is None:
-                raise ValidationFailed(errors={required: [f"The {required} cannot be null"]})
         sprint = await self.locked(sprint_id, if_match)
         start = changes.get("start_date", sprint.start_date)
         end = changes.get("end_date", sprint.end_date)
