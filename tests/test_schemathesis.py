@@ -14,10 +14,12 @@ Nothing is silenced without a reason written here:
   status must be a column of *that* project, an end date after the start date, a reference in
   the same org). The answer is still checked to be the documented envelope.
 - ``delete_org`` is left out: deleting the org under test would end the run's credential.
+- A generated ``Idempotency-Key`` is replaced by a fresh one (``fresh_idempotency_key``).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,6 +126,7 @@ def st_schema(migrated: Settings, st_headers: dict[str, str]) -> Iterator[Any]:
     acceptance.expected_statuses = [*acceptance.expected_statuses, "412"]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     schema.hook("filter_query")(not_offset_and_page)
+    schema.hook("map_headers")(fresh_idempotency_key)
     yield schema.exclude(operation_id="delete_org")
     from schemathesis.python import asgi
 
@@ -134,6 +137,15 @@ def not_offset_and_page(_context: Any, query: dict[str, Any] | None) -> bool:
     """``filter_query``: `offset` and `page` are two ways to say where a page starts, and both
     at once is a 400 (API.md §2) that JSON Schema cannot state between two parameters."""
     return not (query and "offset" in query and "page" in query)
+
+
+def fresh_idempotency_key(_context: Any, headers: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``map_headers``: a generated Idempotency-Key is replaced by a fresh one. A key names one
+    request; the generator would reuse a short key for different bodies, which is the documented
+    422 ``idempotency_key_reused`` (tests/middleware/test_idempotency.py), not valid data."""
+    if headers and "Idempotency-Key" in headers:
+        headers = {**headers, "Idempotency-Key": f"st-{uuid.uuid4()}"}
+    return headers
 
 
 def test_every_operation(st_schema: Any) -> None:

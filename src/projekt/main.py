@@ -244,8 +244,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         for route in route_table(app)
         if (rule := POLICY.get(route.name)) is not None and rule.audience is Audience.PUBLIC
     )
-    spec = build_openapi(app, POLICY, API_DESCRIPTION)
-    idempotency_spec(spec, {n for n, r in POLICY.items() if r.audience is Audience.PUBLIC})
+    public = {name for name, rule in POLICY.items() if rule.audience is Audience.PUBLIC}
+    spec = build_openapi(
+        app, POLICY, API_DESCRIPTION, [lambda spec: idempotency_spec(spec, public)]
+    )
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
     app.state.openapi_yaml = render_yaml(spec).encode()
     logging.getLogger("projekt").setLevel(settings.log_level.upper())

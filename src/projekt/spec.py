@@ -22,7 +22,7 @@ routes do, for every operation it applies to:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import yaml
@@ -154,10 +154,20 @@ PAGING_DOC = {
 }
 
 
-def build_openapi(app: FastAPI, policy: dict[str, Rule], description: str) -> dict[str, Any]:
+def build_openapi(
+    app: FastAPI,
+    policy: dict[str, Rule],
+    description: str,
+    extensions: Iterable[Callable[[dict[str, Any]], None]] = (),
+) -> dict[str, Any]:
+    """``extensions`` declare what a layer adds to operations (a header parameter, a response
+    header, a refusal) before the operations are described, so the errors they add get the
+    envelope and the common headers like every other."""
     spec = get_openapi(
         title=app.title, version=app.version, description=description, routes=app.routes
     )
+    for extend in extensions:
+        extend(spec)
     routes = {route.name: route for route in _api_routes(app)}
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -252,8 +262,14 @@ def describe_operation(
     for status, response in responses.items():
         code = int(status) if status.isdigit() else 0
         if code == 422:
-            response["description"] = DESCRIPTIONS[422]
-            response["content"] = {"application/json": {"schema": {"$ref": VALIDATION_ERROR}}}
+            # FastAPI's default text goes; what an extension added to it stays.
+            added = response.get("description", "").replace("Validation Error", "").strip()
+            response["description"] = f"{DESCRIPTIONS[422]} {added}".strip()
+            # An extension's own 422 (idempotency_key_reused) names no fields: it declared
+            # anyOf the two envelopes, which stays.
+            declared = response.get("content", {}).get("application/json", {}).get("schema", {})
+            schema = declared if "anyOf" in declared else {"$ref": VALIDATION_ERROR}
+            response["content"] = {"application/json": {"schema": schema}}
         elif code >= 400:
             response["content"] = {"application/json": {"schema": {"$ref": ERROR}}}
     if listed:

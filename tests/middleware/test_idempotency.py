@@ -606,7 +606,10 @@ def test_every_write_operation_documents_the_key(app: FastAPI) -> None:
         for method, operation in item.items():
             if method not in ("post", "put", "patch", "delete"):
                 continue
-            names = {p["name"] for p in operation.get("parameters", [])}
+            names = {
+                p.get("name") or p["$ref"].rsplit("/", 1)[-1]
+                for p in operation.get("parameters", [])
+            }
             if operation["operationId"] in public:
                 assert "Idempotency-Key" not in names
                 continue

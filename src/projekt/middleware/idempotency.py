@@ -238,12 +238,24 @@ def document(spec: dict[str, Any], public: Collection[str] = ()) -> None:
                     )
             for status, text in (("409", _IN_USE), ("422", _REUSED)):
                 declared = responses.setdefault(status, {"description": text, **_ENVELOPE})
+                if status == "422":  # the refusal names no fields, unlike a validation 422
+                    declared["content"] = _EITHER_422
                 if text not in declared.get("description", ""):
                     declared["description"] = f"{declared.get('description', '')} {text}".strip()
 
 
 _IN_USE = "`idempotency_key_in_use`: the first request with this Idempotency-Key still runs."
 _REUSED = "`idempotency_key_reused`: the Idempotency-Key was used for another request."
+_EITHER_422 = {
+    "application/json": {
+        "schema": {
+            "anyOf": [
+                {"$ref": "#/components/schemas/ValidationError"},
+                {"$ref": "#/components/schemas/Error"},
+            ]
+        }
+    }
+}
 _ENVELOPE = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
 }
