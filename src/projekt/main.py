@@ -47,6 +47,7 @@ from projekt.core.security import Passwords
 from projekt.middleware.access import AccessMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.body_text import BodyTextMiddleware
+from projekt.middleware.dry_run import DryRunMiddleware
 from projekt.middleware.edge import EdgeMiddleware
 from projekt.middleware.etag import ETagMiddleware
 from projekt.middleware.idempotency import IdempotencyMiddleware
@@ -177,8 +178,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     public_writes: list[tuple[frozenset[str], re.Pattern[str]]] = []
     # Request order: headers every answer carries, id and last-resort errors, the edge's
     # refusals (host, head size, NUL), HEAD and Allow, identity and rate limits (which answer
-    # the identity's errors, so they carry the headers), body limit, NUL in bodies, the
-    # Idempotency-Key (after identity: a key belongs to the caller), then ETags.
+    # the identity's errors, so they carry the headers), ?dry_run (after the limit: a dry run
+    # counts), body limit, NUL in bodies, the Idempotency-Key (after identity: a key belongs to
+    # the caller; it leaves dry runs alone), then ETags.
     middleware = [
         Middleware(SecurityHeadersMiddleware, https=settings.secure_cookies),
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
@@ -198,6 +200,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             proxies=TrustedProxies(settings.trusted_proxies),
             metrics=services.metrics,
         ),
+        Middleware(DryRunMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(BodyTextMiddleware),
         Middleware(
