@@ -74,7 +74,6 @@ class DryRunMiddleware:
                 message = {**message, "headers": [*headers, HEADER]}
             await send(message)
 
-        scope.setdefault("state", {})["dry_run"] = True
         with dry_run():
             await self.app(scope, receive, marked)
 
