@@ -45,6 +45,8 @@ from projekt.core.security import Passwords
 from projekt.middleware.access import AccessMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.body_text import BodyTextMiddleware
+from projekt.middleware.dry_run import DryRunMiddleware
+from projekt.middleware.dry_run import document as dry_run_spec
 from projekt.middleware.edge import EdgeMiddleware
 from projekt.middleware.etag import ETagMiddleware
 from projekt.middleware.idempotency import IdempotencyMiddleware
@@ -179,8 +181,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     public_writes: list[tuple[frozenset[str], re.Pattern[str]]] = []
     # Request order: headers every answer carries, id and last-resort errors, the edge's
     # refusals (host, head size, NUL), HEAD and Allow, identity and rate limits (which answer
-    # the identity's errors, so they carry the headers), body limit, NUL in bodies, the
-    # Idempotency-Key (after identity: a key belongs to the caller), then ETags.
+    # the identity's errors, so they carry the headers), ?dry_run (after the limit: a dry run
+    # counts), body limit, NUL in bodies, the Idempotency-Key (after identity: a key belongs to
+    # the caller; it leaves dry runs alone), then ETags.
     middleware = [
         Middleware(SecurityHeadersMiddleware, https=settings.secure_cookies),
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
@@ -200,6 +203,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             proxies=TrustedProxies(settings.trusted_proxies),
             metrics=services.metrics,
         ),
+        Middleware(DryRunMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(BodyTextMiddleware),
         Middleware(
@@ -248,6 +252,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     spec = build_openapi(
         app, POLICY, API_DESCRIPTION, [lambda spec: idempotency_spec(spec, public)]
     )
+    dry_run_spec(spec)  # after: its header goes on every answer the builder declared
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
     app.state.openapi_yaml = render_yaml(spec).encode()
     logging.getLogger("projekt").setLevel(settings.log_level.upper())

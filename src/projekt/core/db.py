@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 from projekt.config import Settings
+from projekt.core.dry_run import dry_running
 from projekt.core.errors import NotFound
 
 NAMING_CONVENTION = {
@@ -214,6 +215,13 @@ class Database:
                 raise
 
     async def commit(self, session: AsyncSession) -> None:
+        """Commit a unit of work and run the ``after_commit`` hooks; in a dry run, flush (the
+        constraints and stale rows a commit would meet still answer as they would) and roll
+        back instead, with no hook: nothing changed that they could announce."""
+        if dry_running():
+            await session.flush()
+            await session.rollback()
+            return
         await session.commit()
         for hook in self.after_commit:
             await hook(session)

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projekt.config import Settings
 from projekt.core.db import statement_bounds
+from projekt.core.dry_run import dry_running
 from projekt.core.metrics import Metrics
 
 Row = Mapping[str, Any]
@@ -257,10 +258,13 @@ class FastSQL:
 
     @asynccontextmanager
     async def transaction(self, first: Executable | None = None) -> AsyncIterator[FastTransaction]:
-        """One transaction; ``first`` (the statement it starts with) picks its connections."""
+        """One transaction; ``first`` (the statement it starts with) picks its connections.
+        Rolled back instead of committed in a dry run (``core.dry_run``)."""
         if not self.postgres:
-            async with self.engine.begin() as conn:
+            async with self.engine.connect() as conn, conn.begin() as sa_tx:
                 yield FastTransaction(self, sa_conn=conn)
+                if dry_running():
+                    await sa_tx.rollback()
             return
         for attempt in (1, 2):
             async with self._connection(first) as conn:
@@ -278,7 +282,10 @@ class FastSQL:
                     if not conn.is_closed():  # a dead connection has nothing to roll back
                         await tx.rollback()
                     raise
-                await tx.commit()
+                if dry_running():
+                    await tx.rollback()
+                else:
+                    await tx.commit()
                 return
 
     async def close(self) -> None:

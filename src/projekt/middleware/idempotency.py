@@ -8,7 +8,8 @@ query or body is 422 ``idempotency_key_reused``; while the first still runs, 409
 ``idempotency_key_in_use``. A 5xx, a refusal decided before the endpoint ran (``NOT_RUN``),
 or a request that never answered releases the key so the client may retry. Keys belong to
 (the credential's user, the org in effect, the key); routes anyone may call (sign-up, sign-in,
-the OAuth endpoints) have no user to scope them by and are left alone. Without the header
+the OAuth endpoints) have no user to scope them by and are left alone, as are dry runs
+(``?dry_run=true``), which keep nothing. Without the header
 nothing here costs more than one scan of the headers of a write.
 """
 
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projekt.core.clock import Clock
 from projekt.core.context import Principal
+from projekt.core.dry_run import dry_running
 from projekt.core.errors import AppError, BadRequest, Conflict, send_error
 from projekt.core.idempotency import Answer, Claim, IdempotencyStore, Sealed
 from projekt.middleware.edge import send_refusal
@@ -90,7 +92,9 @@ class IdempotencyMiddleware:
             await send_refusal(scope, send, bad_key())
             return
         principal: Principal | None = scope.get("state", {}).get("principal")
-        if principal is None or self._is_public(scope):
+        # A dry run (``core.dry_run``) keeps nothing, its key included: the real request
+        # that follows it with the same key must run.
+        if principal is None or dry_running() or self._is_public(scope):
             await self.app(scope, receive, send)
             return
         messages, body = await _read_body(receive)
