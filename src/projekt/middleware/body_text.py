@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projekt.core.errors import AppError, BadRequest, ValidationFailed
+from projekt.middleware.bodies import read_body, replaying
 from projekt.middleware.edge import send_refusal
 
 NUL = "\x00"
@@ -38,29 +39,14 @@ class BodyTextMiddleware:
                 scope, send, BadRequest("Send one Content-Type header.", code="bad_content_type")
             )
             return
-        messages: list[Message] = []
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        messages, body = await read_body(receive)
         refusal = None
         if b"\x00" in body or (b"\\u0000" if kind == "json" else b"%00") in body:
             refusal = _json_refusal(body) if kind == "json" else await _form_refusal(scope, body)
         if refusal is not None:
             await send_refusal(scope, send, refusal)
             return
-        replay = iter(messages)
-
-        async def replayed() -> Message:
-            return next(replay, None) or await receive()
-
-        await self.app(scope, replayed, send)
+        await self.app(scope, replaying(messages, receive), send)
 
 
 def _kind(scope: Scope) -> str | None:

@@ -29,6 +29,7 @@ from projekt.core.context import Principal
 from projekt.core.dry_run import dry_running
 from projekt.core.errors import AppError, BadRequest, Conflict, send_error
 from projekt.core.idempotency import Answer, Claim, IdempotencyStore, Sealed
+from projekt.middleware.bodies import read_body, replaying
 from projekt.middleware.edge import send_refusal
 
 logger = logging.getLogger("projekt.idempotency")
@@ -97,7 +98,7 @@ class IdempotencyMiddleware:
         if principal is None or dry_running() or self._is_public(scope):
             await self.app(scope, receive, send)
             return
-        messages, body = await _read_body(receive)
+        messages, body = await read_body(receive)
         owner = f"{principal.user_id}\0{principal.org_id or '-'}".encode()
         request = b"\0".join(
             (scope["method"].encode(), scope["path"].encode(), scope["query_string"], body)
@@ -113,7 +114,7 @@ class IdempotencyMiddleware:
             else:
                 await _send(send, sealed.open(held.status, held.sealed), replayed=True)
             return
-        answer = await self._run(scope, _replay(messages, receive), sealed, held)
+        answer = await self._run(scope, replaying(messages, receive), sealed, held)
         await _send(send, answer, replayed=False)
 
     async def _run(self, scope: Scope, receive: Receive, sealed: Sealed, claim: Claim) -> Answer:
@@ -164,29 +165,6 @@ class IdempotencyMiddleware:
 
 def _valid(key: bytes) -> bool:
     return 0 < len(key) <= MAX_KEY and all(0x20 <= b <= 0x7E for b in key)
-
-
-async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
-    messages: list[Message] = []
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return messages, b"".join(chunks)
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = iter(messages)
-
-    async def replayed() -> Message:
-        return next(pending, None) or await receive()
-
-    return replayed
 
 
 async def _send(send: Send, answer: Answer, *, replayed: bool) -> None:
