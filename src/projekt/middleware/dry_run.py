@@ -117,12 +117,12 @@ def document(spec: dict[str, Any], skip: Collection[str] = ()) -> None:
             for response in responses.values():
                 if "$ref" not in response:
                     response.setdefault("headers", {})["Dry-Run"] = openapi_response_header()
-            declared = responses.setdefault("400", {"description": _BAD, **_ENVELOPE})
+            declared = responses.setdefault("400", {"description": _BAD})
             if _BAD not in declared.get("description", ""):
                 declared["description"] = f"{declared.get('description', '')} {_BAD}".strip()
+            # The refusal is JSON also where the route's own 400 is a page (the consent form).
+            declared.setdefault("content", {}).setdefault("application/json", _JSON_ERROR)
 
 
 _BAD = "`bad_dry_run`: dry_run is neither `true` nor `false`."
-_ENVELOPE = {
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
-}
+_JSON_ERROR = {"schema": {"$ref": "#/components/schemas/Error"}}
