@@ -60,7 +60,9 @@ async def list_api_keys(
 
 
 @router.get(
-    "/api/api-keys/{key_id}", response_model=ApiKeyRead, responses=errors(*IN_ORG, ApiKeyNotFound)
+    "/api/api-keys/{key_id}",
+    response_model=ApiKeyRead,
+    responses=errors(*IN_ORG, ApiKeyNotFound, ValidationFailed),
 )
 async def get_api_key(key_id: uuid.UUID, ctx: OrgDep, keys: ApiKeyServiceDep) -> Response:
     """One active key (never the token or its hash): yours, or anyone's in the org for admins."""
@@ -72,7 +74,9 @@ async def get_api_key(key_id: uuid.UUID, ctx: OrgDep, keys: ApiKeyServiceDep) ->
 @router.delete(
     "/api/api-keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(*IN_ORG, *NO_TOKENS, *SESSION_WRITE, ApiKeyNotFound, PreconditionFailed),
+    responses=errors(
+        *IN_ORG, *NO_TOKENS, *SESSION_WRITE, ApiKeyNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def revoke_api_key(
     key_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, keys: ApiKeyServiceDep

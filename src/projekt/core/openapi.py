@@ -107,28 +107,22 @@ _DESCRIPTIONS = {
     429: "Rate limit exceeded.",
     503: "A backing service is unreachable; retry.",
 }
-_ENVELOPE = "#/components/schemas/ErrorEnvelope"
+# The envelope's schema, as the spec builder (projekt.spec) names it.
+_ENVELOPE = "#/components/schemas/Error"
 
 
 def errors(*declared: ErrorClass) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the error classes it raises, plus those of ``EVERY_ROUTE``.
 
-    Each status lists its codes; ``default`` is the envelope of anything else (a 500's
-    ``internal_error``), and registers the ``ErrorEnvelope`` schema the statuses refer to.
+    Each status lists its codes as ``x-codes`` (which the spec builder, ``projekt.spec``,
+    keeps) and in its description, and as the enum of the envelope's ``code``.
     """
     by_status: dict[int, dict[str, ErrorClass]] = {}
     for cls in (*declared, *EVERY_ROUTE):
         if not (isinstance(cls, type) and issubclass(cls, AppError)):
             raise TypeError(f"errors() takes AppError classes, not {cls!r}")
         by_status.setdefault(cls.status, {}).setdefault(cls.code, cls)
-    responses: dict[int | str, dict[str, Any]] = {
-        status: _response(status, by_status[status]) for status in sorted(by_status)
-    }
-    responses["default"] = {
-        "model": ErrorEnvelope,
-        "description": "Any other error (`internal_error` on a 500), in the same envelope.",
-    }
-    return responses
+    return {status: _response(status, by_status[status]) for status in sorted(by_status)}
 
 
 def declared_codes(responses: dict[int | str, dict[str, Any]]) -> dict[int, frozenset[str]]:

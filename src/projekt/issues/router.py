@@ -162,7 +162,9 @@ async def issue_schema(issues: IssueReaderDep, project_id: uuid.UUID | None = No
 
 
 @router.get(
-    "/api/issues/{ref}", response_model=IssueDetail, responses=errors(*IN_ORG, IssueNotFound)
+    "/api/issues/{ref}",
+    response_model=IssueDetail,
+    responses=errors(*IN_ORG, IssueNotFound, ValidationFailed),
 )
 async def get_issue(ref: IssueRef, request: Request, issues: IssueReaderDep) -> Response:
     """One issue by id or key, with its comments."""
@@ -206,7 +208,9 @@ async def update_issue(
 @router.delete(
     "/api/issues/{ref}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Delete an issue with its comments and activity."""
@@ -229,7 +233,9 @@ async def transition_issue(
 @router.post(
     "/api/issues/{ref}/archive",
     response_model=IssueRead,
-    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def archive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Archive an issue (hidden from lists unless archived=true)."""
@@ -239,7 +245,9 @@ async def archive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServic
 @router.post(
     "/api/issues/{ref}/unarchive",
     response_model=IssueRead,
-    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Bring an archived issue back."""
@@ -250,7 +258,7 @@ async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServ
     "/api/issues/{ref}/duplicate",
     status_code=status.HTTP_201_CREATED,
     response_model=IssueRead,
-    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, ValidationFailed),
 )
 async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
     """Copy an issue into a new one of the same project."""
@@ -263,7 +271,7 @@ async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
 @router.get(
     "/api/issues/{ref}/comments",
     response_model=list[CommentItem],
-    responses=errors(*IN_ORG, *PAGED, IssueNotFound),
+    responses=errors(*IN_ORG, *PAGED, IssueNotFound, ValidationFailed),
 )
 async def list_comments(ref: IssueRef, listed: CommentList, issues: IssueReaderDep) -> Response:
     """The issue's comments, oldest first."""
@@ -291,7 +299,7 @@ async def add_comment(ref: IssueRef, body: CommentIn, issues: IssueServiceDep) -
 @router.get(
     "/api/issues/{ref}/comments/{comment_id}",
     response_model=CommentItem,
-    responses=errors(*IN_ORG, IssueNotFound, CommentNotFound),
+    responses=errors(*IN_ORG, IssueNotFound, CommentNotFound, ValidationFailed),
 )
 async def get_comment(ref: IssueRef, comment_id: uuid.UUID, issues: IssueServiceDep) -> Response:
     """One comment, with the ETag that an edit or delete sends as If-Match."""
@@ -335,6 +343,7 @@ async def edit_comment(
         CommentNotFound,
         NotCommentAuthor,
         PreconditionFailed,
+        ValidationFailed,
     ),
 )
 async def delete_comment(
@@ -348,7 +357,7 @@ async def delete_comment(
 @router.get(
     "/api/issues/{ref}/activity",
     response_model=list[ActivityRead],
-    responses=errors(*IN_ORG, *PAGED, IssueNotFound),
+    responses=errors(*IN_ORG, *PAGED, IssueNotFound, ValidationFailed),
 )
 async def issue_activity(ref: IssueRef, listed: ActivityList, issues: IssueServiceDep) -> Response:
     """Who changed what and when, and through which kind of credential."""

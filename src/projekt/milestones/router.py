@@ -80,7 +80,7 @@ async def create_milestone(
 @router.get(
     BASE + "/{milestone_id}",
     response_model=MilestoneRead,
-    responses=errors(*IN_ORG, ProjectNotFound, MilestoneNotFound),
+    responses=errors(*IN_ORG, ProjectNotFound, MilestoneNotFound, ValidationFailed),
 )
 async def get_milestone(
     project_id: uuid.UUID, milestone_id: uuid.UUID, milestones: MilestoneServiceDep
@@ -152,7 +152,13 @@ async def update_milestone(
     BASE + "/{milestone_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(
-        *IN_ORG, *ROLE, *SESSION_WRITE, ProjectNotFound, MilestoneNotFound, PreconditionFailed
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        ProjectNotFound,
+        MilestoneNotFound,
+        PreconditionFailed,
+        ValidationFailed,
     ),
 )
 async def delete_milestone(

@@ -109,7 +109,7 @@ async def create_invitation(
 @router.get(
     "/api/orgs/invitations/{invitation_id}",
     response_model=InvitationInfo,
-    responses=errors(*IN_ORG, *ROLE, InvitationNotFound),
+    responses=errors(*IN_ORG, *ROLE, InvitationNotFound, ValidationFailed),
 )
 async def get_invitation(
     invitation_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep
@@ -151,7 +151,11 @@ async def create_org(
     return org
 
 
-@router.get("/api/orgs/{org_id}", response_model=OrgRead, responses=errors(*SIGNED_IN, OrgNotFound))
+@router.get(
+    "/api/orgs/{org_id}",
+    response_model=OrgRead,
+    responses=errors(*SIGNED_IN, OrgNotFound, ValidationFailed),
+)
 async def get_org(org_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep) -> Response:
     """One of your organizations."""
     return _json(*await orgs.get_org_tagged(ctx))
@@ -174,7 +178,9 @@ async def update_org(
 @router.delete(
     "/api/orgs/{org_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(*SIGNED_IN, *ROLE, *SESSION_WRITE, OrgNotFound, PreconditionFailed),
+    responses=errors(
+        *SIGNED_IN, *ROLE, *SESSION_WRITE, OrgNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_org(
     org_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
@@ -237,6 +243,7 @@ async def change_member_role(
         LastOwner,
         RoleNotGrantable,
         PreconditionFailed,
+        ValidationFailed,
     ),
 )
 async def remove_member(

@@ -98,7 +98,7 @@ async def create_project(body: ProjectCreate, ctx: OrgDep, projects: ProjectServ
 @router.get(
     "/api/projects/{project_id}",
     response_model=ProjectRead,
-    responses=errors(*IN_ORG, ProjectNotFound),
+    responses=errors(*IN_ORG, ProjectNotFound, ValidationFailed),
 )
 async def get_project(project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep) -> Response:
     """One project."""
@@ -154,7 +154,9 @@ async def update_project(
 @router.delete(
     "/api/projects/{project_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, ProjectNotFound, PreconditionFailed),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, ProjectNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_project(
     project_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, projects: ProjectServiceDep
@@ -167,7 +169,7 @@ async def delete_project(
 @router.get(
     "/api/projects/{project_id}/columns",
     response_model=list[ColumnRead],
-    responses=errors(*IN_ORG, *PAGED, ProjectNotFound),
+    responses=errors(*IN_ORG, *PAGED, ProjectNotFound, ValidationFailed),
 )
 async def get_columns(
     project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep, listed: ColumnList
@@ -201,7 +203,7 @@ async def replace_columns(
 @router.get(
     "/api/projects/{project_id}/members",
     response_model=list[ProjectMemberRead],
-    responses=errors(*IN_ORG, *PAGED, ProjectNotFound),
+    responses=errors(*IN_ORG, *PAGED, ProjectNotFound, ValidationFailed),
 )
 async def list_project_members(
     project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep, listed: MemberList
@@ -236,7 +238,7 @@ async def add_project_member(
 @router.get(
     "/api/projects/{project_id}/members/{user_id}",
     response_model=ProjectMemberRead,
-    responses=errors(*IN_ORG, ProjectNotFound),
+    responses=errors(*IN_ORG, ProjectNotFound, ValidationFailed),
 )
 async def get_project_member(
     project_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep

@@ -75,7 +75,9 @@ async def create_sprint(body: SprintCreate, sprints: SprintServiceDep) -> Respon
 
 
 @router.get(
-    "/api/sprints/{sprint_id}", response_model=SprintRead, responses=errors(*IN_ORG, SprintNotFound)
+    "/api/sprints/{sprint_id}",
+    response_model=SprintRead,
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
 )
 async def get_sprint(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Response:
     """One sprint."""
@@ -131,7 +133,9 @@ async def update_sprint(
 @router.delete(
     "/api/sprints/{sprint_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, SprintNotFound, PreconditionFailed),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, SprintNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_sprint(
     sprint_id: uuid.UUID, if_match: IfMatchDep, sprints: SprintServiceDep
@@ -152,6 +156,7 @@ async def delete_sprint(
         SprintStateConflict,
         SprintAlreadyActive,
         PreconditionFailed,
+        ValidationFailed,
     ),
 )
 async def start_sprint(
@@ -188,7 +193,7 @@ async def complete_sprint(
 @router.get(
     "/api/sprints/{sprint_id}/stats",
     response_model=SprintStats,
-    responses=errors(*IN_ORG, SprintNotFound),
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
 )
 async def sprint_stats(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> SprintStats:
     """Counts and hours by status category, committed at start against now."""
@@ -198,7 +203,7 @@ async def sprint_stats(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Sprin
 @router.get(
     "/api/sprints/{sprint_id}/burndown",
     response_model=Burndown,
-    responses=errors(*IN_ORG, SprintNotFound),
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
 )
 async def sprint_burndown(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Burndown:
     """One point per day: remaining hours and issues at the end of the day, and the ideal line."""
@@ -208,7 +213,7 @@ async def sprint_burndown(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Bu
 @router.get(
     "/api/sprints/{sprint_id}/capacity",
     response_model=Capacity,
-    responses=errors(*IN_ORG, SprintNotFound),
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
 )
 async def sprint_capacity(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Capacity:
     """Hours committed per assignee against their capacity over the sprint's working days."""
