@@ -144,7 +144,7 @@ def test_every_api_route_declares_what_its_layers_answer(app: FastAPI) -> None:
         if rule.audience is Audience.PATH_ORG:
             assert "org_not_found" in codes, route.name
         if method in UNSAFE:
-            assert {"bad_idempotency_key", "idempotency_unavailable"} <= codes, route.name
+            assert {"bad_idempotency_key", "bad_dry_run"} <= codes, route.name
             assert ("csrf_failed" in codes) == (rule.audience is not Audience.PUBLIC), route.name
         else:
             assert "csrf_failed" not in codes, route.name

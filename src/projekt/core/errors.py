@@ -158,6 +158,11 @@ class BadSort(BadRequest):
     code, message = "bad_sort", "The sort names a field this list cannot sort by."
 
 
+class BadDryRun(BadRequest):
+    # Raised by middleware.dry_run (with this code).
+    code, message = "bad_dry_run", "dry_run must be true or false."
+
+
 class IdempotencyKeyInUse(Conflict):
     # Raised by middleware.idempotency (its KeyInUse, same code): named here so routes can
     # declare it without importing the middleware.

@@ -21,6 +21,7 @@ from projekt.core.errors import (
     AppError,
     BadAuthorization,
     BadContentType,
+    BadDryRun,
     BadHost,
     BadIdempotencyKey,
     BadOrgHeader,
@@ -81,8 +82,9 @@ IN_ORG: tuple[ErrorClass, ...] = (*SIGNED_IN, OrgRequired, NotAMember)
 ROLE: tuple[ErrorClass, ...] = (InsufficientRole,)
 #: ``tokens=False``: API keys and OAuth tokens are refused.
 NO_TOKENS: tuple[ErrorClass, ...] = (TokenForbidden,)
-#: Every POST, PUT, PATCH and DELETE: the Idempotency-Key layer.
+#: Every POST, PUT, PATCH and DELETE: the Idempotency-Key and dry-run layers.
 WRITE: tuple[ErrorClass, ...] = (
+    BadDryRun,
     BadIdempotencyKey,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
