@@ -21,11 +21,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from projekt.config import Settings
 from projekt.core import migrate
 from projekt.core.clock import Clock
 from projekt.main import create_app
+from tests.error_sweep import ErrorSweep
 from tests.factories import Factory
 from tests.log_watch import LogWatch
 from tests.support import MovableClock, reset_database
@@ -87,6 +89,23 @@ def log_watch() -> Iterator[LogWatch]:
     root.removeHandler(watch)
     leaks = watch.leaks()
     assert not leaks, "secrets in the server's log:\n" + "\n".join(leaks[:20])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def error_sweep() -> Iterator[ErrorSweep]:
+    """Every error envelope any app of the suite sends, checked once every test has run: each
+    code must be declared for its operation and status (``core.openapi.errors``)."""
+    sweep = ErrorSweep()
+    build = FastAPI.build_middleware_stack
+
+    def recording(app: FastAPI) -> ASGIApp:
+        return sweep.wrap(app, build(app))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastAPI, "build_middleware_stack", recording)
+        yield sweep
+    problems = sweep.undeclared()
+    assert not problems, "codes answered but not declared:\n" + "\n".join(problems[:40])
 
 
 @pytest.fixture(scope="session")

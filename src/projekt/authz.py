@@ -14,8 +14,16 @@ from fastapi import Request
 
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import principal_of, services_of
-from projekt.core.errors import BadRequest, Forbidden, NotFound
+from projekt.core.errors import (
+    CsrfFailed,
+    InsufficientRole,
+    NoRule,
+    NotAMember,
+    OrgRequired,
+    TokenForbidden,
+)
 from projekt.core.security import csrf_token_for, same
+from projekt.orgs.errors import OrgNotFound
 from projekt.orgs.service import find_membership
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -63,7 +71,7 @@ async def authorize(request: Request) -> None:
     policy: dict[str, Rule] = request.app.state.policy
     rule = policy.get(getattr(route, "name", ""))
     if rule is None:
-        raise Forbidden("This route has no authorization rule.", code="no_rule")
+        raise NoRule()
     if rule.audience is Audience.PUBLIC:
         present = request.scope.get("state", {}).get("principal")
         is_session = present is not None and present.kind is CredentialKind.SESSION
@@ -72,9 +80,7 @@ async def authorize(request: Request) -> None:
         return
     principal = principal_of(request)
     if principal.is_token and not rule.tokens:
-        raise Forbidden(
-            "API keys and OAuth tokens cannot use this endpoint.", code="token_forbidden"
-        )
+        raise TokenForbidden()
     if rule.csrf and principal.kind is CredentialKind.SESSION and request.method in UNSAFE_METHODS:
         await _check_csrf(request)
     if rule.audience is Audience.ORG:
@@ -88,9 +94,9 @@ async def authorize(request: Request) -> None:
 
 def _header_org(principal: Principal, rule: Rule) -> OrgContext:
     if principal.org_id is None:
-        raise BadRequest("The X-Org-Id header is required for this endpoint.", code="org_required")
+        raise OrgRequired()
     if principal.role is None or principal.membership_id is None:
-        raise Forbidden("You are not a member of this organization.", code="not_a_member")
+        raise NotAMember()
     return _admit(principal, principal.org_id, principal.role, principal.membership_id, rule)
 
 
@@ -98,19 +104,19 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
     try:
         org_id = uuid.UUID(str(request.path_params.get("org_id")))
     except ValueError:
-        raise NotFound("Organization not found.", code="org_not_found") from None
+        raise OrgNotFound() from None
     if principal.org_id == org_id and principal.role and principal.membership_id:
         return _admit(principal, org_id, principal.role, principal.membership_id, rule)
     if principal.is_token:
         # A token only ever sees its bound org; anything else does not exist for it.
-        raise NotFound("Organization not found.", code="org_not_found")
+        raise OrgNotFound()
     # A session of its own, read-only and closed before the route runs (listed among the
     # transaction owners in docs/architecture.md): this app-level dependency runs before the
     # route's unit of work exists, and only cookie callers on another org's path get here.
     async with services_of(request).db.read() as session:
         found = await find_membership(session, org_id, principal.user_id)
     if found is None:
-        raise NotFound("Organization not found.", code="org_not_found")
+        raise OrgNotFound()
     membership_id, role = found
     return _admit(principal, org_id, role, membership_id, rule)
 
@@ -119,9 +125,8 @@ def _admit(
     principal: Principal, org_id: uuid.UUID, role: Role, membership_id: uuid.UUID, rule: Rule
 ) -> OrgContext:
     if not role.at_least(rule.min_role):
-        raise Forbidden(
-            f"This needs the {rule.min_role.value} role or higher; yours is {role.value}.",
-            code="insufficient_role",
+        raise InsufficientRole(
+            f"This needs the {rule.min_role.value} role or higher; yours is {role.value}."
         )
     return OrgContext(principal, org_id, role, membership_id)
 
@@ -137,4 +142,4 @@ async def _check_csrf(request: Request) -> None:
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
     if not raw or not sent or not same(sent, csrf_token_for(raw)):
-        raise Forbidden("Missing or invalid CSRF token.", code="csrf_failed")
+        raise CsrfFailed()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from projekt.core.deps import ServicesDep
-from projekt.core.errors import ServiceUnavailable
+from projekt.core.errors import DbUnavailable, RedisUnavailable
 from projekt.core.responses import JSONResponse
 
 router = APIRouter(tags=["meta"])
@@ -24,13 +24,13 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     try:
         await services.db.ping()
     except Exception as exc:
-        raise ServiceUnavailable("The database is unreachable.", code="db_unavailable") from exc
+        raise DbUnavailable("The database is unreachable.") from exc
     checks = {"database": "ok"}
     if services.redis is not None:
         try:
             await services.redis.ping()
         except Exception as exc:
-            raise ServiceUnavailable("Redis is unreachable.", code="redis_unavailable") from exc
+            raise RedisUnavailable("Redis is unreachable.") from exc
         checks["redis"] = "ok"
     return JSONResponse({"status": "ok", "checks": checks})
 

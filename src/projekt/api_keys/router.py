@@ -5,11 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from projekt.api_keys.errors import ApiKeyNotFound, KeyLimitReached
 from projekt.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from projekt.api_keys.service import ApiKeyService, api_key_etag
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
-from projekt.core.openapi import errors
+from projekt.core.errors import InsufficientRole, PreconditionFailed, ValidationFailed
+from projekt.core.openapi import BODY, IN_ORG, NO_TOKENS, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
 
 router = APIRouter(tags=["api-keys"])
@@ -30,7 +32,7 @@ KeyList = Annotated[
     "/api/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
-    responses=errors(401, 403, 409, 422),
+    responses=errors(*IN_ORG, *ROLE, *NO_TOKENS, *SESSION_WRITE, *BODY, KeyLimitReached),
 )
 async def mint_api_key(
     body: ApiKeyCreate, ctx: OrgDep, keys: ApiKeyServiceDep, response: Response
@@ -42,7 +44,11 @@ async def mint_api_key(
     return created
 
 
-@router.get("/api/api-keys", response_model=list[ApiKeyRead], responses=errors(401, 403))
+@router.get(
+    "/api/api-keys",
+    response_model=list[ApiKeyRead],
+    responses=errors(*IN_ORG, *PAGED, ValidationFailed, InsufficientRole),
+)
 async def list_api_keys(
     ctx: OrgDep,
     keys: ApiKeyServiceDep,
@@ -53,7 +59,11 @@ async def list_api_keys(
     return listed.respond(*listed.page_of(await keys.listing(ctx, all)))
 
 
-@router.get("/api/api-keys/{key_id}", response_model=ApiKeyRead, responses=errors(401, 403, 404))
+@router.get(
+    "/api/api-keys/{key_id}",
+    response_model=ApiKeyRead,
+    responses=errors(*IN_ORG, ApiKeyNotFound, ValidationFailed),
+)
 async def get_api_key(key_id: uuid.UUID, ctx: OrgDep, keys: ApiKeyServiceDep) -> Response:
     """One active key (never the token or its hash): yours, or anyone's in the org for admins."""
     key = await keys.get(ctx, key_id)
@@ -64,7 +74,9 @@ async def get_api_key(key_id: uuid.UUID, ctx: OrgDep, keys: ApiKeyServiceDep) ->
 @router.delete(
     "/api/api-keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412),
+    responses=errors(
+        *IN_ORG, *NO_TOKENS, *SESSION_WRITE, ApiKeyNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def revoke_api_key(
     key_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, keys: ApiKeyServiceDep

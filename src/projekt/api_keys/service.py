@@ -13,7 +13,7 @@ from projekt.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
-from projekt.core.errors import Forbidden
+from projekt.core.errors import InsufficientRole
 from projekt.core.repository import lock_row
 from projekt.core.security import digest, new_pat
 from projekt.orgs.models import Membership
@@ -65,9 +65,7 @@ class ApiKeyService:
 
     async def listing(self, ctx: OrgContext, everyone: bool) -> list[ApiKeyRead]:
         if everyone and not ctx.role.at_least(Role.ADMIN):
-            raise Forbidden(
-                "Only admins and owners may list everyone's keys.", code="insufficient_role"
-            )
+            raise InsufficientRole("Only admins and owners may list everyone's keys.")
         keys = await ApiKeyRepository(self.session, ctx.org_id).listing(
             None if everyone else ctx.user_id
         )

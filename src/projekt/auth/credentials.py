@@ -18,7 +18,7 @@ from projekt.config import Settings
 from projekt.core.clock import Clock
 from projekt.core.context import CredentialKind, Principal, Role
 from projekt.core.deps import unauthorized
-from projekt.core.errors import Forbidden
+from projekt.core.errors import OrgMismatch
 from projekt.core.fastsql import FastSQL
 from projekt.core.security import PAT_PREFIX, digest, looks_like_pat
 from projekt.oauth.models import OAuthToken
@@ -236,10 +236,7 @@ def _bound(
 ) -> Principal:
     """A token's caller, in the one org it is bound to (X-Org-Id may only repeat it)."""
     if org_header is not None and org_header != row["org_id"]:
-        raise Forbidden(
-            "X-Org-Id does not match the organization this token is bound to.",
-            code="org_mismatch",
-        )
+        raise OrgMismatch()
     return Principal(
         user_id=row["user_id"],
         kind=kind,

@@ -1,4 +1,4 @@
-from projekt.core.errors import Conflict, Unauthorized
+from projekt.core.errors import Conflict, NotFound, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -11,3 +11,7 @@ class EmailTaken(Conflict):
 
 class UsernameTaken(Conflict):
     code, message = "username_taken", "This username is taken."
+
+
+class UserNotFound(NotFound):
+    code, message = "user_not_found", "User not found."

@@ -4,9 +4,10 @@ from fastapi import APIRouter, Request, Response, status
 
 from projekt.auth.cookies import clear_session_cookies, set_session_cookies
 from projekt.auth.dependencies import AuthServiceDep
+from projekt.auth.errors import EmailTaken, InvalidCredentials, UsernameTaken, UserNotFound
 from projekt.auth.schemas import LoginIn, MeRead, SessionRead, SignupIn
 from projekt.core.deps import PrincipalDep, ServicesDep
-from projekt.core.openapi import errors
+from projekt.core.openapi import BODY, NO_TOKENS, SESSION_WRITE, SIGNED_IN, WRITE, errors
 
 router = APIRouter(tags=["auth"])
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["auth"])
     "/api/auth/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionRead,
-    responses=errors(409, 422),
+    responses=errors(*WRITE, *BODY, EmailTaken, UsernameTaken),
 )
 async def signup(
     body: SignupIn, auth: AuthServiceDep, services: ServicesDep, response: Response
@@ -27,7 +28,11 @@ async def signup(
     return SessionRead(user=MeRead.model_validate(user), csrf_token=csrf)
 
 
-@router.post("/api/auth/login", response_model=SessionRead, responses=errors(401, 422))
+@router.post(
+    "/api/auth/login",
+    response_model=SessionRead,
+    responses=errors(*WRITE, *BODY, InvalidCredentials),
+)
 async def login(
     body: LoginIn, auth: AuthServiceDep, services: ServicesDep, response: Response
 ) -> SessionRead:
@@ -39,7 +44,11 @@ async def login(
     return SessionRead(user=MeRead.model_validate(user), csrf_token=csrf)
 
 
-@router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
+@router.post(
+    "/api/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(*SIGNED_IN, *NO_TOKENS, *SESSION_WRITE),
+)
 async def logout(
     principal: PrincipalDep, auth: AuthServiceDep, services: ServicesDep, request: Request
 ) -> Response:
@@ -50,7 +59,7 @@ async def logout(
     return response
 
 
-@router.get("/api/me", response_model=MeRead, responses=errors(401))
+@router.get("/api/me", response_model=MeRead, responses=errors(*SIGNED_IN, UserNotFound))
 async def get_me(principal: PrincipalDep, auth: AuthServiceDep) -> MeRead:
     """The person behind the credential."""
     return MeRead.model_validate(await auth.get_user(principal.user_id))

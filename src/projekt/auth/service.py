@@ -7,12 +7,12 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.auth.errors import EmailTaken, InvalidCredentials, UsernameTaken
+from projekt.auth.errors import EmailTaken, InvalidCredentials, UsernameTaken, UserNotFound
 from projekt.auth.models import User, WebSession
 from projekt.auth.repository import SessionRepository, UserRepository
 from projekt.auth.schemas import SignupIn, normalize_email
 from projekt.core.deps import AppServices
-from projekt.core.errors import NotFound, TooManyRequests
+from projekt.core.errors import TooManyRequests
 from projekt.core.ratelimit import Bucket, Rate
 from projekt.core.security import digest, new_opaque_token
 
@@ -120,7 +120,7 @@ class AuthService:
     async def get_user(self, user_id: uuid.UUID) -> User:
         user = await self.users.get(user_id)
         if user is None:
-            raise NotFound("User not found.", code="user_not_found")
+            raise UserNotFound()
         return user
 
 

@@ -18,11 +18,21 @@ from starlette.types import Send
 
 logger = logging.getLogger("projekt.errors")
 
+# Every AppError class, as each is defined (``all_error_classes``).
+_REGISTRY: list[type[AppError]] = []
+
 
 class AppError(Exception):
+    """Every error the API answers with: one class per ``code`` (the registry below lists them
+    all, and each route declares the classes it can raise through ``core.openapi.errors``)."""
+
     status: int = 500
     code: str = "internal_error"
     message: str = "Internal server error."
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY.append(cls)
 
     def __init__(
         self,
@@ -38,6 +48,9 @@ class AppError(Exception):
         self.headers = dict(headers or {})
         self.errors = dict(errors) if errors else None
         super().__init__(self.message)
+
+
+_REGISTRY.append(AppError)
 
 
 class BadRequest(AppError):
@@ -86,6 +99,142 @@ class ServiceUnavailable(AppError):
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.headers.setdefault("Retry-After", "5")
+
+
+class NotAcceptable(AppError):
+    status, code, message = 406, "not_acceptable", "Not acceptable."
+
+
+class UnsupportedMediaType(AppError):
+    status, code, message = 415, "unsupported_media_type", "Unsupported media type."
+
+
+# -- the codes of the layers every route passes through (edge, credentials, authorization,
+# paging, the database). Each code has its class, so that a route can declare it and the
+# registry can list it.
+
+
+class MalformedJson(BadRequest):
+    code, message = "malformed_json", "Malformed JSON body."
+
+
+class BadHost(BadRequest):
+    code, message = "bad_host", "This server does not answer for that host name."
+
+
+class NulCharacter(BadRequest):
+    code, message = "nul_character", "The request contains the NUL character (U+0000)."
+
+
+class BadContentType(BadRequest):
+    code, message = "bad_content_type", "Send one Content-Type header."
+
+
+class AmbiguousCredentials(BadRequest):
+    code, message = "ambiguous_credentials", "Send one credential per request."
+
+
+class BadAuthorization(BadRequest):
+    code, message = "bad_authorization", "Authorization must be 'Bearer <token>'."
+
+
+class AmbiguousSessionCookie(BadRequest):
+    code, message = "ambiguous_session_cookie", "The session cookie was sent more than once."
+
+
+class BadOrgHeader(BadRequest):
+    code, message = "bad_org_header", "X-Org-Id must be one organization's UUID."
+
+
+class BadIdempotencyKey(BadRequest):
+    code, message = "bad_idempotency_key", "Idempotency-Key must be printable ASCII."
+
+
+class BadPaging(BadRequest):
+    code, message = "bad_paging", "A paging parameter is out of range or not a number."
+
+
+class BadSort(BadRequest):
+    code, message = "bad_sort", "The sort names a field this list cannot sort by."
+
+
+class BadDryRun(BadRequest):
+    # Raised by middleware.dry_run (with this code).
+    code, message = "bad_dry_run", "dry_run must be true or false."
+
+
+class IdempotencyKeyInUse(Conflict):
+    # Raised by middleware.idempotency (its KeyInUse, same code): named here so routes can
+    # declare it without importing the middleware.
+    code, message = (
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still running; retry shortly.",
+    )
+
+
+class IdempotencyKeyReused(AppError):
+    # Raised by middleware.idempotency (its KeyReused, same code).
+    status, code = 422, "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different request."
+
+
+class OrgRequired(BadRequest):
+    code, message = "org_required", "The X-Org-Id header is required for this endpoint."
+
+
+class NoRule(Forbidden):
+    code, message = "no_rule", "This route has no authorization rule."
+
+
+class TokenForbidden(Forbidden):
+    code, message = "token_forbidden", "API keys and OAuth tokens cannot use this endpoint."
+
+
+class NotAMember(Forbidden):
+    code, message = "not_a_member", "You are not a member of this organization."
+
+
+class InsufficientRole(Forbidden):
+    code, message = "insufficient_role", "Your role in this organization is too low for this."
+
+
+class CsrfFailed(Forbidden):
+    code, message = "csrf_failed", "Missing or invalid CSRF token."
+
+
+class OrgMismatch(Forbidden):
+    code, message = (
+        "org_mismatch",
+        "X-Org-Id does not match the organization this token is bound to.",
+    )
+
+
+class CrossSite(Forbidden):
+    code, message = "cross_site", "Forms are accepted from this site's own pages only."
+
+
+class DbUnavailable(ServiceUnavailable):
+    code, message = "db_unavailable", "The database is unreachable or busy; retry shortly."
+
+
+class RedisUnavailable(ServiceUnavailable):
+    code, message = "redis_unavailable", "Redis is unreachable."
+
+
+class IdempotencyUnavailable(ServiceUnavailable):
+    code, message = (
+        "idempotency_unavailable",
+        "Idempotency keys cannot be checked right now; retry.",
+    )
+
+
+def all_error_classes() -> list[type[AppError]]:
+    """Every error class loaded, by status then code: the data of the errors page.
+
+    Domains define theirs in their ``errors.py``; the app imports every domain, so once it is
+    built (``projekt.main``) the list is the API's whole vocabulary of codes.
+    """
+    return sorted(_REGISTRY, key=lambda cls: (cls.status, cls.code, cls.__qualname__))
 
 
 def error_body(
@@ -198,9 +347,7 @@ def is_db_outage(exc: BaseException) -> bool:
 
 
 def db_unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable(
-        "The database is unreachable or busy; retry shortly.", code="db_unavailable"
-    )
+    return DbUnavailable()
 
 
 def as_app_error(exc: BaseException) -> AppError:
@@ -217,25 +364,35 @@ def as_app_error(exc: BaseException) -> AppError:
     return error
 
 
-_STATUS_CODES = {
-    400: ("bad_request", "Bad request."),
-    401: ("unauthorized", "Missing, expired or revoked credential."),
-    403: ("forbidden", "You may not do this."),
-    404: ("not_found", "Not found."),
-    405: ("method_not_allowed", "Method not allowed."),
-    406: ("not_acceptable", "Not acceptable."),
-    413: ("payload_too_large", "Request body too large."),
-    415: ("unsupported_media_type", "Unsupported media type."),
+_HTTP_ERRORS: dict[int, type[AppError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    )
 }
 
 
+class HttpError(AppError):
+    """Any other status Starlette raises (none of the app's routes do)."""
+
+    code, message = "http_error", "Request failed."
+
+
 def _from_http_exception(exc: StarletteHTTPException) -> AppError:
-    code, message = _STATUS_CODES.get(exc.status_code, ("http_error", "Request failed."))
+    cls = _HTTP_ERRORS.get(exc.status_code, HttpError)
+    message = cls.message
     if exc.status_code == 404 and exc.detail == "Not Found":
         message = "No such endpoint."
     elif exc.status_code == 413 and exc.detail:
         message = str(exc.detail)
-    error = AppError(message, code=code, headers=exc.headers)
+    error = cls(message, headers=exc.headers)
     error.status = exc.status_code
     return error
 
@@ -265,7 +422,7 @@ def translate_validation(errors: Sequence[Any]) -> AppError:
     fields: dict[str, list[str]] = {}
     for err in errors:
         if err.get("type") == "json_invalid":
-            return BadRequest("Malformed JSON body.", code="malformed_json")
+            return MalformedJson()
         loc = [
             str(part)
             for part in err.get("loc", ())

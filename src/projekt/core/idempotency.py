@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from projekt.core.db import SQLITE_BEGIN, Base, Database, UTCDateTime
-from projekt.core.errors import ServiceUnavailable
+from projekt.core.errors import IdempotencyUnavailable, ServiceUnavailable
 
 logger = logging.getLogger("projekt.idempotency")
 # Expired rows removed per sweep; a sweep runs on one claim in SWEEP_EVERY of a worker.
@@ -283,9 +283,7 @@ def _ttl_ms(now: datetime, until: datetime) -> int:
 
 
 def unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable(
-        "Idempotency keys cannot be checked right now; retry.", code="idempotency_unavailable"
-    )
+    return IdempotencyUnavailable("Idempotency keys cannot be checked right now; retry.")
 
 
 IdempotencyStore = DatabaseStore | RedisStore

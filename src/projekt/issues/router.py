@@ -6,11 +6,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from projekt.core.conditional import IfMatchDep
+from projekt.core.errors import PreconditionFailed, ValidationFailed
 from projekt.core.http import none_match
-from projekt.core.openapi import errors
+from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
 from projekt.core.responses import dumps
 from projekt.issues.dependencies import IssueReaderDep, IssueRef, IssueServiceDep
+from projekt.issues.errors import BulkFailed, CommentNotFound, IssueNotFound, NotCommentAuthor
 from projekt.issues.repository import SORTABLE, issue_dict
 from projekt.issues.schemas import (
     ISSUE_TYPES,
@@ -65,7 +67,7 @@ def _tagged(issue: dict[str, Any], version: int, status_code: int = 200) -> Resp
 @router.get(
     "/api/issues",
     response_model=list[IssueRead],
-    responses=errors(401, 403, 422),
+    responses=errors(*IN_ORG, *PAGED, ValidationFailed),
     description=LIST_DOC,
 )
 async def list_issues(
@@ -118,7 +120,7 @@ async def list_issues(
     "/api/issues",
     status_code=status.HTTP_201_CREATED,
     response_model=IssueRead,
-    responses=errors(401, 403, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY),
 )
 async def create_issue(body: IssueCreate, issues: IssueServiceDep) -> Response:
     """Create an issue; its key (WEB-13) is the project's next number."""
@@ -128,13 +130,21 @@ async def create_issue(body: IssueCreate, issues: IssueServiceDep) -> Response:
     return response
 
 
-@router.post("/api/issues/bulk", response_model=BulkResult, responses=errors(401, 403, 422))
+@router.post(
+    "/api/issues/bulk",
+    response_model=BulkResult,
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, BulkFailed),
+)
 async def bulk_issues(body: BulkRequest, issues: IssueServiceDep) -> BulkResult:
     """Apply one action to up to 200 issues in one transaction (all or nothing)."""
     return await issues.bulk(body)
 
 
-@router.get("/api/issue_schema", response_model=IssueSchema, responses=errors(401, 403, 404))
+@router.get(
+    "/api/issue_schema",
+    response_model=IssueSchema,
+    responses=errors(*IN_ORG, ValidationFailed, ProjectNotFound),
+)
 async def issue_schema(issues: IssueReaderDep, project_id: uuid.UUID | None = None) -> IssueSchema:
     """Types, priorities, statuses (the project's columns) and custom fields of issues."""
     columns = default_columns()
@@ -151,7 +161,11 @@ async def issue_schema(issues: IssueReaderDep, project_id: uuid.UUID | None = No
     )
 
 
-@router.get("/api/issues/{ref}", response_model=IssueDetail, responses=errors(401, 403, 404))
+@router.get(
+    "/api/issues/{ref}",
+    response_model=IssueDetail,
+    responses=errors(*IN_ORG, IssueNotFound, ValidationFailed),
+)
 async def get_issue(ref: IssueRef, request: Request, issues: IssueReaderDep) -> Response:
     """One issue by id or key, with its comments."""
     row, comments = await issues.detail(ref)
@@ -168,7 +182,9 @@ async def _update(ref: str, body: Any, if_match: IfMatchDep, issues: IssueServic
 
 
 @router.put(
-    "/api/issues/{ref}", response_model=IssueRead, responses=errors(401, 403, 404, 412, 422)
+    "/api/issues/{ref}",
+    response_model=IssueRead,
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, IssueNotFound, PreconditionFailed),
 )
 async def replace_issue(
     ref: IssueRef, body: IssueUpdate, if_match: IfMatchDep, issues: IssueServiceDep
@@ -178,7 +194,9 @@ async def replace_issue(
 
 
 @router.patch(
-    "/api/issues/{ref}", response_model=IssueRead, responses=errors(401, 403, 404, 412, 422)
+    "/api/issues/{ref}",
+    response_model=IssueRead,
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, IssueNotFound, PreconditionFailed),
 )
 async def update_issue(
     ref: IssueRef, body: IssueUpdate, if_match: IfMatchDep, issues: IssueServiceDep
@@ -190,7 +208,9 @@ async def update_issue(
 @router.delete(
     "/api/issues/{ref}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Delete an issue with its comments and activity."""
@@ -201,7 +221,7 @@ async def delete_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueService
 @router.post(
     "/api/issues/{ref}/transition",
     response_model=IssueRead,
-    responses=errors(401, 403, 404, 412, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, IssueNotFound, PreconditionFailed),
 )
 async def transition_issue(
     ref: IssueRef, body: Transition, if_match: IfMatchDep, issues: IssueServiceDep
@@ -211,7 +231,11 @@ async def transition_issue(
 
 
 @router.post(
-    "/api/issues/{ref}/archive", response_model=IssueRead, responses=errors(401, 403, 404, 412)
+    "/api/issues/{ref}/archive",
+    response_model=IssueRead,
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def archive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Archive an issue (hidden from lists unless archived=true)."""
@@ -219,7 +243,11 @@ async def archive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServic
 
 
 @router.post(
-    "/api/issues/{ref}/unarchive", response_model=IssueRead, responses=errors(401, 403, 404, 412)
+    "/api/issues/{ref}/unarchive",
+    response_model=IssueRead,
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Bring an archived issue back."""
@@ -230,7 +258,7 @@ async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServ
     "/api/issues/{ref}/duplicate",
     status_code=status.HTTP_201_CREATED,
     response_model=IssueRead,
-    responses=errors(401, 403, 404),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, ValidationFailed),
 )
 async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
     """Copy an issue into a new one of the same project."""
@@ -243,7 +271,7 @@ async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
 @router.get(
     "/api/issues/{ref}/comments",
     response_model=list[CommentItem],
-    responses=errors(401, 404),
+    responses=errors(*IN_ORG, *PAGED, IssueNotFound, ValidationFailed),
 )
 async def list_comments(ref: IssueRef, listed: CommentList, issues: IssueReaderDep) -> Response:
     """The issue's comments, oldest first."""
@@ -258,7 +286,7 @@ def _comment(comment: dict[str, Any], status_code: int = 200) -> Response:
     "/api/issues/{ref}/comments",
     status_code=status.HTTP_201_CREATED,
     response_model=CommentItem,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, IssueNotFound),
 )
 async def add_comment(ref: IssueRef, body: CommentIn, issues: IssueServiceDep) -> Response:
     """Comment on an issue (optionally replying to another comment)."""
@@ -271,7 +299,7 @@ async def add_comment(ref: IssueRef, body: CommentIn, issues: IssueServiceDep) -
 @router.get(
     "/api/issues/{ref}/comments/{comment_id}",
     response_model=CommentItem,
-    responses=errors(401, 404),
+    responses=errors(*IN_ORG, IssueNotFound, CommentNotFound, ValidationFailed),
 )
 async def get_comment(ref: IssueRef, comment_id: uuid.UUID, issues: IssueServiceDep) -> Response:
     """One comment, with the ETag that an edit or delete sends as If-Match."""
@@ -281,7 +309,16 @@ async def get_comment(ref: IssueRef, comment_id: uuid.UUID, issues: IssueService
 @router.patch(
     "/api/issues/{ref}/comments/{comment_id}",
     response_model=CommentItem,
-    responses=errors(401, 403, 404, 412, 422),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        *BODY,
+        IssueNotFound,
+        CommentNotFound,
+        NotCommentAuthor,
+        PreconditionFailed,
+    ),
 )
 async def edit_comment(
     ref: IssueRef,
@@ -298,7 +335,16 @@ async def edit_comment(
 @router.delete(
     "/api/issues/{ref}/comments/{comment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        IssueNotFound,
+        CommentNotFound,
+        NotCommentAuthor,
+        PreconditionFailed,
+        ValidationFailed,
+    ),
 )
 async def delete_comment(
     ref: IssueRef, comment_id: uuid.UUID, if_match: IfMatchDep, issues: IssueServiceDep
@@ -311,7 +357,7 @@ async def delete_comment(
 @router.get(
     "/api/issues/{ref}/activity",
     response_model=list[ActivityRead],
-    responses=errors(401, 404),
+    responses=errors(*IN_ORG, *PAGED, IssueNotFound, ValidationFailed),
 )
 async def issue_activity(ref: IssueRef, listed: ActivityList, issues: IssueServiceDep) -> Response:
     """Who changed what and when, and through which kind of credential."""

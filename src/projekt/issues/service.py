@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices, UnitOfWork
-from projekt.core.errors import Forbidden, ValidationFailed
+from projekt.core.errors import ValidationFailed
 from projekt.core.fastsql import FastSQL, FastTransaction
-from projekt.issues.errors import CommentNotFound, IssueNotFound
+from projekt.issues.errors import BulkFailed, CommentNotFound, IssueNotFound, NotCommentAuthor
 from projekt.issues.models import Comment, Issue
 from projekt.issues.repository import (
     ALLOCATE_NUMBER,
@@ -378,11 +378,7 @@ class IssueService:
                 updated += 1
         if errors:
             # The transaction rolls back with this error: not one of the issues changed.
-            raise ValidationFailed(
-                "Some issues could not be changed; nothing was written.",
-                code="bulk_failed",
-                errors={e["id"]: [e["error"]] for e in errors},
-            )
+            raise BulkFailed(errors={e["id"]: [e["error"]] for e in errors})
         for project in projects.values():
             project.issues_version += 1
         await self.session.flush()
@@ -483,9 +479,7 @@ class IssueService:
         if comment is None or comment.issue_id != issue.id:
             raise CommentNotFound()
         if comment.author_id != self.ctx.user_id and not self.ctx.role.at_least(Role.ADMIN):
-            raise Forbidden(
-                "Only the author or an admin may change this comment.", code="not_comment_author"
-            )
+            raise NotCommentAuthor()
         if_match.check(comment_etag(_comment_read(comment)))
         return issue, comment
 

@@ -27,8 +27,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from projekt.auth.credentials import CredentialResolver, TokenLookup
 from projekt.core.context import Principal
 from projekt.core.errors import (
+    AmbiguousCredentials,
+    AmbiguousSessionCookie,
     AppError,
-    BadRequest,
+    BadAuthorization,
+    BadOrgHeader,
     TooManyRequests,
     as_app_error,
     report,
@@ -263,7 +266,7 @@ class _Caller:
         if len(cookie_headers) > 1:
             # Browsers send one (RFC 6265 §5.4); everything else that reads cookies (the CSRF
             # check, the web pages' org) reads the first, so only one can mean one thing.
-            raise BadRequest("Send one Cookie header.", code="ambiguous_session_cookie")
+            raise AmbiguousSessionCookie("Send one Cookie header.")
         cookie_header = cookie_headers[0] if cookie_headers else ""
         if scope["path"].startswith("/oauth/"):
             # The authorization server's own endpoints read client credentials (HTTP Basic)
@@ -285,31 +288,25 @@ def _org_header(values: list[str]) -> uuid.UUID | None:
     if not values:
         return None
     if len(set(values)) > 1:
-        raise BadRequest(
-            "X-Org-Id was sent more than once with different values.", code="bad_org_header"
-        )
+        raise BadOrgHeader("X-Org-Id was sent more than once with different values.")
     try:
         return uuid.UUID(values[0])
     except ValueError:
-        raise BadRequest(
-            "X-Org-Id must be an organization's UUID.", code="bad_org_header"
-        ) from None
+        raise BadOrgHeader("X-Org-Id must be an organization's UUID.") from None
 
 
 def _presented_token(authorization: list[str], auth_token: list[str]) -> str | None:
     if len(authorization) > 1 or len(set(auth_token)) > 1:
-        raise BadRequest("Send one credential per request.", code="ambiguous_credentials")
+        raise AmbiguousCredentials("Send one credential per request.")
     bearer = None
     if authorization:
         scheme, _, value = authorization[0].strip().partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise BadRequest("Authorization must be 'Bearer <token>'.", code="bad_authorization")
+            raise BadAuthorization("Authorization must be 'Bearer <token>'.")
         bearer = value.strip()
     fallback = auth_token[0] if auth_token else None
     if bearer and fallback and bearer != fallback:
-        raise BadRequest(
-            "Authorization and X-Auth-Token carry different tokens.", code="ambiguous_credentials"
-        )
+        raise AmbiguousCredentials("Authorization and X-Auth-Token carry different tokens.")
     return bearer or fallback or None
 
 
@@ -320,9 +317,7 @@ def _cookie(header: str, name: str) -> str | None:
         v for piece in header.split(";") for k, v in cookie_parser(piece).items() if k == name
     ]
     if len(values) > 1:
-        raise BadRequest(
-            "The session cookie was sent more than once.", code="ambiguous_session_cookie"
-        )
+        raise AmbiguousSessionCookie("The session cookie was sent more than once.")
     return values[0] if values else None
 
 

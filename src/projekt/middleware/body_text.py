@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from projekt.core.errors import AppError, BadRequest, ValidationFailed
+from projekt.core.errors import AppError, BadContentType, NulCharacter, ValidationFailed
 from projekt.middleware.bodies import read_body, replaying
 from projekt.middleware.edge import send_refusal
 
@@ -35,9 +35,7 @@ class BodyTextMiddleware:
             return
         if kind == AMBIGUOUS:
             # The app reads the first Content-Type; a check that read another would be skipped.
-            await send_refusal(
-                scope, send, BadRequest("Send one Content-Type header.", code="bad_content_type")
-            )
+            await send_refusal(scope, send, BadContentType("Send one Content-Type header."))
             return
         messages, body = await read_body(receive)
         refusal = None
@@ -118,9 +116,8 @@ async def _form_refusal(scope: Scope, body: bytes) -> AppError | None:
             text = (value.filename or "") if isinstance(value, UploadFile) else value
             if NUL in key or NUL in text:
                 field = key.replace(NUL, "") or "field"
-                return BadRequest(
-                    f"The form field {field!r} contains the NUL character (U+0000).",
-                    code="nul_character",
+                return NulCharacter(
+                    f"The form field {field!r} contains the NUL character (U+0000)."
                 )
     finally:
         await form.close()

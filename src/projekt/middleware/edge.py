@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from projekt.core.errors import AppError, BadRequest, send_error
+from projekt.core.errors import AppError, BadHost, BadRequest, NulCharacter, send_error
 
 NUL = "\x00"
 # The authorization server's machine endpoints answer in RFC 6749 / RFC 7591 error format.
@@ -73,11 +73,11 @@ class EdgeMiddleware:
     def _host_refusal(self, headers: list[tuple[bytes, bytes]]) -> AppError | None:
         values = [value for name, value in headers if name == b"host"]
         if len(values) > 1:
-            return BadRequest("Send one Host header.", code="bad_host")
+            return BadHost("Send one Host header.")
         if self.hosts is None or not values:
             return None  # no Host (HTTP/1.0): URLs are then built from the server's own address
         if _hostname(values[0].decode("latin-1")) not in self.hosts:
-            return BadRequest("This server does not answer for that host name.", code="bad_host")
+            return BadHost("This server does not answer for that host name.")
         return None
 
 
@@ -100,7 +100,7 @@ async def send_refusal(scope: Scope, send: Send, error: AppError) -> None:
 
 
 def _nul(what: str) -> BadRequest:
-    return BadRequest(f"{what} contains the NUL character (U+0000).", code="nul_character")
+    return NulCharacter(f"{what} contains the NUL character (U+0000).")
 
 
 def _hostname(host: str) -> str:

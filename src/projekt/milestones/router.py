@@ -7,8 +7,10 @@ from fastapi import APIRouter, Depends, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
-from projekt.core.openapi import errors
+from projekt.core.errors import PreconditionFailed, ValidationFailed
+from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
+from projekt.milestones.errors import MilestoneNotFound
 from projekt.milestones.schemas import (
     MilestoneCreate,
     MilestoneRead,
@@ -16,6 +18,7 @@ from projekt.milestones.schemas import (
     MilestoneUpdate,
 )
 from projekt.milestones.service import MilestoneService, milestone_etag
+from projekt.projects.errors import ProjectNotFound
 
 router = APIRouter(tags=["milestones"])
 
@@ -41,7 +44,11 @@ def _tagged(found: tuple[MilestoneRead, int], status_code: int = 200) -> Respons
     return Response(body, status_code, headers, media_type="application/json")
 
 
-@router.get(BASE, response_model=list[MilestoneRead], responses=errors(401, 404, 422))
+@router.get(
+    BASE,
+    response_model=list[MilestoneRead],
+    responses=errors(*IN_ORG, *PAGED, ValidationFailed, ProjectNotFound),
+)
 async def list_milestones(
     project_id: uuid.UUID,
     milestones: MilestoneServiceDep,
@@ -58,7 +65,7 @@ async def list_milestones(
     BASE,
     status_code=status.HTTP_201_CREATED,
     response_model=MilestoneRead,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, ProjectNotFound),
 )
 async def create_milestone(
     project_id: uuid.UUID, body: MilestoneCreate, milestones: MilestoneServiceDep
@@ -70,7 +77,11 @@ async def create_milestone(
     return response
 
 
-@router.get(BASE + "/{milestone_id}", response_model=MilestoneRead, responses=errors(401, 404))
+@router.get(
+    BASE + "/{milestone_id}",
+    response_model=MilestoneRead,
+    responses=errors(*IN_ORG, ProjectNotFound, MilestoneNotFound, ValidationFailed),
+)
 async def get_milestone(
     project_id: uuid.UUID, milestone_id: uuid.UUID, milestones: MilestoneServiceDep
 ) -> Response:
@@ -92,7 +103,15 @@ async def _update(
 @router.put(
     BASE + "/{milestone_id}",
     response_model=MilestoneRead,
-    responses=errors(401, 403, 404, 412, 422),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        *BODY,
+        ProjectNotFound,
+        MilestoneNotFound,
+        PreconditionFailed,
+    ),
 )
 async def replace_milestone(
     project_id: uuid.UUID,
@@ -108,7 +127,15 @@ async def replace_milestone(
 @router.patch(
     BASE + "/{milestone_id}",
     response_model=MilestoneRead,
-    responses=errors(401, 403, 404, 412, 422),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        *BODY,
+        ProjectNotFound,
+        MilestoneNotFound,
+        PreconditionFailed,
+    ),
 )
 async def update_milestone(
     project_id: uuid.UUID,
@@ -124,7 +151,15 @@ async def update_milestone(
 @router.delete(
     BASE + "/{milestone_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        ProjectNotFound,
+        MilestoneNotFound,
+        PreconditionFailed,
+        ValidationFailed,
+    ),
 )
 async def delete_milestone(
     project_id: uuid.UUID,

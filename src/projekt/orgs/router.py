@@ -8,9 +8,29 @@ from fastapi import APIRouter, Depends, Response, status
 from projekt.core.conditional import IfMatchDep
 from projekt.core.context import Role
 from projekt.core.deps import OrgDep, PrincipalDep
-from projekt.core.openapi import errors
+from projekt.core.errors import PreconditionFailed, ValidationFailed
+from projekt.core.openapi import (
+    BODY,
+    IN_ORG,
+    NO_TOKENS,
+    PAGED,
+    ROLE,
+    SESSION_WRITE,
+    SIGNED_IN,
+    errors,
+)
 from projekt.core.pagination import ListQuery, list_params
 from projekt.orgs.dependencies import OrgServiceDep, SearchQuery
+from projekt.orgs.errors import (
+    AlreadyMember,
+    InvalidInvitation,
+    InvitationNotFound,
+    LastOwner,
+    MemberNotFound,
+    OrgNotFound,
+    RoleNotGrantable,
+    SlugTaken,
+)
 from projekt.orgs.schemas import (
     InvitationCreate,
     InvitationInfo,
@@ -46,7 +66,11 @@ def _json(model: Any, etag: str, status_code: int = 200) -> Response:
 # Static paths first: /api/orgs/search must not be taken for /api/orgs/{org_id}.
 
 
-@router.get("/api/orgs/search", response_model=list[OrgHit], responses=errors(401, 403, 422))
+@router.get(
+    "/api/orgs/search",
+    response_model=list[OrgHit],
+    responses=errors(*SIGNED_IN, *NO_TOKENS, *PAGED, ValidationFailed),
+)
 async def search_orgs(
     q: SearchQuery, listed: OrgList, principal: PrincipalDep, orgs: OrgServiceDep
 ) -> Response:
@@ -55,7 +79,9 @@ async def search_orgs(
 
 
 @router.get(
-    "/api/crossorg/orgs/search", response_model=list[OrgHit], responses=errors(401, 403, 422)
+    "/api/crossorg/orgs/search",
+    response_model=list[OrgHit],
+    responses=errors(*SIGNED_IN, *NO_TOKENS, *PAGED, ValidationFailed),
 )
 async def search_crossorg_orgs(
     q: SearchQuery, listed: OrgList, principal: PrincipalDep, orgs: OrgServiceDep
@@ -68,7 +94,7 @@ async def search_crossorg_orgs(
     "/api/orgs/invitations",
     status_code=status.HTTP_201_CREATED,
     response_model=InvitationRead,
-    responses=errors(401, 403, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, RoleNotGrantable),
 )
 async def create_invitation(
     body: InvitationCreate, ctx: OrgDep, orgs: OrgServiceDep, response: Response
@@ -83,7 +109,7 @@ async def create_invitation(
 @router.get(
     "/api/orgs/invitations/{invitation_id}",
     response_model=InvitationInfo,
-    responses=errors(401, 403, 404),
+    responses=errors(*IN_ORG, *ROLE, InvitationNotFound, ValidationFailed),
 )
 async def get_invitation(
     invitation_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep
@@ -92,13 +118,19 @@ async def get_invitation(
     return await orgs.invitation(ctx, invitation_id)
 
 
-@router.post("/api/orgs/join", response_model=Joined, responses=errors(401, 403, 404, 409, 422))
+@router.post(
+    "/api/orgs/join",
+    response_model=Joined,
+    responses=errors(
+        *SIGNED_IN, *NO_TOKENS, *SESSION_WRITE, *BODY, InvalidInvitation, AlreadyMember
+    ),
+)
 async def join_org(body: JoinIn, principal: PrincipalDep, orgs: OrgServiceDep) -> Joined:
     """Join an organization with an invitation code (browser sessions only)."""
     return await orgs.join(principal.user_id, body.code)
 
 
-@router.get("/api/orgs", response_model=list[OrgRead], responses=errors(401))
+@router.get("/api/orgs", response_model=list[OrgRead], responses=errors(*SIGNED_IN, *PAGED))
 async def list_orgs(principal: PrincipalDep, listed: OrgList, orgs: OrgServiceDep) -> Response:
     """Your organizations; an API key or OAuth token sees only its bound org."""
     return listed.respond(*listed.page_of(await orgs.list_orgs(principal)))
@@ -108,7 +140,7 @@ async def list_orgs(principal: PrincipalDep, listed: OrgList, orgs: OrgServiceDe
     "/api/orgs",
     status_code=status.HTTP_201_CREATED,
     response_model=OrgRead,
-    responses=errors(401, 403, 409, 422),
+    responses=errors(*SIGNED_IN, *NO_TOKENS, *SESSION_WRITE, *BODY, SlugTaken),
 )
 async def create_org(
     body: OrgCreate, principal: PrincipalDep, orgs: OrgServiceDep, response: Response
@@ -119,14 +151,22 @@ async def create_org(
     return org
 
 
-@router.get("/api/orgs/{org_id}", response_model=OrgRead, responses=errors(401, 404))
+@router.get(
+    "/api/orgs/{org_id}",
+    response_model=OrgRead,
+    responses=errors(*SIGNED_IN, OrgNotFound, ValidationFailed),
+)
 async def get_org(org_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep) -> Response:
     """One of your organizations."""
     return _json(*await orgs.get_org_tagged(ctx))
 
 
 @router.patch(
-    "/api/orgs/{org_id}", response_model=OrgRead, responses=errors(401, 403, 404, 409, 412, 422)
+    "/api/orgs/{org_id}",
+    response_model=OrgRead,
+    responses=errors(
+        *SIGNED_IN, *ROLE, *SESSION_WRITE, *BODY, OrgNotFound, SlugTaken, PreconditionFailed
+    ),
 )
 async def update_org(
     org_id: uuid.UUID, body: OrgUpdate, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
@@ -138,7 +178,9 @@ async def update_org(
 @router.delete(
     "/api/orgs/{org_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412),
+    responses=errors(
+        *SIGNED_IN, *ROLE, *SESSION_WRITE, OrgNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_org(
     org_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
@@ -148,7 +190,7 @@ async def delete_org(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/api/me/orgs", response_model=MeOrgs, responses=errors(401))
+@router.get("/api/me/orgs", response_model=MeOrgs, responses=errors(*SIGNED_IN, *PAGED))
 async def list_my_orgs(principal: PrincipalDep, listed: MeOrgList, orgs: OrgServiceDep) -> Response:
     """Your organizations with their projects; a token sees only its bound org.
 
@@ -158,7 +200,7 @@ async def list_my_orgs(principal: PrincipalDep, listed: MeOrgList, orgs: OrgServ
     return listed.respond(page, total, plain=lambda rows, n: {"orgs": rows, "count": n})
 
 
-@router.get("/api/team", response_model=list[TeamMember], responses=errors(401, 403))
+@router.get("/api/team", response_model=list[TeamMember], responses=errors(*IN_ORG, *PAGED))
 async def list_team(ctx: OrgDep, listed: TeamList, orgs: OrgServiceDep) -> Response:
     """The organization's roster; each member carries the ETag its update sends as If-Match."""
     return listed.respond(*listed.page_of(await orgs.team(ctx)))
@@ -167,7 +209,16 @@ async def list_team(ctx: OrgDep, listed: TeamList, orgs: OrgServiceDep) -> Respo
 @router.patch(
     "/api/team/{employee_id}",
     response_model=TeamMember,
-    responses=errors(401, 403, 404, 409, 412, 422),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        *BODY,
+        MemberNotFound,
+        LastOwner,
+        RoleNotGrantable,
+        PreconditionFailed,
+    ),
 )
 async def change_member_role(
     employee_id: uuid.UUID,
@@ -184,7 +235,16 @@ async def change_member_role(
 @router.delete(
     "/api/team/{employee_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 409, 412),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        MemberNotFound,
+        LastOwner,
+        RoleNotGrantable,
+        PreconditionFailed,
+        ValidationFailed,
+    ),
 )
 async def remove_member(
     employee_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
@@ -194,7 +254,11 @@ async def remove_member(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/api/people/search", response_model=list[PersonHit], responses=errors(401, 403, 422))
+@router.get(
+    "/api/people/search",
+    response_model=list[PersonHit],
+    responses=errors(*IN_ORG, *PAGED, ValidationFailed),
+)
 async def search_people(
     q: SearchQuery, listed: PeopleList, ctx: OrgDep, orgs: OrgServiceDep
 ) -> Response:

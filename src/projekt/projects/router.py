@@ -7,9 +7,10 @@ from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
-from projekt.core.openapi import errors
+from projekt.core.errors import PreconditionFailed, ValidationFailed
+from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
-from projekt.projects.errors import field_error
+from projekt.projects.errors import ColumnInUse, ProjectKeyTaken, ProjectNotFound, field_error
 from projekt.projects.models import Project
 from projekt.projects.schemas import (
     MAX_COLUMNS,
@@ -56,7 +57,11 @@ def _tagged(project: Project, status_code: int = 200) -> Response:
     return Response(body, status_code, headers, media_type="application/json")
 
 
-@router.get("/api/projects", response_model=list[ProjectRead], responses=errors(401, 403))
+@router.get(
+    "/api/projects",
+    response_model=list[ProjectRead],
+    responses=errors(*IN_ORG, *PAGED, ValidationFailed),
+)
 async def list_projects(
     ctx: OrgDep,
     projects: ProjectServiceDep,
@@ -80,7 +85,7 @@ async def list_projects(
     "/api/projects",
     status_code=status.HTTP_201_CREATED,
     response_model=ProjectRead,
-    responses=errors(401, 403, 409, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, ProjectKeyTaken),
 )
 async def create_project(body: ProjectCreate, ctx: OrgDep, projects: ProjectServiceDep) -> Response:
     """Create a project with the default board columns unless others are given."""
@@ -90,7 +95,11 @@ async def create_project(body: ProjectCreate, ctx: OrgDep, projects: ProjectServ
     return response
 
 
-@router.get("/api/projects/{project_id}", response_model=ProjectRead, responses=errors(401, 404))
+@router.get(
+    "/api/projects/{project_id}",
+    response_model=ProjectRead,
+    responses=errors(*IN_ORG, ProjectNotFound, ValidationFailed),
+)
 async def get_project(project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep) -> Response:
     """One project."""
     return _tagged(await projects.get_visible(ctx, project_id))
@@ -109,7 +118,9 @@ async def _update(
 @router.put(
     "/api/projects/{project_id}",
     response_model=ProjectRead,
-    responses=errors(401, 403, 404, 409, 412, 422),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, *BODY, ProjectNotFound, ProjectKeyTaken, PreconditionFailed
+    ),
 )
 async def replace_project(
     project_id: uuid.UUID,
@@ -125,7 +136,9 @@ async def replace_project(
 @router.patch(
     "/api/projects/{project_id}",
     response_model=ProjectRead,
-    responses=errors(401, 403, 404, 409, 412, 422),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, *BODY, ProjectNotFound, ProjectKeyTaken, PreconditionFailed
+    ),
 )
 async def update_project(
     project_id: uuid.UUID,
@@ -141,7 +154,9 @@ async def update_project(
 @router.delete(
     "/api/projects/{project_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, ProjectNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_project(
     project_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, projects: ProjectServiceDep
@@ -154,7 +169,7 @@ async def delete_project(
 @router.get(
     "/api/projects/{project_id}/columns",
     response_model=list[ColumnRead],
-    responses=errors(401, 404),
+    responses=errors(*IN_ORG, *PAGED, ProjectNotFound, ValidationFailed),
 )
 async def get_columns(
     project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep, listed: ColumnList
@@ -167,7 +182,9 @@ async def get_columns(
 @router.put(
     "/api/projects/{project_id}/columns",
     response_model=list[ColumnRead],
-    responses=errors(401, 403, 404, 409, 412, 422),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, *BODY, ProjectNotFound, ColumnInUse, PreconditionFailed
+    ),
 )
 async def replace_columns(
     project_id: uuid.UUID,
@@ -186,7 +203,7 @@ async def replace_columns(
 @router.get(
     "/api/projects/{project_id}/members",
     response_model=list[ProjectMemberRead],
-    responses=errors(401, 404),
+    responses=errors(*IN_ORG, *PAGED, ProjectNotFound, ValidationFailed),
 )
 async def list_project_members(
     project_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep, listed: MemberList
@@ -205,7 +222,7 @@ def _member(member: ProjectMemberRead, status_code: int = 200) -> Response:
     "/api/projects/{project_id}/members",
     status_code=status.HTTP_201_CREATED,
     response_model=ProjectMemberRead,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY, ProjectNotFound),
 )
 async def add_project_member(
     project_id: uuid.UUID, body: ProjectMemberIn, ctx: OrgDep, projects: ProjectServiceDep
@@ -221,7 +238,7 @@ async def add_project_member(
 @router.get(
     "/api/projects/{project_id}/members/{user_id}",
     response_model=ProjectMemberRead,
-    responses=errors(401, 404),
+    responses=errors(*IN_ORG, ProjectNotFound, ValidationFailed),
 )
 async def get_project_member(
     project_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgDep, projects: ProjectServiceDep
@@ -234,7 +251,9 @@ async def get_project_member(
 @router.delete(
     "/api/projects/{project_id}/members",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412, 422),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, ValidationFailed, ProjectNotFound, PreconditionFailed
+    ),
 )
 async def remove_project_member(
     project_id: uuid.UUID,

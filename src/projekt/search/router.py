@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
-from projekt.core.openapi import errors
+from projekt.core.errors import ValidationFailed
+from projekt.core.openapi import IN_ORG, PAGED, errors
 from projekt.core.pagination import ListQuery, list_params
 from projekt.issues.service import IssueService
 from projekt.orgs.dependencies import SearchQuery
@@ -20,7 +21,11 @@ PALETTE_LIMIT = 10
 PaletteList = Annotated[ListQuery, Depends(list_params("type", "title", default="type"))]
 
 
-@router.get("/api/palette/search", response_model=list[PaletteHit], responses=errors(401, 403, 422))
+@router.get(
+    "/api/palette/search",
+    response_model=list[PaletteHit],
+    responses=errors(*IN_ORG, *PAGED, ValidationFailed),
+)
 async def palette_search(
     q: SearchQuery, listed: PaletteList, ctx: OrgDep, session: SessionDep, services: ServicesDep
 ) -> Response:

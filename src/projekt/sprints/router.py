@@ -7,8 +7,10 @@ from fastapi import APIRouter, Depends, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
-from projekt.core.openapi import errors
+from projekt.core.errors import PreconditionFailed, ValidationFailed
+from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
+from projekt.sprints.errors import SprintAlreadyActive, SprintNotFound, SprintStateConflict
 from projekt.sprints.models import Sprint
 from projekt.sprints.schemas import (
     Burndown,
@@ -42,7 +44,11 @@ def _tagged(sprint: Sprint, status_code: int = 200) -> Response:
     return Response(body, status_code, headers, media_type="application/json")
 
 
-@router.get("/api/sprints", response_model=list[SprintRead], responses=errors(401, 403, 422))
+@router.get(
+    "/api/sprints",
+    response_model=list[SprintRead],
+    responses=errors(*IN_ORG, *PAGED, ValidationFailed),
+)
 async def list_sprints(
     sprints: SprintServiceDep,
     listed: SprintList,
@@ -58,7 +64,7 @@ async def list_sprints(
     "/api/sprints",
     status_code=status.HTTP_201_CREATED,
     response_model=SprintRead,
-    responses=errors(401, 403, 422),
+    responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY),
 )
 async def create_sprint(body: SprintCreate, sprints: SprintServiceDep) -> Response:
     """Plan a sprint for a project."""
@@ -68,7 +74,11 @@ async def create_sprint(body: SprintCreate, sprints: SprintServiceDep) -> Respon
     return response
 
 
-@router.get("/api/sprints/{sprint_id}", response_model=SprintRead, responses=errors(401, 404))
+@router.get(
+    "/api/sprints/{sprint_id}",
+    response_model=SprintRead,
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
+)
 async def get_sprint(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Response:
     """One sprint."""
     return _tagged(await sprints.get(sprint_id))
@@ -83,7 +93,15 @@ async def _update(
 @router.put(
     "/api/sprints/{sprint_id}",
     response_model=SprintRead,
-    responses=errors(401, 403, 404, 409, 412, 422),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        *BODY,
+        SprintNotFound,
+        SprintStateConflict,
+        PreconditionFailed,
+    ),
 )
 async def replace_sprint(
     sprint_id: uuid.UUID, body: SprintUpdate, if_match: IfMatchDep, sprints: SprintServiceDep
@@ -95,7 +113,15 @@ async def replace_sprint(
 @router.patch(
     "/api/sprints/{sprint_id}",
     response_model=SprintRead,
-    responses=errors(401, 403, 404, 409, 412, 422),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        *BODY,
+        SprintNotFound,
+        SprintStateConflict,
+        PreconditionFailed,
+    ),
 )
 async def update_sprint(
     sprint_id: uuid.UUID, body: SprintUpdate, if_match: IfMatchDep, sprints: SprintServiceDep
@@ -107,7 +133,9 @@ async def update_sprint(
 @router.delete(
     "/api/sprints/{sprint_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404, 412),
+    responses=errors(
+        *IN_ORG, *ROLE, *SESSION_WRITE, SprintNotFound, PreconditionFailed, ValidationFailed
+    ),
 )
 async def delete_sprint(
     sprint_id: uuid.UUID, if_match: IfMatchDep, sprints: SprintServiceDep
@@ -120,7 +148,16 @@ async def delete_sprint(
 @router.post(
     "/api/sprints/{sprint_id}/start",
     response_model=SprintRead,
-    responses=errors(401, 403, 404, 409, 412),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        SprintNotFound,
+        SprintStateConflict,
+        SprintAlreadyActive,
+        PreconditionFailed,
+        ValidationFailed,
+    ),
 )
 async def start_sprint(
     sprint_id: uuid.UUID, if_match: IfMatchDep, sprints: SprintServiceDep
@@ -132,7 +169,15 @@ async def start_sprint(
 @router.post(
     "/api/sprints/{sprint_id}/complete",
     response_model=SprintRead,
-    responses=errors(401, 403, 404, 409, 412, 422),
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        *BODY,
+        SprintNotFound,
+        SprintStateConflict,
+        PreconditionFailed,
+    ),
 )
 async def complete_sprint(
     sprint_id: uuid.UUID,
@@ -146,7 +191,9 @@ async def complete_sprint(
 
 
 @router.get(
-    "/api/sprints/{sprint_id}/stats", response_model=SprintStats, responses=errors(401, 404)
+    "/api/sprints/{sprint_id}/stats",
+    response_model=SprintStats,
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
 )
 async def sprint_stats(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> SprintStats:
     """Counts and hours by status category, committed at start against now."""
@@ -154,7 +201,9 @@ async def sprint_stats(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Sprin
 
 
 @router.get(
-    "/api/sprints/{sprint_id}/burndown", response_model=Burndown, responses=errors(401, 404)
+    "/api/sprints/{sprint_id}/burndown",
+    response_model=Burndown,
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
 )
 async def sprint_burndown(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Burndown:
     """One point per day: remaining hours and issues at the end of the day, and the ideal line."""
@@ -162,7 +211,9 @@ async def sprint_burndown(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Bu
 
 
 @router.get(
-    "/api/sprints/{sprint_id}/capacity", response_model=Capacity, responses=errors(401, 404)
+    "/api/sprints/{sprint_id}/capacity",
+    response_model=Capacity,
+    responses=errors(*IN_ORG, SprintNotFound, ValidationFailed),
 )
 async def sprint_capacity(sprint_id: uuid.UUID, sprints: SprintServiceDep) -> Capacity:
     """Hours committed per assignee against their capacity over the sprint's working days."""

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from projekt.core.deps import services_of
-from projekt.core.errors import Forbidden
+from projekt.core.errors import CrossSite, Forbidden
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALLOWED_SITES = frozenset({"same-origin", "none"})
@@ -51,4 +51,4 @@ def _our_origins(request: Request) -> set[str]:
 
 
 def _refused() -> Forbidden:
-    return Forbidden("Forms are accepted from this site's own pages only.", code="cross_site")
+    return CrossSite("Forms are accepted from this site's own pages only.")
