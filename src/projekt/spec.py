@@ -271,7 +271,7 @@ def describe_operation(
             schema = declared if "anyOf" in declared else {"$ref": VALIDATION_ERROR}
             response["content"] = {"application/json": {"schema": schema}}
         elif code >= 400:
-            response["content"] = {"application/json": {"schema": {"$ref": ERROR}}}
+            response["content"] = {"application/json": {"schema": _error_schema(response)}}
     if listed:
         _list_shapes(responses, schemas)
     _limits(path, operation)
@@ -401,6 +401,15 @@ def _list_shapes(responses: dict[str, Any], schemas: dict[str, Any]) -> None:
     headers = ok.setdefault("headers", {})
     headers["X-Total-Count"] = _ref("X-Total-Count", required=True)
     headers["Link"] = _ref("Link")
+
+
+def _error_schema(response: dict[str, Any]) -> dict[str, Any]:
+    """The envelope; where the route declared its codes for this status (``errors(...)``,
+    ``x-codes``), ``code`` is one of them, so a client or generator knows exactly which."""
+    codes = response.get("x-codes")
+    if not codes:
+        return {"$ref": ERROR}
+    return {"allOf": [{"$ref": ERROR}, {"properties": {"code": {"enum": sorted(codes)}}}]}
 
 
 def _json_error() -> dict[str, Any]:
