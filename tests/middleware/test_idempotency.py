@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import func, select
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projekt.authz import Audience
 from projekt.core.context import CredentialKind, Principal, Role
@@ -403,7 +403,7 @@ async def call(
     return int(sent[0]["status"]), dict(sent[0]["headers"]), body_out
 
 
-def layer_over(inner: Scripted, store: IdempotencyStore, clock: MovableClock) -> Any:
+def layer_over(inner: ASGIApp, store: IdempotencyStore, clock: MovableClock) -> Any:
     return IdempotencyMiddleware(
         inner,
         store=store,
@@ -449,6 +449,24 @@ async def test_a_request_that_never_answered_releases_the_key(
         await call(layer, who, key)
     assert (await call(layer, who, key))[0] == 201
     assert inner.calls == 2
+
+
+async def test_an_app_that_returns_without_answering_releases_the_key(
+    store: IdempotencyStore, clock: MovableClock
+) -> None:
+    silent_then_201 = Scripted(201)
+
+    async def silent_first(scope: Scope, receive: Receive, send: Send) -> None:
+        if silent_then_201.calls == 0:
+            silent_then_201.calls += 1  # returns without a response: a bug further in
+            return
+        await silent_then_201(scope, receive, send)
+
+    layer = layer_over(silent_first, store, clock)
+    who, key = principal(), fresh_key()
+    with pytest.raises(RuntimeError):
+        await call(layer, who, key)
+    assert (await call(layer, who, key))[0] == 201  # not held until the lease ends
 
 
 async def test_a_retry_while_the_first_runs_is_409_and_a_dead_lease_frees_the_key(

@@ -132,11 +132,12 @@ class IdempotencyMiddleware:
 
         try:
             await self.app(scope, receive, hold)
+            if start is None:
+                raise RuntimeError("the app returned without answering")
         except BaseException:
             # No answer (an error rendered further out, or cancelled): the key is free again.
             await self._settle(self.store.release(sealed, claim))
             raise
-        assert start is not None, "the app returned without answering"
         status = int(start["status"])
         answer = Answer(status, list(start.get("headers", [])), b"".join(chunks))
         if status >= 500 or status in NOT_RUN:
