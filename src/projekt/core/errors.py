@@ -159,13 +159,12 @@ class BadSort(BadRequest):
 
 
 class BadDryRun(BadRequest):
-    # Raised by middleware.dry_run (with this code).
+    # Raised by middleware.dry_run.
     code, message = "bad_dry_run", "dry_run must be true or false."
 
 
 class IdempotencyKeyInUse(Conflict):
-    # Raised by middleware.idempotency (its KeyInUse, same code): named here so routes can
-    # declare it without importing the middleware.
+    # Raised by middleware.idempotency; named here so routes can declare it.
     code, message = (
         "idempotency_key_in_use",
         "A request with this Idempotency-Key is still running; retry shortly.",
@@ -173,7 +172,7 @@ class IdempotencyKeyInUse(Conflict):
 
 
 class IdempotencyKeyReused(AppError):
-    # Raised by middleware.idempotency (its KeyReused, same code).
+    # Raised by middleware.idempotency.
     status, code = 422, "idempotency_key_reused"
     message = "This Idempotency-Key was used for a different request."
 

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
-from projekt.core.errors import BadRequest
+from projekt.core.errors import BadPaging, BadSort
 from projekt.core.responses import dumps
 
 PLAIN_CAP = 100
@@ -54,18 +54,18 @@ def paging_of(sent: Mapping[str, str | None]) -> Paging:
         return Paging(PLAIN_CAP, 0, enveloped=False)
     values = {name: _int(name, value) for name, value in sent.items()}
     if "offset" in values and "page" in values:
-        raise BadRequest("Use either offset or page, not both.", code="bad_paging")
+        raise BadPaging("Use either offset or page, not both.")
     size = values.get("limit", values.get("per_page", 50))
     if not 1 <= size <= MAX_LIMIT:
-        raise BadRequest(f"limit/per_page must be between 1 and {MAX_LIMIT}.", code="bad_paging")
+        raise BadPaging(f"limit/per_page must be between 1 and {MAX_LIMIT}.")
     if "page" in values:
         if not 1 <= values["page"] <= MAX_PAGE:
-            raise BadRequest(f"page must be between 1 and {MAX_PAGE}.", code="bad_paging")
+            raise BadPaging(f"page must be between 1 and {MAX_PAGE}.")
         offset = (values["page"] - 1) * size
     else:
         offset = values.get("offset", 0)
         if not 0 <= offset <= MAX_OFFSET:
-            raise BadRequest(f"offset must be between 0 and {MAX_OFFSET}.", code="bad_paging")
+            raise BadPaging(f"offset must be between 0 and {MAX_OFFSET}.")
     return Paging(size, offset, enveloped=True)
 
 
@@ -74,8 +74,8 @@ def _int(name: str, value: str | None) -> int:
     # Twelve digits are more than any bound here, so a longer number is out of range anyway.
     if value is None or not _WHOLE.fullmatch(value):
         if value is not None and re.fullmatch(r"-?[0-9]+", value):
-            raise BadRequest(f"{name} is out of range.", code="bad_paging")
-        raise BadRequest(f"{name} must be a whole number.", code="bad_paging")
+            raise BadPaging(f"{name} is out of range.")
+        raise BadPaging(f"{name} must be a whole number.")
     return int(value)
 
 
@@ -100,7 +100,7 @@ def sort_keys(value: str | None, fields: Collection[str], default: str) -> SortK
         name = part[1:] if desc else part
         if name not in fields and not (desc and f"-{name}" in fields):
             allowed = ", ".join(sorted(fields))
-            raise BadRequest(f"Cannot sort by '{name}'; use one of: {allowed}.", code="bad_sort")
+            raise BadSort(f"Cannot sort by '{name}'; use one of: {allowed}.")
         keys.append((name, desc))
     return tuple(keys)
 

@@ -22,17 +22,13 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projekt.core.dry_run import dry_run
-from projekt.core.errors import BadRequest
+from projekt.core.errors import BadDryRun
 from projekt.middleware.edge import send_refusal
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PARAMETER = "dry_run"
 HEADER = (b"dry-run", b"true")
 VALUES = {"true": True, "false": False}
-
-
-def bad_dry_run() -> BadRequest:
-    return BadRequest("dry_run must be true or false.", code="bad_dry_run")
 
 
 def requested(query_string: bytes) -> bool | None:
@@ -62,7 +58,7 @@ class DryRunMiddleware:
             return
         wanted = requested(scope["query_string"])
         if wanted is None:
-            await send_refusal(scope, send, bad_dry_run())
+            await send_refusal(scope, send, BadDryRun())
             return
         if not wanted:
             await self.app(scope, receive, send)

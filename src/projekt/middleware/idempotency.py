@@ -27,7 +27,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from projekt.core.clock import Clock
 from projekt.core.context import Principal
 from projekt.core.dry_run import dry_running
-from projekt.core.errors import AppError, BadRequest, Conflict, send_error
+from projekt.core.errors import (
+    BadIdempotencyKey,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    send_error,
+)
 from projekt.core.idempotency import Answer, Claim, IdempotencyStore, Sealed
 from projekt.middleware.bodies import read_body, replaying
 from projekt.middleware.edge import send_refusal
@@ -45,21 +50,8 @@ MAX_KEY = 255
 NOT_RUN = frozenset({400, 401, 403, 404, 405, 406, 412, 413, 415, 422, 428, 429, 431})
 
 
-class KeyReused(AppError):
-    status, code = 422, "idempotency_key_reused"
-    message = "This Idempotency-Key was used for a different request."
-
-
-class KeyInUse(Conflict):
-    code = "idempotency_key_in_use"
-    message = "A request with this Idempotency-Key is still running; retry shortly."
-
-
-def bad_key() -> BadRequest:
-    return BadRequest(
-        f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters.",
-        code="bad_idempotency_key",
-    )
+def bad_key() -> BadIdempotencyKey:
+    return BadIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters.")
 
 
 class IdempotencyMiddleware:
@@ -108,9 +100,9 @@ class IdempotencyMiddleware:
         held = await self.store.claim(sealed, now, now + self.lease)
         if not isinstance(held, Claim):
             if held.fingerprint != sealed.fingerprint:
-                await send_error(send, KeyReused())
+                await send_error(send, IdempotencyKeyReused())
             elif held.status is None or held.sealed is None:
-                await send_error(send, KeyInUse(headers={"Retry-After": "1"}))
+                await send_error(send, IdempotencyKeyInUse(headers={"Retry-After": "1"}))
             else:
                 await _send(send, sealed.open(held.status, held.sealed), replayed=True)
             return
