@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -251,6 +252,20 @@ def list_statements(
     return page, count
 
 
+MAX_ISSUE_NUMBER = 2**31 - 1  # issues.number is a 32-bit integer
+ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$")
+
+
+def parse_issue_key(text: str) -> tuple[str, int] | None:
+    """``WEB-12`` → ``("WEB", 12)``; None for anything that is not a key the table can hold
+    (ASCII digits only: "²" is a digit to ``isdigit()`` but not to ``int()``; a number past the
+    32-bit column would overflow its bound parameter)."""
+    match = ISSUE_KEY.match(text.upper())
+    if match is None or int(match[2]) > MAX_ISSUE_NUMBER:
+        return None
+    return match[1], int(match[2])
+
+
 class IssueReads:
     """The reads every issue request makes, for one caller in one org."""
 
@@ -484,11 +499,10 @@ class IssueRepository(OrgScopedRepository[Issue]):
     async def search(self, user_id: uuid.UUID, q: str, limit: int) -> list[Row[Any]]:
         pattern = like_pattern(q)
         conditions: list[ColumnElement[bool]] = [func.lower(Issue.title).like(pattern, escape="\\")]
-        key, _, number = q.strip().upper().rpartition("-")
-        # ASCII digits within the 32-bit column only: "²" is a digit to isdigit() but not to
-        # int(), and a longer number would overflow the bound parameter (a 500 either way).
-        if key and number.isascii() and number.isdigit() and int(number) <= 2**31 - 1:
-            conditions.append((Project.key == key) & (Issue.number == int(number)))
+        parsed = parse_issue_key(q.strip())
+        if parsed is not None:
+            key, number = parsed
+            conditions.append((Project.key == key) & (Issue.number == number))
         stmt = (
             self._readable(user_id)
             .where(or_(*conditions), Issue.archived.is_(False))

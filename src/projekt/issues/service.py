@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
@@ -35,6 +34,7 @@ from projekt.issues.repository import (
     ProjectHeads,
     insert_params,
     issue_dict,
+    parse_issue_key,
 )
 from projekt.issues.schemas import BulkRequest, BulkResult, CommentIn, IssueCreate, IssueUpdate
 from projekt.projects.models import Project
@@ -43,8 +43,6 @@ IssueRow = Mapping[str, Any]
 _Found = TypeVar("_Found")
 # An issue as written, and its version after the write (what its ETag is made of).
 Written = tuple[dict[str, Any], int]
-MAX_ISSUE_NUMBER = 2**31 - 1  # issues.number is a 32-bit integer
-ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$")
 # Fields whose history the activity log keeps (and burndowns replay).
 TRACKED = (
     "title",
@@ -114,13 +112,10 @@ async def _by_ref(
     by_key: Callable[[str, int], Awaitable[_Found | None]],
     by_id: Callable[[uuid.UUID], Awaitable[_Found | None]],
 ) -> _Found:
-    match = ISSUE_KEY.match(ref.upper())
-    if match:
-        number = int(match[2])
-        if number > MAX_ISSUE_NUMBER:  # no such issue, and more than the column holds
-            raise IssueNotFound()
-        found = await by_key(match[1], number)
-    else:
+    parsed = parse_issue_key(ref)
+    if parsed is not None:
+        found = await by_key(*parsed)
+    else:  # a UUID, or nothing that names an issue (a key past the number column too)
         try:
             issue_id = uuid.UUID(ref)
         except ValueError:
