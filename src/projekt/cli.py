@@ -107,8 +107,9 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _openapi(settings: Settings, _args: argparse.Namespace) -> int:
     from projekt.main import create_app
+    from projekt.spec import served_yaml
 
-    sys.stdout.write(create_app(settings).state.openapi_yaml.decode())
+    sys.stdout.write(served_yaml(create_app(settings)).decode())
     return 0
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from projekt.core.deps import ServicesDep
 from projekt.core.errors import DbUnavailable, RedisUnavailable
 from projekt.core.responses import JSONResponse
+from projekt.spec import served_yaml
 
 router = APIRouter(tags=["meta"])
 
@@ -57,4 +60,6 @@ async def openapi_json(request: Request) -> Response:
 
 @router.get("/openapi.yaml", include_in_schema=False)
 async def openapi_yaml(request: Request) -> Response:
-    return Response(request.app.state.openapi_yaml, media_type="application/yaml")
+    # Rendered off the event loop the first time (about a second of CPU), then cached.
+    body = await asyncio.to_thread(served_yaml, request.app)
+    return Response(body, media_type="application/yaml")

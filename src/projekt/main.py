@@ -55,7 +55,7 @@ from projekt.middleware.methods import MethodsMiddleware, PathMethods
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.middleware.security_headers import SecurityHeadersMiddleware
 from projekt.policy import LIMITS, POLICY
-from projekt.spec import build_openapi, render_yaml
+from projekt.spec import build_openapi
 from projekt.web.pages import STATIC_DIR
 from projekt.web.router import install_web_handlers
 
@@ -254,7 +254,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     dry_run_spec(spec)  # after: its header goes on every answer the builder declared
     app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
-    app.state.openapi_yaml = render_yaml(spec).encode()
+    app.state.openapi_spec = spec  # its YAML (about 1 s to render) is made when first asked
     logging.getLogger("projekt").setLevel(settings.log_level.upper())
     logs.install()
     return app

@@ -468,5 +468,15 @@ def _describe_security(operation: dict[str, Any], rule: Rule | None) -> None:
     }
 
 
+def served_yaml(app: FastAPI) -> bytes:
+    """The document as YAML, rendered once, on first use: it is not needed to start serving,
+    and rendering it took most of ``create_app``'s time (every worker, every test app)."""
+    cached: bytes | None = getattr(app.state, "openapi_yaml", None)
+    if cached is None:
+        cached = render_yaml(app.state.openapi_spec).encode()
+        app.state.openapi_yaml = cached
+    return cached
+
+
 def render_yaml(spec: dict[str, Any]) -> str:
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
