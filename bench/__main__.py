@@ -34,6 +34,8 @@ RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("PROJEKT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("PROJEKT_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+# A checkout whose migrations differ (a branch) benches on databases of its own.
+DB_PREFIX = os.environ.get("PROJEKT_BENCH_DB_PREFIX", "projekt_bench")
 
 
 def log(message: str) -> None:
@@ -430,14 +432,14 @@ def main() -> int:
         f"mode={'quick' if quick else 'full'} rounds={rounds} {seconds}s per run, {size:,}/{big:,} issues"
     )
 
-    data = asyncio.run(prepare_pg(f"projekt_bench_{size}", size))
-    data_big = asyncio.run(prepare_pg(f"projekt_bench_{big}", big))
+    data = asyncio.run(prepare_pg(f"{DB_PREFIX}_{size}", size))
+    data_big = asyncio.run(prepare_pg(f"{DB_PREFIX}_{big}", big))
     sqlite_path = ROOT / "var" / f"bench-{size}.db"
     sqlite_path.parent.mkdir(exist_ok=True)
     prepare_sqlite(sqlite_path, size)
 
-    pg_url = "postgresql+asyncpg://" + pg_dsn(f"projekt_bench_{size}").split("://", 1)[1]
-    pg_big = "postgresql+asyncpg://" + pg_dsn(f"projekt_bench_{big}").split("://", 1)[1]
+    pg_url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{size}").split("://", 1)[1]
+    pg_big = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{big}").split("://", 1)[1]
     servers = {
         "ours": ours("ours", pg_url),
         "baseline": Server(
@@ -453,7 +455,7 @@ def main() -> int:
                 "--log-level",
                 "warning",
             ],
-            {"BASELINE_DSN": pg_dsn(f"projekt_bench_{size}")},
+            {"BASELINE_DSN": pg_dsn(f"{DB_PREFIX}_{size}")},
         ),
         "sqlite": ours("sqlite", f"sqlite+aiosqlite:///{sqlite_path}"),
         "two": ours("two", pg_url, workers=2),
