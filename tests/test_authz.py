@@ -82,7 +82,13 @@ RECIPES: dict[str, Recipe] = {
     "update_org": lambda w: ("PATCH", f"/api/orgs/{w.org.id}", {"name": "Renamed"}),
     "delete_org": lambda w: ("DELETE", f"/api/orgs/{w.org.id}", None),
     "create_invitation": lambda w: ("POST", "/api/orgs/invitations", {"role": "member"}),
+    "list_invitations": lambda w: ("GET", "/api/orgs/invitations", None),
     "get_invitation": lambda w: ("GET", f"/api/orgs/invitations/{w.invitation_id}", None),
+    "revoke_invitation": lambda w: (
+        "DELETE",
+        f"/api/orgs/invitations/{w.invitation_id}",
+        None,
+    ),
     "list_team": lambda w: ("GET", "/api/team", None),
     "change_member_role": lambda w: (
         "PATCH",
@@ -256,6 +262,8 @@ def test_documented_rules_are_pinned() -> None:
     assert POLICY["update_org"].min_role is Role.ADMIN
     assert POLICY["change_member_role"].min_role is Role.ADMIN
     assert POLICY["create_invitation"].min_role is Role.ADMIN
+    assert POLICY["list_invitations"].min_role is Role.ADMIN
+    assert POLICY["revoke_invitation"].min_role is Role.ADMIN
 
 
 @dataclass(frozen=True)
