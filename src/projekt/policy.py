@@ -121,6 +121,17 @@ POLICY: dict[str, Rule] = {
     "web_integrations": web(),
     "web_mint_key": web(),
     "web_revoke_key": web(),
+    # Organization → Settings (the pages check the role themselves and show why not)
+    "web_settings_general": web(),
+    "web_update_org": web(),
+    "web_delete_org": web(),
+    "web_people": web(),
+    "web_invite": web(),
+    "web_change_role": web(),
+    "web_remove_member": web(),
+    "web_revoke_invitation": web(),
+    "web_join_page": web(),
+    "web_join": web(),
 }
 
 
@@ -146,6 +157,7 @@ LIMITS: dict[str, Limit] = {
     "create_org": ORG_CREATE,
     "web_create_org": ORG_CREATE,
     "create_invitation": INVITATION,
+    "web_invite": INVITATION,
     "search_orgs": SEARCH,
     "search_crossorg_orgs": SEARCH,
     "search_people": SEARCH,
