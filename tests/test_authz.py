@@ -64,6 +64,13 @@ RECIPES: dict[str, Recipe] = {
     "openapi_json": lambda w: ("GET", "/openapi.json", None),
     "openapi_yaml": lambda w: ("GET", "/openapi.yaml", None),
     "metrics": lambda w: ("GET", "/metrics", None),
+    "developers_index": lambda w: ("GET", "/developers/", None),
+    "developers_page": lambda w: ("GET", "/developers/quickstart.html", None),
+    "developers_markdown": lambda w: ("GET", "/developers/quickstart.md", None),
+    "developers_reference": lambda w: ("GET", "/developers/reference.html", None),
+    "developers_asset": lambda w: ("GET", "/developers/assets/reference.js", None),
+    "llms_index": lambda w: ("GET", "/llms.txt", None),
+    "llms_full": lambda w: ("GET", "/llms-full.txt", None),
     "signup": lambda w: (
         "POST",
         "/api/auth/signup",

@@ -109,6 +109,14 @@ POLICY: dict[str, Rule] = {
     "authorize_decision": web(),
     "token": public(),
     "revoke": public(),
+    # the developer portal: public documentation (issue 20)
+    "developers_index": public(),
+    "developers_reference": public(),
+    "developers_asset": public(),
+    "developers_markdown": public(),
+    "developers_page": public(),
+    "llms_index": public(),
+    "llms_full": public(),
     # web pages check the session themselves and redirect to sign-in
     "web_signup_page": public(),
     "web_signup": public(),
