@@ -64,6 +64,13 @@ RECIPES: dict[str, Recipe] = {
     "openapi_json": lambda w: ("GET", "/openapi.json", None),
     "openapi_yaml": lambda w: ("GET", "/openapi.yaml", None),
     "metrics": lambda w: ("GET", "/metrics", None),
+    "developers_index": lambda w: ("GET", "/developers/", None),
+    "developers_page": lambda w: ("GET", "/developers/quickstart.html", None),
+    "developers_markdown": lambda w: ("GET", "/developers/quickstart.md", None),
+    "developers_reference": lambda w: ("GET", "/developers/reference.html", None),
+    "developers_asset": lambda w: ("GET", "/developers/assets/reference.js", None),
+    "llms_index": lambda w: ("GET", "/llms.txt", None),
+    "llms_full": lambda w: ("GET", "/llms-full.txt", None),
     "signup": lambda w: (
         "POST",
         "/api/auth/signup",
@@ -82,7 +89,13 @@ RECIPES: dict[str, Recipe] = {
     "update_org": lambda w: ("PATCH", f"/api/orgs/{w.org.id}", {"name": "Renamed"}),
     "delete_org": lambda w: ("DELETE", f"/api/orgs/{w.org.id}", None),
     "create_invitation": lambda w: ("POST", "/api/orgs/invitations", {"role": "member"}),
+    "list_invitations": lambda w: ("GET", "/api/orgs/invitations", None),
     "get_invitation": lambda w: ("GET", f"/api/orgs/invitations/{w.invitation_id}", None),
+    "revoke_invitation": lambda w: (
+        "DELETE",
+        f"/api/orgs/invitations/{w.invitation_id}",
+        None,
+    ),
     "list_team": lambda w: ("GET", "/api/team", None),
     "change_member_role": lambda w: (
         "PATCH",
@@ -256,6 +269,8 @@ def test_documented_rules_are_pinned() -> None:
     assert POLICY["update_org"].min_role is Role.ADMIN
     assert POLICY["change_member_role"].min_role is Role.ADMIN
     assert POLICY["create_invitation"].min_role is Role.ADMIN
+    assert POLICY["list_invitations"].min_role is Role.ADMIN
+    assert POLICY["revoke_invitation"].min_role is Role.ADMIN
 
 
 @dataclass(frozen=True)
@@ -413,8 +428,13 @@ async def test_matrix(app: FastAPI, people: dict[str, Person], route: str, who: 
 
 
 def _takes_ids(app: FastAPI) -> list[str]:
+    # Public routes (the developer portal's pages) take names, not any org's ids.
     return sorted(
-        route.name for route in route_table(app) if "{" in route.path and route.name in RECIPES
+        route.name
+        for route in route_table(app)
+        if "{" in route.path
+        and route.name in RECIPES
+        and POLICY[route.name].audience is not Audience.PUBLIC
     )
 
 

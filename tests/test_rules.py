@@ -130,7 +130,7 @@ def test_every_list_route_uses_the_list_mechanism(app: FastAPI) -> None:
         "list_team", "list_orgs", "list_my_orgs", "list_api_keys", "list_comments",
         "issue_activity", "list_project_members", "list_milestones", "search_orgs",
         "search_crossorg_orgs", "search_people", "palette_search", "list_projects",
-        "list_issues", "list_sprints",
+        "list_issues", "list_sprints", "list_invitations",
     }  # fmt: skip
 
 
@@ -275,6 +275,7 @@ TAG_SOURCES: dict[str, TagSource] = {
         _viewer_in_team,
     ),
     "revoke_api_key": lambda w: (f"/api/api-keys/{w.key_id}", None),
+    "revoke_invitation": lambda w: (f"/api/orgs/invitations/{w.invitation_id}", None),
     "remove_project_member": lambda w: (
         f"/api/projects/{w.project_id}/members/{w.org.members[Role.VIEWER].user_id}",
         None,
@@ -288,7 +289,7 @@ def test_every_write_of_an_existing_resource_takes_if_match(app: FastAPI) -> Non
     assert names - set(TAG_SOURCES) == set(), "say where a client reads the tag it sends"
     assert names >= {
         "edit_comment", "delete_comment", "update_org", "delete_org", "change_member_role",
-        "remove_member", "revoke_api_key", "remove_project_member",
+        "remove_member", "revoke_api_key", "remove_project_member", "revoke_invitation",
     }  # fmt: skip
 
 

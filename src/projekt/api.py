@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from projekt import health
 from projekt.api_keys.router import router as api_keys_router
 from projekt.auth.router import router as auth_router
+from projekt.developers.router import router as developers_router
 from projekt.issues.router import router as issues_router
 from projekt.milestones.router import router as milestones_router
 from projekt.oauth.router import router as oauth_router
@@ -29,4 +30,5 @@ ROUTERS: list[APIRouter] = [
     api_keys_router,
     search_router,
     web_router,
+    developers_router,
 ]

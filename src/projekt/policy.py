@@ -36,7 +36,9 @@ POLICY: dict[str, Rule] = {
     "update_org": path_org(Role.ADMIN),
     "delete_org": path_org(Role.OWNER),
     "create_invitation": org(Role.ADMIN),
+    "list_invitations": org(Role.ADMIN),
     "get_invitation": org(Role.ADMIN),
+    "revoke_invitation": org(Role.ADMIN),
     "list_team": org(Role.VIEWER),
     "change_member_role": org(Role.ADMIN),
     "remove_member": org(Role.ADMIN),
@@ -107,6 +109,14 @@ POLICY: dict[str, Rule] = {
     "authorize_decision": web(),
     "token": public(),
     "revoke": public(),
+    # the developer portal: public documentation (issue 20)
+    "developers_index": public(),
+    "developers_reference": public(),
+    "developers_asset": public(),
+    "developers_markdown": public(),
+    "developers_page": public(),
+    "llms_index": public(),
+    "llms_full": public(),
     # web pages check the session themselves and redirect to sign-in
     "web_signup_page": public(),
     "web_signup": public(),
@@ -119,6 +129,17 @@ POLICY: dict[str, Rule] = {
     "web_integrations": web(),
     "web_mint_key": web(),
     "web_revoke_key": web(),
+    # Organization → Settings (the pages check the role themselves and show why not)
+    "web_settings_general": web(),
+    "web_update_org": web(),
+    "web_delete_org": web(),
+    "web_people": web(),
+    "web_invite": web(),
+    "web_change_role": web(),
+    "web_remove_member": web(),
+    "web_revoke_invitation": web(),
+    "web_join_page": web(),
+    "web_join": web(),
 }
 
 
@@ -144,6 +165,7 @@ LIMITS: dict[str, Limit] = {
     "create_org": ORG_CREATE,
     "web_create_org": ORG_CREATE,
     "create_invitation": INVITATION,
+    "web_invite": INVITATION,
     "search_orgs": SEARCH,
     "search_crossorg_orgs": SEARCH,
     "search_people": SEARCH,

@@ -31,3 +31,10 @@ class InvalidInvitation(NotFound):
 
 class InvitationNotFound(NotFound):
     code, message = "invitation_not_found", "No such invitation in this organization."
+
+
+class InvitationUsed(Conflict):
+    code, message = (
+        "invitation_used",
+        "This invitation was already used; remove the member instead.",
+    )

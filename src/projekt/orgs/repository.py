@@ -103,6 +103,14 @@ class MembershipRepository(OrgScopedRepository[Membership]):
 class InvitationRepository(OrgScopedRepository[Invitation]):
     model = Invitation
 
+    async def listing(self) -> list[Invitation]:
+        stmt = self.select().order_by(Invitation.created_at.desc(), Invitation.id)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def remove(self, invitation: Invitation) -> None:
+        await self.session.delete(invitation)
+        await self.session.flush()
+
 
 async def invitation_by_code_hash(repo: Repository[Any], code_hash: str) -> Invitation | None:
     """Joining happens before the invitee belongs to any org, so this lookup is unscoped."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.context import Role
@@ -25,6 +25,7 @@ from projekt.orgs.errors import (
     AlreadyMember,
     InvalidInvitation,
     InvitationNotFound,
+    InvitationUsed,
     LastOwner,
     MemberNotFound,
     OrgNotFound,
@@ -35,6 +36,7 @@ from projekt.orgs.schemas import (
     InvitationCreate,
     InvitationInfo,
     InvitationRead,
+    InvitationStatus,
     Joined,
     JoinIn,
     MeOrgs,
@@ -53,6 +55,10 @@ OrgList = Annotated[ListQuery, Depends(list_params("name", "slug", default="name
 MeOrgList = Annotated[ListQuery, Depends(list_params("org_name", "org_slug", default="org_name"))]
 TeamList = Annotated[
     ListQuery, Depends(list_params("name", "email", "role", "joined_at", default="joined_at"))
+]
+InvitationList = Annotated[
+    ListQuery,
+    Depends(list_params("created_at", "expires_at", "email", "role", default="-created_at")),
 ]
 # Search hits come best match first (the service's order), so sort is offered on the name only.
 PeopleList = Annotated[ListQuery, Depends(list_params("name", "email", default="name"))]
@@ -107,15 +113,53 @@ async def create_invitation(
 
 
 @router.get(
+    "/api/orgs/invitations",
+    response_model=list[InvitationInfo],
+    responses=errors(*IN_ORG, *ROLE, *PAGED, ValidationFailed),
+)
+async def list_invitations(
+    ctx: OrgDep,
+    listed: InvitationList,
+    orgs: OrgServiceDep,
+    state: Annotated[
+        InvitationStatus | None,
+        Query(alias="status", description="Only invitations in this state."),
+    ] = None,
+) -> Response:
+    """The organization's invitations, newest first (never their codes)."""
+    return listed.respond(*listed.page_of(await orgs.invitations(ctx, state)))
+
+
+@router.get(
     "/api/orgs/invitations/{invitation_id}",
     response_model=InvitationInfo,
     responses=errors(*IN_ORG, *ROLE, InvitationNotFound, ValidationFailed),
 )
-async def get_invitation(
-    invitation_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep
-) -> InvitationInfo:
+async def get_invitation(invitation_id: uuid.UUID, ctx: OrgDep, orgs: OrgServiceDep) -> Response:
     """An invitation of the organization: who, which role, until when, used or not."""
-    return await orgs.invitation(ctx, invitation_id)
+    invitation = await orgs.invitation(ctx, invitation_id)
+    return _json(invitation, invitation.etag)
+
+
+@router.delete(
+    "/api/orgs/invitations/{invitation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(
+        *IN_ORG,
+        *ROLE,
+        *SESSION_WRITE,
+        InvitationNotFound,
+        InvitationUsed,
+        PreconditionFailed,
+        ValidationFailed,
+    ),
+)
+async def revoke_invitation(
+    invitation_id: uuid.UUID, if_match: IfMatchDep, ctx: OrgDep, orgs: OrgServiceDep
+) -> Response:
+    """Revoke an unused invitation; its code stops working at once."""
+    await orgs.revoke_invitation(ctx, invitation_id, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -83,15 +83,22 @@ class InvitationRead(OutputModel):
     email: str | None
 
 
+InvitationStatus = Literal["pending", "used", "expired"]
+
+
 class InvitationInfo(OutputModel):
     """An invitation as the org sees it later: its code is never shown again."""
 
     id: uuid.UUID
     email: str | None
     role: Role
+    status: InvitationStatus = Field(
+        description="pending (may still be used), used, or expired (never used in time)."
+    )
     created_at: Timestamp
     expires_at: Timestamp
     used_at: Timestamp | None
+    etag: str = Field(description="The invitation's ETag, for If-Match on its revocation.")
 
 
 class JoinIn(InputModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from projekt.orgs.errors import (
     AlreadyMember,
     InvalidInvitation,
     InvitationNotFound,
+    InvitationUsed,
     LastOwner,
     MemberNotFound,
     OrgNotFound,
@@ -37,6 +38,7 @@ from projekt.orgs.schemas import (
     InvitationCreate,
     InvitationInfo,
     InvitationRead,
+    InvitationStatus,
     Joined,
     MeOrg,
     MeOrgs,
@@ -73,6 +75,17 @@ def org_etag(org: Org) -> str:
 def membership_etag(membership: Membership) -> str:
     """A member's validator: the role is the one thing a member's update changes."""
     return version_etag("membership", membership.id, membership.role)
+
+
+def invitation_status(invitation: Invitation, now: datetime) -> InvitationStatus:
+    if invitation.used_at is not None:
+        return "used"
+    return "expired" if invitation.expires_at <= now else "pending"
+
+
+def invitation_etag(invitation: Invitation, now: datetime) -> str:
+    """An invitation's validator: its status is the one thing of it that changes."""
+    return version_etag("invitation", invitation.id, invitation_status(invitation, now))
 
 
 def slugify(name: str) -> str:
@@ -308,7 +321,31 @@ class OrgService:
         found = await InvitationRepository(self.session, ctx.org_id).get(invitation_id)
         if found is None:
             raise InvitationNotFound()
-        return InvitationInfo.model_validate(found)
+        return _invitation_info(found, self.services.clock.now())
+
+    async def invitations(
+        self, ctx: OrgContext, status: InvitationStatus | None = None
+    ) -> list[InvitationInfo]:
+        """The org's invitations, newest first (optionally only those of one status)."""
+        now = self.services.clock.now()
+        rows = await InvitationRepository(self.session, ctx.org_id).listing()
+        found = [_invitation_info(row, now) for row in rows]
+        return [i for i in found if status is None or i.status == status]
+
+    async def revoke_invitation(
+        self, ctx: OrgContext, invitation_id: uuid.UUID, if_match: IfMatch
+    ) -> None:
+        """Delete an unused invitation: its code stops working at once."""
+        invitations = InvitationRepository(self.session, ctx.org_id)
+        # Locked, so a join with this code either ran before (used: 409) or finds nothing.
+        found = await invitations.get_for_update(invitation_id, deleting=True)
+        if found is None:
+            raise InvitationNotFound()
+        now = self.services.clock.now()
+        if_match.check(invitation_etag(found, now))
+        if found.used_at is not None:
+            raise InvitationUsed()
+        await invitations.remove(found)
 
     async def join(self, user_id: uuid.UUID, code: str) -> Joined:
         invitation = await invitation_by_code_hash(self.orgs, digest(code))
@@ -356,6 +393,19 @@ def _check_may_manage(actor: Role, target: Role | None, new_role: Role | None) -
         return
     if target is Role.OWNER or new_role is Role.OWNER or not actor.at_least(Role.ADMIN):
         raise RoleNotGrantable()
+
+
+def _invitation_info(invitation: Invitation, now: datetime) -> InvitationInfo:
+    return InvitationInfo(
+        id=invitation.id,
+        email=invitation.email,
+        role=Role(invitation.role),
+        status=invitation_status(invitation, now),
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        used_at=invitation.used_at,
+        etag=invitation_etag(invitation, now),
+    )
 
 
 def _org_read(org: Org, role: Role) -> OrgRead:

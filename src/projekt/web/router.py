@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -15,15 +16,18 @@ from projekt.auth.cookies import clear_session_cookies, set_session_cookies
 from projekt.auth.schemas import SignupIn
 from projekt.auth.service import AuthService
 from projekt.config import Settings
+from projekt.core.conditional import IfMatch
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
-from projekt.core.errors import AppError
-from projekt.orgs.schemas import OrgCreate
+from projekt.core.errors import AppError, PreconditionFailed
+from projekt.orgs.schemas import InvitationCreate, OrgCreate, OrgUpdate, RoleChange
 from projekt.orgs.service import OrgService, find_membership
 from projekt.web.origin import require_same_origin
 from projekt.web.pages import org_cookie_name, page
 
 INTEGRATIONS = "/app/organization/settings/general/integraciones"
+GENERAL = "/app/organization/settings/general"
+PEOPLE = "/app/organization/settings/people"
 
 # Every form of these pages, present and future, is checked for where it was posted from.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
@@ -152,13 +156,23 @@ async def web_home(
     orgs = OrgService(session, services)
     me = await AuthService(session, services).get_user(principal.user_id)
     current = await _current_org(request, principal, session)
-    return page(
-        request,
-        "home.html",
-        me=me,
-        orgs=(await orgs.me_orgs(principal)).orgs,
-        current=current,
+    listing = (await orgs.me_orgs(principal)).orgs
+    chosen = False
+    if current is None and len(listing) == 1:
+        # One org: it is the current one, no "Switch" first (issue 20).
+        only = listing[0]
+        current = OrgContext(principal, only.org_id, only.role, only.employee_id)
+        chosen = True
+    response = page(
+        request, "home.html", me=me, orgs=listing, current=current, role=_role_of(current)
     )
+    if chosen and current is not None:
+        _set_org_cookie(response, current.org_id, services.settings)
+    return response
+
+
+def _role_of(ctx: OrgContext | None) -> Role | None:
+    return ctx.role if ctx is not None else None
 
 
 @router.post("/app/orgs")
@@ -198,6 +212,11 @@ async def web_switch_org(
 
 def _switch_to(org_id: uuid.UUID, settings: Settings) -> Response:
     response = RedirectResponse("/app", status_code=303)
+    _set_org_cookie(response, org_id, settings)
+    return response
+
+
+def _set_org_cookie(response: Response, org_id: uuid.UUID, settings: Settings) -> None:
     response.set_cookie(
         org_cookie_name(settings),
         str(org_id),
@@ -206,7 +225,6 @@ def _switch_to(org_id: uuid.UUID, settings: Settings) -> Response:
         httponly=True,
         secure=settings.secure_cookies,
     )
-    return response
 
 
 # -- Organization → Settings → General → Integraciones ---------------------------------------
@@ -230,16 +248,22 @@ async def _integrations(
     ctx = await _current_org(request, principal, session)
     if ctx is None:
         return RedirectResponse("/app", status_code=303)
-    keys = await ApiKeyService(session, services).listing(ctx, everyone=False)
-    org = await OrgService(session, services).get_org(ctx)
-    return page(
+    admin = ctx.role.at_least(Role.ADMIN)
+    # Admins see and revoke every key of the org (the API's ?all=true); others their own.
+    keys = await ApiKeyService(session, services).listing(ctx, everyone=admin)
+    owners = {m.user_id: m.name for m in await OrgService(session, services).team(ctx)}
+    return await _org_page(
         request,
+        principal,
+        session,
+        services,
+        ctx,
         "integraciones.html",
         status_code,
-        org=org,
-        role=ctx.role,
         may_mint=ctx.role.at_least(Role.MANAGER),
         keys=keys,
+        everyone=admin,
+        owners=owners,
         **extra,
     )
 
@@ -295,6 +319,302 @@ async def web_revoke_key(
             request, principal, session, services, exc.status, error=exc.message
         )
     return RedirectResponse(INTEGRATIONS, status_code=303)
+
+
+# -- Organization → Settings: General and People (issue 20) --------------------------------
+# The admin's pages. Each form posts to a route of its own and runs the same service as the
+# API; a refusal the service decides (the last owner, a stale form) is shown on the page.
+
+
+async def _org_page(
+    request: Request,
+    principal: Principal,
+    session: SessionDep,
+    services: ServicesDep,
+    ctx: OrgContext,
+    template: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    """A page of the current org, with the header every page keeps (name, org, sign-out)."""
+    me = await AuthService(session, services).get_user(principal.user_id)
+    org, org_tag = await OrgService(session, services).get_org_tagged(ctx)
+    return page(
+        request,
+        template,
+        status_code,
+        me=me,
+        org=org,
+        org_etag=org_tag,
+        role=ctx.role,
+        current=ctx,
+        **extra,
+    )
+
+
+async def _admin_ctx(
+    request: Request, principal: Principal, session: SessionDep, services: ServicesDep
+) -> OrgContext | Response:
+    """The current org if the caller administers it; else where to send them instead."""
+    ctx = await _current_org(request, principal, session)
+    if ctx is None:
+        return RedirectResponse("/app", status_code=303)
+    if not ctx.role.at_least(Role.ADMIN):
+        return await _org_page(
+            request,
+            principal,
+            session,
+            services,
+            ctx,
+            "denied.html",
+            403,
+            error=f"Your role here is {ctx.role.value}: only admins and owners manage "
+            "the organization's settings and people.",
+        )
+    return ctx
+
+
+@router.get(GENERAL)
+async def web_settings_general(
+    request: Request, principal: WebPrincipal, session: SessionDep, services: ServicesDep
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    saved = request.query_params.get("saved") == "1"
+    return await _org_page(
+        request, principal, session, services, ctx, "settings_general.html", saved=saved
+    )
+
+
+@router.post(GENERAL)
+async def web_update_org(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    name: Annotated[str, Form()],
+    slug: Annotated[str, Form()],
+    etag: Annotated[str, Form()] = "",
+    discoverable: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    try:
+        data = OrgUpdate(name=name, slug=slug, discoverable=discoverable == "on")
+        await OrgService(session, services).update_org(ctx, data, _form_if_match(etag))
+    except (AppError, ValueError) as exc:
+        status_code, message = _failure(exc)
+        return await _org_page(
+            request, principal, session, services, ctx, "settings_general.html", status_code,
+            error=message,
+        )  # fmt: skip
+    return RedirectResponse(f"{GENERAL}?saved=1", status_code=303)
+
+
+@router.post(f"{GENERAL}/delete")
+async def web_delete_org(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    confirm: Annotated[str, Form()] = "",
+    etag: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    orgs = OrgService(session, services)
+    org = await orgs.get_org(ctx)
+    problem = None
+    if ctx.role is not Role.OWNER:
+        problem = (403, "Only owners can delete the organization.")
+    elif confirm.strip() != org.slug:
+        problem = (422, f"Type the organization's slug, {org.slug}, to confirm.")
+    else:
+        try:
+            await orgs.delete_org(ctx, _form_if_match(etag))
+        except AppError as exc:
+            problem = _failure(exc)
+    if problem is not None:
+        return await _org_page(
+            request, principal, session, services, ctx, "settings_general.html", problem[0],
+            error=problem[1],
+        )  # fmt: skip
+    response = RedirectResponse("/app", status_code=303)
+    response.delete_cookie(
+        org_cookie_name(services.settings), path="/", secure=services.settings.secure_cookies
+    )
+    return response
+
+
+async def _people(
+    request: Request,
+    principal: Principal,
+    session: SessionDep,
+    services: ServicesDep,
+    ctx: OrgContext,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    orgs = OrgService(session, services)
+    return await _org_page(
+        request,
+        principal,
+        session,
+        services,
+        ctx,
+        "people.html",
+        status_code,
+        team=await orgs.team(ctx),
+        invitations=await orgs.invitations(ctx, "pending"),
+        roles=[r.value for r in Role],
+        **extra,
+    )
+
+
+@router.get(PEOPLE)
+async def web_people(
+    request: Request, principal: WebPrincipal, session: SessionDep, services: ServicesDep
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    return await _people(request, principal, session, services, ctx)
+
+
+@router.post(f"{PEOPLE}/invite")
+async def web_invite(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    role: Annotated[str, Form()],
+    email: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    try:
+        data = InvitationCreate.model_validate({"email": email.strip() or None, "role": role})
+        invited = await OrgService(session, services).invite(ctx, data)
+    except (AppError, ValueError) as exc:
+        status_code, message = _failure(exc)
+        return await _people(request, principal, session, services, ctx, status_code, error=message)
+    link = f"{str(request.base_url).rstrip('/')}/app/join?{urlencode({'code': invited.code})}"
+    return await _people(
+        request, principal, session, services, ctx, 201, invited=invited, join_link=link
+    )
+
+
+@router.post(f"{PEOPLE}/{{employee_id}}/role")
+async def web_change_role(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    employee_id: uuid.UUID,
+    role: Annotated[str, Form()],
+    etag: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    try:
+        new_role = RoleChange.model_validate({"role": role}).role
+        await OrgService(session, services).change_role(
+            ctx, employee_id, Role(new_role), _form_if_match(etag)
+        )
+    except (AppError, ValueError) as exc:
+        status_code, message = _failure(exc)
+        return await _people(request, principal, session, services, ctx, status_code, error=message)
+    return RedirectResponse(PEOPLE, status_code=303)
+
+
+@router.post(f"{PEOPLE}/{{employee_id}}/remove")
+async def web_remove_member(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    employee_id: uuid.UUID,
+    etag: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    try:
+        await OrgService(session, services).remove_member(ctx, employee_id, _form_if_match(etag))
+    except AppError as exc:
+        status_code, message = _failure(exc)
+        return await _people(request, principal, session, services, ctx, status_code, error=message)
+    if employee_id == ctx.membership_id:  # they left: the org is no longer theirs to show
+        return RedirectResponse("/app", status_code=303)
+    return RedirectResponse(PEOPLE, status_code=303)
+
+
+@router.post(f"{PEOPLE}/invitations/{{invitation_id}}/revoke")
+async def web_revoke_invitation(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    invitation_id: uuid.UUID,
+    etag: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    try:
+        await OrgService(session, services).revoke_invitation(
+            ctx, invitation_id, _form_if_match(etag)
+        )
+    except AppError as exc:
+        status_code, message = _failure(exc)
+        return await _people(request, principal, session, services, ctx, status_code, error=message)
+    return RedirectResponse(PEOPLE, status_code=303)
+
+
+@router.get("/app/join")
+async def web_join_page(
+    request: Request, principal: WebPrincipal, session: SessionDep, services: ServicesDep
+) -> Response:
+    me = await AuthService(session, services).get_user(principal.user_id)
+    return page(request, "join.html", me=me, code=request.query_params.get("code", ""))
+
+
+@router.post("/app/join")
+async def web_join(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    code: Annotated[str, Form()],
+) -> Response:
+    try:
+        joined = await OrgService(session, services).join(principal.user_id, code.strip())
+    except AppError as exc:
+        me = await AuthService(session, services).get_user(principal.user_id)
+        return page(request, "join.html", exc.status, me=me, code=code, error=exc.message)
+    return _switch_to(joined.org_id, services.settings)
+
+
+def _form_if_match(etag: str) -> IfMatch:
+    """A form carries the ETag of what it showed: a change made meanwhile answers 412."""
+    return IfMatch.parse(etag) if etag else IfMatch()
+
+
+def _failure(exc: AppError | ValueError) -> tuple[int, str]:
+    if isinstance(exc, PreconditionFailed):
+        return exc.status, "Someone changed this meanwhile. The page now shows what is current."
+    if isinstance(exc, AppError):
+        detail = "; ".join(m for msgs in (exc.errors or {}).values() for m in msgs)
+        return exc.status, detail or exc.message
+    return 422, _first_message(exc)
+
+
+# -- end of Organization → Settings ----------------------------------------------------------
 
 
 def _end_of_day(value: str) -> datetime:

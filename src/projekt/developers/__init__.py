@@ -1,0 +1,1 @@
+"""The developer portal: /developers/ pages, /llms.txt and the interactive API reference."""
