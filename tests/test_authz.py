@@ -40,6 +40,8 @@ class World:
     sprint_id: uuid.UUID
     milestone_id: uuid.UUID
     invitation_id: uuid.UUID
+    time_entry_id: uuid.UUID  # the owner's logged time
+    timer_id: uuid.UUID  # the owner's running timer, on the issue
 
 
 def _project_key() -> str:
@@ -239,10 +241,57 @@ RECIPES: dict[str, Recipe] = {
         f"/api/projects/{w.project_id}/milestones/{w.milestone_id}",
         None,
     ),
+    "log_issue_time": lambda w: (
+        "POST",
+        f"/api/projects/{w.project_id}/issues/{w.issue_id}/time-entries",
+        {"duration_minutes": 30, "date": "2026-01-05"},
+    ),
+    "start_issue_timer": lambda w: (
+        "POST",
+        f"/api/projects/{w.project_id}/issues/{w.issue_id}/time-entries/timer-start",
+        None,
+    ),
+    "stop_issue_timer": lambda w: (
+        "POST",
+        f"/api/projects/{w.project_id}/issues/{w.issue_id}/time-entries/timer-stop",
+        {"description": "Done"},
+    ),
+    "issue_time_summary": lambda w: (
+        "GET",
+        f"/api/projects/{w.project_id}/issues/{w.issue_id}/time-summary",
+        None,
+    ),
+    "list_time_entries": lambda w: ("GET", "/api/time-entries", None),
+    "create_time_entry": lambda w: (
+        "POST",
+        "/api/time-entries",
+        {"minutes": 15, "entry_date": "2026-01-06", "project_id": str(w.project_id)},
+    ),
+    "start_timer": lambda w: (
+        "POST",
+        "/api/time-entries/start",
+        {"project_id": str(w.project_id), "issue_id": str(w.issue_id)},
+    ),
+    "active_timer": lambda w: ("GET", "/api/time-entries/active", None),
+    "time_summary": lambda w: ("GET", "/api/time-entries/summary?group_by=user", None),
+    "timesheet": lambda w: ("GET", "/api/timesheets?week=2026-W02", None),
+    "get_time_entry": lambda w: ("GET", f"/api/time-entries/{w.time_entry_id}", None),
+    "replace_time_entry": lambda w: (
+        "PUT",
+        f"/api/time-entries/{w.time_entry_id}",
+        {"minutes": 20},
+    ),
+    "update_time_entry": lambda w: (
+        "PATCH",
+        f"/api/time-entries/{w.time_entry_id}",
+        {"description": "Changed"},
+    ),
+    "delete_time_entry": lambda w: ("DELETE", f"/api/time-entries/{w.time_entry_id}", None),
+    "stop_time_entry": lambda w: ("POST", f"/api/time-entries/{w.timer_id}/stop", None),
 }
 
 # A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
-RESOURCE_DENIALS = {"not_comment_author"}
+RESOURCE_DENIALS = {"not_comment_author", "not_your_entry"}
 
 # Web pages answer a redirect to sign-in instead of 401; they are checked in tests/web and
 # tests/oauth (the consent page).
@@ -356,6 +405,15 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         "/api/orgs/invitations", json={"role": "member"}, headers=headers
     )
     invitation_id = uuid.UUID(invitation.json()["id"])
+    logged = await owner.client.post(
+        f"/api/projects/{project.id}/issues/{issue_id}/time-entries",
+        json={"duration_minutes": 45, "date": "2026-01-05"},
+        headers=headers,
+    )
+    timer = await owner.client.post(
+        f"/api/projects/{project.id}/issues/{issue_id}/time-entries/timer-start",
+        headers=headers,
+    )
     return World(
         org,
         key_id,
@@ -366,6 +424,8 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         sprint_id,
         milestone_id,
         invitation_id,
+        uuid.UUID(logged.json()["id"]),
+        uuid.UUID(timer.json()["timer_id"]),
     )
 
 
@@ -489,6 +549,7 @@ async def snapshot(factory: Factory, world: World) -> str:
             "issue_activity",
             "sprints",
             "milestones",
+            "time_entries",
         ):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(
@@ -520,7 +581,8 @@ def _takes_json_object(recipe: Recipe) -> bool:
     world = SimpleNamespace(
         org=org, login_email="x@example.test",
         **{k: uuid.uuid4() for k in ("key_id", "project_id", "issue_id", "comment_id",
-                                     "sprint_id", "milestone_id", "invitation_id")},
+                                     "sprint_id", "milestone_id", "invitation_id",
+                                     "time_entry_id", "timer_id")},
     )  # fmt: skip
     return isinstance(recipe(world)[2], dict)  # type: ignore[arg-type]
 

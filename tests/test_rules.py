@@ -274,6 +274,12 @@ TAG_SOURCES: dict[str, TagSource] = {
         ("change_member_role", "remove_member"),
         _viewer_in_team,
     ),
+    **dict.fromkeys(
+        ("replace_time_entry", "update_time_entry", "delete_time_entry"),
+        lambda w: (f"/api/time-entries/{w.time_entry_id}", None),
+    ),
+    "stop_time_entry": lambda w: (f"/api/time-entries/{w.timer_id}", None),
+    "stop_issue_timer": lambda w: ("/api/time-entries/active", None),
     "revoke_api_key": lambda w: (f"/api/api-keys/{w.key_id}", None),
     "revoke_invitation": lambda w: (f"/api/orgs/invitations/{w.invitation_id}", None),
     "remove_project_member": lambda w: (
@@ -327,6 +333,17 @@ async def test_a_stale_if_match_is_412_and_writes_nothing(
 # RFC 7591 registration answers the client's metadata; there is no client configuration
 # endpoint to point at (RFC 7592 is not implemented).
 NO_LOCATION = {"register_client"}
+# What must happen before a create can answer 201 in a world where the resource already
+# exists: one running timer per person, so a timer start first stops the caller's timer.
+PREPARE: dict[str, Callable[[World], tuple[str, str]]] = {
+    **dict.fromkeys(
+        ("start_issue_timer", "start_timer"),
+        lambda w: (
+            "POST",
+            f"/api/projects/{w.project_id}/issues/{w.issue_id}/time-entries/timer-stop",
+        ),
+    ),
+}
 
 
 def creating_routes(app: FastAPI) -> list[str]:
@@ -359,6 +376,8 @@ async def test_every_201_has_a_location_that_a_get_follows(
             who = keyed if credential == "pat" else caller
             if name == "signup":  # signs a new person in: follow with that session
                 who = Caller(factory.client(), {})
+            if name in PREPARE:
+                await who.request(*PREPARE[name](world), None)
             created = await who.request(method, path, body)
             if created.status_code == 403 and created.json()["code"] == "token_forbidden":
                 continue  # the route refuses keys (API.md §3); the session leg covers it

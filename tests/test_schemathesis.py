@@ -58,6 +58,15 @@ NOT_GENERATABLE = {
     "update_sprint",
     "complete_sprint",
     "mint_api_key",
+    # time is logged on a day that has begun and fits in its 24 hours, in a project of the
+    # org; one timer runs per person; week 53 exists in some years only
+    "log_issue_time",
+    "create_time_entry",
+    "replace_time_entry",
+    "update_time_entry",
+    "start_timer",
+    "start_issue_timer",
+    "timesheet",
     # a code, client or token of the protocol is 400 unless it was issued (RFC 6749 §5.2)
     "authorize_page",
     "authorize_decision",

@@ -13,6 +13,7 @@ from projekt.orgs.router import router as orgs_router
 from projekt.projects.router import router as projects_router
 from projekt.search.router import router as search_router
 from projekt.sprints.router import router as sprints_router
+from projekt.time_tracking.router import router as time_router
 from projekt.web.router import router as web_router
 
 # The busiest routes first: a request is matched against the routes in this order. They are
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     projects_router,
     sprints_router,
     milestones_router,
+    time_router,
     health.router,
     auth_router,
     oauth_router,

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_active_keys_per_user_org: int = Field(default=20, ge=1, le=1000)
     # A sprint's burndown and capacity do work per day of the sprint: its length is bounded.
     max_sprint_days: int = Field(default=366, ge=1, le=3660)
+    # A timer left running longer stops at this limit, its entry marked auto_stopped.
+    timer_limit_hours: int = Field(default=12, ge=1, le=24)
     # argon2id: argon2-cffi's default profile (t=3, m=64 MiB, p=4) unless tests ask for "cheap".
     password_hash_profile: Literal["default", "cheap"] = "default"
     # OAuth 2.1: codes live a minute; access tokens an hour; refresh tokens rotate, with a grace

@@ -10,6 +10,7 @@ from projekt.oauth import models as oauth_models
 from projekt.orgs import models as orgs_models
 from projekt.projects import models as projects_models
 from projekt.sprints import models as sprints_models
+from projekt.time_tracking import models as time_tracking_models
 
 __all__ = [
     "Base",
@@ -22,6 +23,7 @@ __all__ = [
     "orgs_models",
     "projects_models",
     "sprints_models",
+    "time_tracking_models",
 ]
 
 metadata = Base.metadata

@@ -100,6 +100,23 @@ POLICY: dict[str, Rule] = {
     "replace_milestone": org(Role.MANAGER),
     "update_milestone": org(Role.MANAGER),
     "delete_milestone": org(Role.MANAGER),
+    # time tracking: members log and change their own time (the service refuses another's
+    # entry below manager); everyone who sees a project reads the time logged on it
+    "log_issue_time": org(Role.MEMBER),
+    "start_issue_timer": org(Role.MEMBER),
+    "stop_issue_timer": org(Role.MEMBER),
+    "issue_time_summary": org(Role.VIEWER),
+    "list_time_entries": org(Role.VIEWER),
+    "create_time_entry": org(Role.MEMBER),
+    "start_timer": org(Role.MEMBER),
+    "active_timer": org(Role.VIEWER),
+    "time_summary": org(Role.VIEWER),
+    "timesheet": org(Role.VIEWER),
+    "get_time_entry": org(Role.VIEWER),
+    "replace_time_entry": org(Role.MEMBER),
+    "update_time_entry": org(Role.MEMBER),
+    "delete_time_entry": org(Role.MEMBER),
+    "stop_time_entry": org(Role.MEMBER),
     # OAuth 2.1 authorization server: public protocol endpoints; the consent post is a form
     "authorization_server_metadata": public(),
     "protected_resource_metadata": public(),

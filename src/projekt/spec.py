@@ -77,7 +77,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["error", "code", "errors"],
         "properties": {
             "error": {"type": "string"},
-            "code": {"type": "string", "enum": ["validation_failed"]},
+            "code": {
+                "type": "string",
+                "description": "`validation_failed`, or a rule's own code (each route lists its).",
+            },
             "errors": {
                 "type": "object",
                 "description": "Field (dotted for nested ones) → messages.",
@@ -268,7 +271,12 @@ def describe_operation(
             # An extension's own 422 (idempotency_key_reused) names no fields: it declared
             # anyOf the two envelopes, which stays.
             declared = response.get("content", {}).get("application/json", {}).get("schema", {})
-            schema = declared if "anyOf" in declared else {"$ref": VALIDATION_ERROR}
+            narrowed = _validation_schema(response)
+            schema = narrowed
+            if "anyOf" in declared:
+                field_map = {"$ref": VALIDATION_ERROR}
+                branches = [narrowed if b == field_map else b for b in declared["anyOf"]]
+                schema = {"anyOf": branches}
             response["content"] = {"application/json": {"schema": schema}}
         elif code >= 400:
             response["content"] = {"application/json": {"schema": _error_schema(response)}}
@@ -410,6 +418,14 @@ def _error_schema(response: dict[str, Any]) -> dict[str, Any]:
     if not codes:
         return {"$ref": ERROR}
     return {"allOf": [{"$ref": ERROR}, {"properties": {"code": {"enum": sorted(codes)}}}]}
+
+
+def _validation_schema(response: dict[str, Any]) -> dict[str, Any]:
+    """The 422 envelope, its ``code`` one of the route's 422 codes (``validation_failed`` and
+    the rules' own, such as ``day_over_limit``)."""
+    codes = sorted(response.get("x-codes") or ["validation_failed"])
+    code = {"properties": {"code": {"enum": codes}}}
+    return {"allOf": [{"$ref": VALIDATION_ERROR}, code]}
 
 
 def _json_error() -> dict[str, Any]:

@@ -97,8 +97,22 @@ async def _seeded(factory: Factory) -> tuple[Org, dict[str, Any]]:
             f"/api/issues/{issue['id']}/comments", json={"text": "c"}, headers=h
         )
     ).json()
+    entry = (
+        await owner.client.post(
+            "/api/time-entries",
+            json={
+                "minutes": 30,
+                "entry_date": "2026-01-05",
+                "project_id": pid,
+                "issue_id": issue["id"],
+                "description": "d",
+            },
+            headers=h,
+        )
+    ).json()
     ids = {"project": pid, "sprint": sprint, "milestone": milestone, "issue": issue}
     ids["comment"] = comment
+    ids["time_entry"] = entry
     return org, ids
 
 
@@ -128,6 +142,8 @@ MAKERS: dict[str, Maker] = {
     "update_milestone": _maker(
         lambda _, ids: f"/api/projects/{ids['project']}/milestones/{ids['milestone']['id']}"
     ),
+    "replace_time_entry": _maker(lambda _, ids: f"/api/time-entries/{ids['time_entry']['id']}"),
+    "update_time_entry": _maker(lambda _, ids: f"/api/time-entries/{ids['time_entry']['id']}"),
 }
 
 

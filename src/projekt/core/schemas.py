@@ -53,7 +53,7 @@ def _instant_text(value: Any) -> Any:
     raise ValueError("must be an ISO 8601 date and time, such as 2026-05-28T09:14:02Z")
 
 
-def _whole_number(value: Any) -> Any:
+def whole_number(value: Any) -> Any:
     # JSON does not tell 5 from 5.0 (RFC 8259 §6), and neither does the spec's "integer";
     # anything else (true, "5", 5.5) is refused.
     if isinstance(value, float) and value.is_integer():
@@ -69,10 +69,10 @@ def _whole_number(value: Any) -> Any:
 Uuid = Annotated[uuid.UUID, Field(strict=False)]
 Day = Annotated[date, Field(strict=False), BeforeValidator(_day_text)]
 Instant = Annotated[datetime, Field(strict=False), BeforeValidator(_instant_text)]
-Whole = Annotated[int, BeforeValidator(_whole_number)]
+Whole = Annotated[int, BeforeValidator(whole_number)]
 # With bounds: they go before the validator, or the spec would show pydantic's ge/le keywords
 # instead of minimum/maximum.
-Position = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_whole_number)]
+Position = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(whole_number)]
 
 # A string that must hold something besides white space (the spec says so with the pattern).
 NOT_BLANK = r"\S"

@@ -1,0 +1,550 @@
+"""Time tracking: entries, timers and the sums made of them.
+
+Members change their own entries, managers and above everyone's; an invoiced entry never
+changes. One person's time writes in an org take a lock on their membership row first, so the
+24-hour day and the single running timer hold under concurrent requests (the partial unique
+index on running timers is the net under that).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from projekt.core.conditional import IfMatch, version_etag
+from projekt.core.context import OrgContext, Role
+from projekt.core.deps import AppServices
+from projekt.issues.errors import IssueNotFound
+from projekt.issues.service import IssueService
+from projekt.projects.service import ProjectService
+from projekt.time_tracking.errors import (
+    BadWeek,
+    DayOverLimit,
+    EntryInvoiced,
+    FutureDate,
+    NoRunningTimer,
+    NotYourEntry,
+    TimeEntryNotFound,
+    TimerAlreadyRunning,
+)
+from projekt.time_tracking.models import TimeEntry
+from projekt.time_tracking.repository import TimeEntryRepository, effective_minutes
+from projekt.time_tracking.schemas import (
+    IssueTimeIn,
+    IssueTimeSummary,
+    SummaryGroup,
+    TimeEntryCreate,
+    TimeEntryRead,
+    TimeEntryUpdate,
+    TimerStart,
+    TimerStop,
+    Timesheet,
+    TimesheetRow,
+    TimeSummary,
+    UserTime,
+)
+
+DAY_MINUTES = 24 * 60
+# The last time zone to start a day is UTC+14: a date is "in the future" only once it has not
+# begun anywhere on Earth.
+EARLIEST_ZONE = timedelta(hours=14)
+
+
+def entry_etag(entry: TimeEntry) -> str:
+    return version_etag("time_entry", entry.id, entry.revision)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilters:
+    project_id: uuid.UUID | None = None
+    issue_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+    billable: bool | None = None
+    invoiced: bool | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.project_id is not None:
+            found.append(TimeEntry.project_id == self.project_id)
+        if self.issue_id is not None:
+            found.append(TimeEntry.issue_id == self.issue_id)
+        if self.user_id is not None:
+            found.append(TimeEntry.user_id == self.user_id)
+        if self.from_date is not None:
+            found.append(TimeEntry.entry_date >= self.from_date)
+        if self.to_date is not None:
+            found.append(TimeEntry.entry_date <= self.to_date)
+        if self.billable is not None:
+            found.append(TimeEntry.billable.is_(self.billable))
+        if self.invoiced is not None:
+            column = TimeEntry.invoice_id
+            found.append(column.is_not(None) if self.invoiced else column.is_(None))
+        return found
+
+
+def parse_week(text: str) -> tuple[str, date]:
+    """``2026-W48`` → the label and that week's Monday."""
+    year, sep, week = text.partition("-W")
+    if not (sep and len(year) == 4 and year.isdigit() and len(week) == 2 and week.isdigit()):
+        raise BadWeek(errors={"week": [BadWeek.message]})
+    try:
+        monday = date.fromisocalendar(int(year), int(week), 1)
+    except ValueError:
+        raise BadWeek(errors={"week": [BadWeek.message]}) from None
+    return text, monday
+
+
+def week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+class TimeService:
+    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
+        self.session = session
+        self.services = services
+        self.ctx = ctx
+        self.entries = TimeEntryRepository(session, ctx.org_id)
+        self.limit_minutes = services.settings.timer_limit_hours * 60
+
+    # -- what an entry is, now ---------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.services.clock.now()
+
+    def _minutes(self) -> ColumnElement[Any]:
+        cutoff = self._now() - timedelta(minutes=self.limit_minutes)
+        return effective_minutes(cutoff, self.limit_minutes)
+
+    def _expired(self, entry: TimeEntry) -> bool:
+        started = entry.started_at
+        limit = timedelta(minutes=self.limit_minutes)
+        return entry.running and started is not None and self._now() - started >= limit
+
+    def read(self, entry: TimeEntry) -> TimeEntryRead:
+        """An entry as the API shows it; a timer past the limit shows as stopped there, whether
+        or not a write has recorded that yet."""
+        read = TimeEntryRead(
+            id=entry.id,
+            project_id=entry.project_id,
+            issue_id=entry.issue_id,
+            user_id=entry.user_id,
+            minutes=entry.minutes,
+            entry_date=entry.entry_date,
+            description=entry.description,
+            billable=entry.billable,
+            running=entry.running,
+            started_at=entry.started_at,
+            ended_at=entry.ended_at,
+            auto_stopped=entry.auto_stopped,
+            invoiced=entry.invoice_id is not None,
+            invoice_id=entry.invoice_id,
+            created_at=entry.created_at,
+            updated_at=entry.updated_at,
+        )
+        if self._expired(entry) and entry.started_at is not None:
+            limit = timedelta(minutes=self.limit_minutes)
+            stopped = {"running": False, "minutes": self.limit_minutes, "auto_stopped": True}
+            read = read.model_copy(update={**stopped, "ended_at": entry.started_at + limit})
+        return read
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def get(self, entry_id: uuid.UUID) -> TimeEntry:
+        entry = await self.entries.visible_one(entry_id, self.ctx.user_id)
+        if entry is None:
+            raise TimeEntryNotFound()
+        return entry
+
+    async def listing(
+        self,
+        filters: EntryFilters,
+        order: Sequence[ColumnElement[Any]],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[TimeEntryRead], int]:
+        rows, total = await self.entries.listing(
+            self.ctx.user_id, filters.clauses(), order, limit, offset
+        )
+        return [self.read(row) for row in rows], total
+
+    async def active(self) -> TimeEntry | None:
+        entry = await self.entries.running_of(self.ctx.user_id)
+        if entry is None or self._expired(entry):
+            return None
+        return entry
+
+    async def summary(self, group_by: str, filters: EntryFilters) -> TimeSummary:
+        by = "day" if group_by == "week" else group_by
+        rows = await self.entries.grouped(self.ctx.user_id, by, filters.clauses(), self._minutes())
+        groups: dict[str | None, SummaryGroup] = {}
+        for row in rows:
+            key = week_label(row.key) if group_by == "week" else _text(row.key)
+            label = key if group_by in ("day", "week") else _text(row.label)
+            group = groups.get(key) or SummaryGroup(
+                key=key, label=label, total_minutes=0, billable_minutes=0, entries_count=0
+            )
+            group.total_minutes += int(row.total)
+            group.billable_minutes += int(row.billable)
+            group.entries_count += int(row.entries)
+            groups[key] = group
+        found = list(groups.values())
+        return TimeSummary(
+            group_by=group_by,
+            from_date=filters.from_date,
+            to_date=filters.to_date,
+            total_minutes=sum(g.total_minutes for g in found),
+            billable_minutes=sum(g.billable_minutes for g in found),
+            entries_count=sum(g.entries_count for g in found),
+            groups=found,
+        )
+
+    async def issue_summary(self, project_id: uuid.UUID, ref: str) -> IssueTimeSummary:
+        issue_id = await self._issue_in(project_id, ref)
+        rows = await self.entries.by_user(self.ctx.user_id, issue_id, self._minutes())
+        people = [
+            UserTime(
+                user_id=row.user_id,
+                user_name=row.name,
+                total_minutes=int(row.total),
+                entry_count=int(row.entries),
+            )
+            for row in rows
+        ]
+        return IssueTimeSummary(
+            total_minutes=sum(p.total_minutes for p in people),
+            entry_count=sum(p.entry_count for p in people),
+            by_user=people,
+        )
+
+    async def timesheet(self, user_id: uuid.UUID | None, week: str | None) -> Timesheet:
+        person = user_id or self.ctx.user_id
+        if person != self.ctx.user_id and not self.ctx.role.at_least(Role.MANAGER):
+            raise NotYourEntry("Members see their own timesheet; managers see everyone's.")
+        label, monday = parse_week(week) if week else (week_label(self._today()), None)
+        monday = monday or date.fromisocalendar(*self._today().isocalendar()[:2], 1)
+        days = [monday + timedelta(days=n) for n in range(7)]
+        rows = await self.entries.week_of(
+            self.ctx.user_id, person, days[0], days[-1], self._minutes()
+        )
+        lines: dict[tuple[uuid.UUID, uuid.UUID | None], TimesheetRow] = {}
+        for row in rows:
+            line = lines.get((row.project_id, row.issue_id)) or TimesheetRow(
+                project_id=row.project_id,
+                project_key=row.project_key,
+                issue_id=row.issue_id,
+                issue_key=(
+                    f"{row.project_key}-{row.issue_number}"
+                    if row.issue_number is not None
+                    else None
+                ),
+                minutes_by_day=[0] * 7,
+                total_minutes=0,
+            )
+            line.minutes_by_day[(row.entry_date - monday).days] += int(row.total)
+            line.total_minutes += int(row.total)
+            lines[(row.project_id, row.issue_id)] = line
+        found = list(lines.values())
+        by_day = [sum(line.minutes_by_day[n] for line in found) for n in range(7)]
+        return Timesheet(
+            user_id=person,
+            week=label,
+            days=days,
+            rows=found,
+            total_by_day=by_day,
+            total_minutes=sum(by_day),
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def log_on_issue(self, project_id: uuid.UUID, ref: str, data: IssueTimeIn) -> TimeEntry:
+        issue_id = await self._issue_in(project_id, ref)
+        sent = data.model_dump(exclude_unset=True)
+        return await self._log(
+            self.ctx.user_id,
+            project_id,
+            issue_id,
+            data.duration_minutes,
+            data.date,
+            data.description,
+            sent.get("billable", True),
+            fields=("duration_minutes", "date"),
+        )
+
+    async def create(self, data: TimeEntryCreate) -> TimeEntry:
+        sent = data.model_dump(exclude_unset=True)
+        person = sent.get("user_id", self.ctx.user_id)
+        if person != self.ctx.user_id and not self.ctx.role.at_least(Role.MANAGER):
+            raise NotYourEntry()
+        await self._project(data.project_id)
+        if data.issue_id is not None:
+            await self._issue_in(data.project_id, str(data.issue_id), field="issue_id")
+        return await self._log(
+            person,
+            data.project_id,
+            data.issue_id,
+            data.minutes,
+            data.entry_date,
+            data.description,
+            sent.get("billable", True),
+            fields=("minutes", "entry_date"),
+        )
+
+    async def update(
+        self, entry_id: uuid.UUID, data: TimeEntryUpdate, if_match: IfMatch
+    ) -> TimeEntry:
+        entry = await self._writable(entry_id, if_match)
+        changes = data.model_dump(exclude_unset=True)
+        if entry.running and {"minutes", "entry_date"} & changes.keys():
+            raise TimerAlreadyRunning("Stop the timer before changing its minutes or date.")
+        if "issue_id" in changes and changes["issue_id"] is not None:
+            await self._issue_in(entry.project_id, str(changes["issue_id"]), field="issue_id")
+        day = changes.get("entry_date", entry.entry_date)
+        if "entry_date" in changes:
+            self._check_date(day, "entry_date")
+        if entry.minutes is not None and {"minutes", "entry_date"} & changes.keys():
+            minutes = changes.get("minutes", entry.minutes)
+            await self._check_day(entry, day, minutes, "minutes")
+        for field, value in changes.items():
+            setattr(entry, field, value)
+        self._touch(entry)
+        await self.session.flush()
+        return entry
+
+    async def delete(self, entry_id: uuid.UUID, if_match: IfMatch) -> None:
+        entry = await self._writable(entry_id, if_match, deleting=True)
+        await self.entries.delete(entry)
+
+    async def start(self, data: TimerStart) -> TimeEntry:
+        await self._project(data.project_id)
+        if data.issue_id is not None:
+            await self._issue_in(data.project_id, str(data.issue_id), field="issue_id")
+        running = await self._running_settled()
+        if running is not None:
+            raise TimerAlreadyRunning()
+        sent = data.model_dump(exclude_unset=True)
+        return await self._start(
+            data.project_id, data.issue_id, data.description, sent.get("billable", True)
+        )
+
+    async def start_on_issue(self, project_id: uuid.UUID, ref: str) -> tuple[TimeEntry, bool]:
+        """The timer on this issue, and whether this request started it (201) or found it
+        already running (200)."""
+        issue_id = await self._issue_in(project_id, ref)
+        running = await self._running_settled()
+        if running is not None:
+            if running.issue_id == issue_id:
+                return running, False
+            raise TimerAlreadyRunning()
+        return await self._start(project_id, issue_id, None, True), True
+
+    async def stop(self, entry_id: uuid.UUID, if_match: IfMatch) -> TimeEntry:
+        entry = await self._writable(entry_id, if_match)
+        if not entry.running and not entry.auto_stopped:
+            raise NoRunningTimer("This entry is not a running timer.")
+        if entry.running:
+            await self._stop(entry, None)
+        return entry
+
+    async def stop_on_issue(
+        self, project_id: uuid.UUID, ref: str, data: TimerStop, if_match: IfMatch
+    ) -> TimeEntry:
+        issue_id = await self._issue_in(project_id, ref)
+        await self._lock_person(self.ctx.user_id)
+        entry = await self.entries.running_of(self.ctx.user_id)
+        if entry is None or entry.issue_id != issue_id:
+            raise NoRunningTimer()
+        if_match.check(entry_etag(entry))
+        await self._stop(entry, data.model_dump(exclude_unset=True).get("description"))
+        return entry
+
+    # -- the rules ---------------------------------------------------------------------------
+
+    async def _project(self, project_id: uuid.UUID) -> None:
+        await ProjectService(self.session, self.services).get_visible(self.ctx, project_id)
+
+    async def _issue_in(
+        self, project_id: uuid.UUID, ref: str, *, field: str | None = None
+    ) -> uuid.UUID:
+        """The issue (by key or id) if the caller sees it and it belongs to the project."""
+        await self._project(project_id)
+        try:
+            row = await IssueService(self.session, self.services, self.ctx).resolve(ref)
+        except IssueNotFound:
+            row = None
+        if row is None or row["project_id"] != project_id:
+            if field is not None:
+                raise IssueNotFound(errors={field: ["No such issue in this project."]})
+            raise IssueNotFound()
+        issue_id: uuid.UUID = row["id"]
+        return issue_id
+
+    def _today(self) -> date:
+        return self._now().date()
+
+    def _check_date(self, day: date, field: str) -> None:
+        if day > (self._now() + EARLIEST_ZONE).date():
+            raise FutureDate(errors={field: [FutureDate.message]})
+
+    async def _check_day(
+        self, entry: TimeEntry | None, day: date, minutes: int, field: str
+    ) -> None:
+        person = entry.user_id if entry is not None else self.ctx.user_id
+        if person is None:
+            return
+        exclude = entry.id if entry is not None else None
+        logged = await self.entries.day_total(person, day, exclude)
+        if logged + minutes > DAY_MINUTES:
+            left = max(0, DAY_MINUTES - logged)
+            raise DayOverLimit(
+                errors={field: [f"{day.isoformat()} has {left} minutes left for this person."]}
+            )
+
+    async def _lock_person(self, user_id: uuid.UUID) -> None:
+        if not await self.entries.lock_person(user_id):
+            raise NotYourEntry("That person is not a member of this organization.")
+
+    async def _log(
+        self,
+        person: uuid.UUID,
+        project_id: uuid.UUID,
+        issue_id: uuid.UUID | None,
+        minutes: int,
+        day: date,
+        description: str | None,
+        billable: bool,
+        *,
+        fields: tuple[str, str],
+    ) -> TimeEntry:
+        minutes_field, date_field = fields
+        self._check_date(day, date_field)
+        await self._lock_person(person)
+        await self._settle(person)
+        logged = await self.entries.day_total(person, day)
+        if logged + minutes > DAY_MINUTES:
+            left = max(0, DAY_MINUTES - logged)
+            raise DayOverLimit(
+                errors={minutes_field: [f"{day.isoformat()} has {left} minutes left."]}
+            )
+        now = self._now()
+        entry = TimeEntry(
+            id=uuid.uuid4(),
+            org_id=self.ctx.org_id,
+            project_id=project_id,
+            issue_id=issue_id,
+            user_id=person,
+            minutes=minutes,
+            entry_date=day,
+            description=description,
+            billable=billable,
+            running=False,
+            auto_stopped=False,
+            revision=1,
+            created_at=now,
+            updated_at=now,
+        )
+        return await self.entries.add(entry)
+
+    async def _running_settled(self) -> TimeEntry | None:
+        """The caller's running timer after settling one that ran past the limit (locked)."""
+        await self._lock_person(self.ctx.user_id)
+        await self._settle(self.ctx.user_id)
+        return await self.entries.running_of(self.ctx.user_id)
+
+    async def _settle(self, person: uuid.UUID) -> None:
+        """Record the stop of a timer that ran past the limit, at the limit."""
+        entry = await self.entries.running_of(person)
+        if entry is not None and self._expired(entry) and entry.started_at is not None:
+            entry.running = False
+            entry.minutes = self.limit_minutes
+            entry.ended_at = entry.started_at + timedelta(minutes=self.limit_minutes)
+            entry.auto_stopped = True
+            self._touch(entry)
+            await self.session.flush()
+
+    async def _start(
+        self,
+        project_id: uuid.UUID,
+        issue_id: uuid.UUID | None,
+        description: str | None,
+        billable: bool,
+    ) -> TimeEntry:
+        now = self._now()
+        entry = TimeEntry(
+            id=uuid.uuid4(),
+            org_id=self.ctx.org_id,
+            project_id=project_id,
+            issue_id=issue_id,
+            user_id=self.ctx.user_id,
+            minutes=None,
+            entry_date=now.date(),
+            description=description,
+            billable=billable,
+            running=True,
+            started_at=now,
+            auto_stopped=False,
+            revision=1,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.entries.add(entry)
+        except IntegrityError:  # the unique index: another start won
+            raise TimerAlreadyRunning() from None
+        return entry
+
+    async def _stop(self, entry: TimeEntry, description: str | None) -> None:
+        started = entry.started_at or self._now()
+        # Whole seconds elapsed, rounded up to minutes: 61 s is 2 minutes, 0 s still 1.
+        seconds = int((self._now() - started).total_seconds())
+        minutes = max(1, math.ceil(seconds / 60))
+        if minutes >= self.limit_minutes:
+            minutes, entry.auto_stopped = self.limit_minutes, True
+        await self._check_day(entry, entry.entry_date, minutes, "duration_minutes")
+        entry.running = False
+        entry.minutes = minutes
+        limit = started + timedelta(minutes=self.limit_minutes)
+        entry.ended_at = limit if entry.auto_stopped else self._now()
+        if description is not None:
+            entry.description = description
+        self._touch(entry)
+        await self.session.flush()
+
+    async def _writable(
+        self, entry_id: uuid.UUID, if_match: IfMatch, *, deleting: bool = False
+    ) -> TimeEntry:
+        """The entry locked for a write, after the rules: visible, the caller's own (or a
+        manager's), not invoiced, and the If-Match on the locked row."""
+        await self.get(entry_id)
+        entry = await self.entries.get_for_update(entry_id, deleting=deleting)
+        if entry is None:
+            raise TimeEntryNotFound()
+        if entry.user_id != self.ctx.user_id and not self.ctx.role.at_least(Role.MANAGER):
+            raise NotYourEntry()
+        if entry.invoice_id is not None:
+            raise EntryInvoiced()
+        if_match.check(entry_etag(entry))
+        if entry.user_id is not None:
+            await self._settle(entry.user_id)
+        return entry
+
+    def _touch(self, entry: TimeEntry) -> None:
+        entry.revision += 1
+        entry.updated_at = self._now()
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
