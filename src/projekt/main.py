@@ -172,6 +172,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await services.fast.close()
         await services.db.dispose()
         services.passwords.close()
+        if isinstance(services.limiter, RedisLimiter):
+            await services.limiter.close()
         if services.redis is not None:
             await services.redis.aclose()
 
