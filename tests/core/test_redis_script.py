@@ -32,9 +32,7 @@ async def test_a_new_script_runs_and_concurrent_calls_get_their_own_replies() ->
     script = PipelinedScript.for_client(redis, source)
     assert script is not None
     try:
-        replies = await asyncio.gather(
-            *(script([f"key-{n}"], [n, b"x"]) for n in range(50))
-        )
+        replies = await asyncio.gather(*(script([f"key-{n}"], [n, b"x"]) for n in range(50)))
         assert replies == [[n * 2, f"key-{n}".encode(), b"x"] for n in range(50)]
         with pytest.raises(ResponseError):
             await script(["k"], ["not a number", b"x"])  # a Lua error is the caller's error
@@ -59,9 +57,7 @@ async def test_a_timed_out_call_drops_the_connection_and_the_next_connects_again
     port = server.sockets[0].getsockname()[1]
     script = PipelinedScript("return 1", port=port, timeout_s=0.2)
     try:
-        stalled = await asyncio.gather(
-            script([], []), script([], []), return_exceptions=True
-        )
+        stalled = await asyncio.gather(script([], []), script([], []), return_exceptions=True)
         assert all(isinstance(e, RedisTimeoutError) for e in stalled)  # both, together
         assert await script([], []) == 1
         assert len(connections) == 2

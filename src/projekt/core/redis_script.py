@@ -113,7 +113,8 @@ class PipelinedScript:
         connect_timeout_s: float | None = 0.5,
     ) -> None:
         self.source = source.encode()
-        self.sha = hashlib.sha1(self.source).hexdigest().encode()
+        # The name Redis gives a script (EVALSHA), not a security measure.
+        self.sha = hashlib.sha1(self.source, usedforsecurity=False).hexdigest().encode()
         self.host, self.port, self.path = host, port, path
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
