@@ -47,13 +47,13 @@ from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.body_text import BodyTextMiddleware
 from projekt.middleware.dry_run import DryRunMiddleware
 from projekt.middleware.dry_run import document as dry_run_spec
-from projekt.middleware.edge import EdgeMiddleware
+from projekt.middleware.edge import Edge
 from projekt.middleware.etag import ETagMiddleware
+from projekt.middleware.front import FrontMiddleware
 from projekt.middleware.idempotency import IdempotencyMiddleware
 from projekt.middleware.idempotency import document as idempotency_spec
-from projekt.middleware.methods import MethodsMiddleware, PathMethods
-from projekt.middleware.request_id import RequestIdMiddleware
-from projekt.middleware.security_headers import SecurityHeadersMiddleware
+from projekt.middleware.methods import Methods, PathMethods
+from projekt.middleware.security_headers import SecurityHeaders
 from projekt.policy import LIMITS, POLICY
 from projekt.spec import build_openapi
 from projekt.web.pages import STATIC_DIR
@@ -172,6 +172,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await services.fast.close()
         await services.db.dispose()
         services.passwords.close()
+        if isinstance(services.limiter, RedisLimiter):
+            await services.limiter.close()
         if services.redis is not None:
             await services.redis.aclose()
 
@@ -179,20 +181,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     rules: list[RouteRule] = []
     path_methods: list[PathMethods] = []
     public_writes: list[tuple[frozenset[str], re.Pattern[str]]] = []
-    # Request order: headers every answer carries, id and last-resort errors, the edge's
-    # refusals (host, head size, NUL), HEAD and Allow, identity and rate limits (which answer
-    # the identity's errors, so they carry the headers), ?dry_run (after the limit: a dry run
-    # counts), body limit, NUL in bodies, the Idempotency-Key (after identity: a key belongs to
-    # the caller; it leaves dry runs alone), then ETags.
+    # Request order: the front (request id and last-resort errors, the edge's refusals of host,
+    # head size and NUL, HEAD and Allow, the headers every answer carries: one layer, one
+    # wrapper around send), identity and rate limits (which answer the identity's errors, so
+    # they carry the headers), ?dry_run (after the limit: a dry run counts), body limit, NUL in
+    # bodies, the Idempotency-Key (after identity: a key belongs to the caller; it leaves dry
+    # runs alone), then ETags.
     middleware = [
-        Middleware(SecurityHeadersMiddleware, https=settings.secure_cookies),
-        Middleware(RequestIdMiddleware, access_log=settings.access_log),
         Middleware(
-            EdgeMiddleware,
-            hosts=settings.answered_hosts,
-            max_header_bytes=settings.max_header_bytes,
+            FrontMiddleware,
+            edge=Edge(hosts=settings.answered_hosts, max_header_bytes=settings.max_header_bytes),
+            methods=Methods(path_methods),
+            security=SecurityHeaders(https=settings.secure_cookies),
+            access_log=settings.access_log,
         ),
-        Middleware(MethodsMiddleware, table=path_methods),
         Middleware(
             AccessMiddleware,
             resolver=CredentialResolver(settings, services.fast, services.clock, cache),

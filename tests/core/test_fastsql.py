@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import bindparam, select
 
 from projekt.core.errors import as_app_error
-from projekt.core.fastsql import FairTurns
+from projekt.core.fastsql import FairTurns, _sa_fetch
 from projekt.issues.models import Issue
+from tests.factories import Factory
 
 
 async def test_waiters_are_served_in_arrival_order_and_newcomers_queue_behind() -> None:
@@ -119,3 +120,26 @@ async def test_a_refused_argument_is_a_bug_not_a_stale_connection(
         await fast.fetch(statement, {"number": 2**40})
     assert borrowed == 1  # not run again on another connection
     assert as_app_error(raised.value).status == 500
+
+
+async def test_sqlite_reads_answer_as_the_engine_does(app: FastAPI, factory: Factory) -> None:
+    """The embedded default's reader (stdlib sqlite3 on its own thread) converts every value
+    type the way the engine does: UUIDs, datetimes, JSON, booleans, enums, NULLs."""
+    fast = app.state.services.fast
+    if fast.postgres:
+        pytest.skip("the SQLite reader runs on the SQLite leg")
+    assert fast._sqlite is not None
+    org = await factory.org()
+    project = await factory.project(org)
+    token = await factory.key(org.id, org.owner)
+    async with factory.client(Authorization=f"Bearer {token}") as c:
+        body = {"project_id": str(project.id), "title": "t", "labels": ["a"], "due_date": None}
+        assert (await c.post("/api/issues", json=body)).status_code == 201
+    statement = select(Issue).where(Issue.project_id == bindparam("project_id"))
+    params = {"project_id": project.id}
+    fast_rows = await fast.fetch(statement, params)
+    async with fast.engine.connect() as conn:
+        engine_rows = await _sa_fetch(conn, statement, params)
+    assert fast_rows and [dict(r) for r in fast_rows] == [dict(r) for r in engine_rows]
+    for key, value in fast_rows[0].items():
+        assert type(value) is type(engine_rows[0][key]), key

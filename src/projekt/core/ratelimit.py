@@ -25,6 +25,7 @@ one (``workers``), so the processes together stay within it (docs/decisions.md).
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import math
@@ -37,6 +38,8 @@ from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
+
+from projekt.core.redis_script import PipelinedScript
 
 logger = logging.getLogger("projekt.ratelimit")
 
@@ -271,6 +274,12 @@ class CircuitBreaker:
         return True
 
 
+@functools.cache
+def _rate_args(rate: Rate) -> tuple[bytes, bytes]:
+    """A bucket's script arguments, encoded once."""
+    return str(rate.limit).encode(), str(rate.window_s).encode()
+
+
 class RedisLimiter:
     """Shared buckets in Redis; local buckets for a call that failed and while Redis is down.
 
@@ -294,7 +303,14 @@ class RedisLimiter:
         self._redis = redis
         self._prefix = prefix
         self._epoch_key = epoch_key
-        self._script = redis.register_script(_SCRIPT)
+        # The lean pipelined path (``core.redis_script``) where it can reach the server;
+        # redis-py's script object for TLS and for stand-ins without a connection pool.
+        self._pipelined = (
+            PipelinedScript.for_client(redis, _SCRIPT)
+            if getattr(redis, "connection_pool", None) is not None
+            else None
+        )
+        self._script: Callable[..., Any] = self._pipelined or redis.register_script(_SCRIPT)
         self._fallback = fallback
         self._workers = workers
         self.breaker = breaker or CircuitBreaker(5, 1.0, clock)
@@ -317,7 +333,7 @@ class RedisLimiter:
         # Sentinel are fine), not Cluster.
         args: list[Any] = [secrets.token_hex(8)]
         for _, bucket in charges:
-            args += [bucket.rate.limit, bucket.rate.window_s]
+            args += _rate_args(bucket.rate)
         try:
             raw = await self._script(keys=[*keys, self._epoch_key], args=args)
         except Exception as exc:  # any Redis trouble: keep serving from local buckets
@@ -349,6 +365,10 @@ class RedisLimiter:
             reset = math.ceil(max(int(raw[3 + i * 2]), 0) / 1e6)
             states.append(BucketState(bucket, count, reset))
         return Decision(bool(raw[0]), tuple(states), raw[1].decode())
+
+    async def close(self) -> None:
+        if self._pipelined is not None:
+            await self._pipelined.close()
 
     def _remember(self, key: str, count: int, now: float) -> None:
         seen = self._seen

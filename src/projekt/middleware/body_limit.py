@@ -22,7 +22,11 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
+        if declared is None and not chunked and scope["method"] in ("GET", "HEAD"):
+            # No body announced on a read (HTTP/1.1 then has none): nothing to count.
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared > self.max_bytes:
             message = f"Request body exceeds the limit of {self.max_bytes} bytes."
             await error_response(PayloadTooLarge(message))(scope, receive, send)
@@ -36,7 +40,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    # Raised into whoever reads the body; RequestIdMiddleware renders it as 413.
+                    # Raised into whoever reads the body; the front layer renders it as 413.
                     raise _too_large(limit)
             return message
 
@@ -47,11 +51,18 @@ def _too_large(limit: int) -> BodyTooLarge:
     return BodyTooLarge(413, f"Request body exceeds the limit of {limit} bytes.")
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None when absent or malformed), and whether a
+    Transfer-Encoding was sent."""
+    length: int | None = None
+    seen_length = chunked = False
     for name, value in scope["headers"]:
-        if name == b"content-length":
+        if name == b"content-length" and not seen_length:
+            seen_length = True
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                length = None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked or (seen_length and length is None)

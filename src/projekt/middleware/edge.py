@@ -1,4 +1,5 @@
-"""What a request must look like before anything reads it: its host, its head, no NUL.
+"""What a request must look like before anything reads it: its host, its head, no NUL
+(checked by ``middleware.front``).
 
 - ``Host`` must name this server (the base URL's host, loopback, ``PROJEKT_ALLOWED_HOSTS``):
   nothing may build a link or a redirect from a name an attacker chose.
@@ -14,7 +15,7 @@ from collections.abc import Collection
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from projekt.core.errors import AppError, BadHost, BadRequest, NulCharacter, send_error
 
@@ -31,47 +32,40 @@ class HeadersTooLarge(AppError):
     status, code, message = 431, "headers_too_large", "Request headers too large."
 
 
-class EdgeMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, hosts: Collection[str] | None, max_header_bytes: int
-    ) -> None:
-        self.app = app
+class Edge:
+    """The checks of a request's head; ``middleware.front`` answers the refusal."""
+
+    def __init__(self, *, hosts: Collection[str] | None, max_header_bytes: int) -> None:
         self.hosts = frozenset(hosts) if hosts is not None else None
         self.max_header_bytes = max_header_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        refusal = self._refusal(scope)
-        if refusal is not None:
-            await send_refusal(scope, send, refusal)
-            return
-        await self.app(scope, receive, send)
-
-    def _refusal(self, scope: Scope) -> AppError | None:
+    def refusal(self, scope: Scope) -> AppError | None:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        size = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
-        size += sum(len(name) + len(value) + 4 for name, value in headers)
+        query: bytes = scope.get("query_string", b"")
+        size = len(scope.get("raw_path") or b"") + len(query)
+        nul_in: bytes | None = None
+        hosts: list[bytes] = []
+        for name, value in headers:  # one pass: the size, NUL, the Host headers
+            size += len(name) + len(value) + 4
+            if nul_in is None and (b"\x00" in value or b"\x00" in name):
+                nul_in = name
+            if name == b"host":
+                hosts.append(value)
         if size > self.max_header_bytes:
             return HeadersTooLarge(
                 f"The request line and headers exceed the limit of {self.max_header_bytes} bytes."
             )
-        for name, value in headers:
-            if b"\x00" in value or b"\x00" in name:
-                header = name.decode("latin-1").replace(NUL, "").title()
-                return _nul(f"The {header} header")
+        if nul_in is not None:
+            return _nul(f"The {nul_in.decode('latin-1').replace(NUL, '').title()} header")
         if NUL in scope["path"]:
             return _nul("The path")
-        query: bytes = scope.get("query_string", b"")
         if b"\x00" in query or b"%00" in query:
             for key, text in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
                 if NUL in key or NUL in text:
                     return _nul(f"The query parameter {key.replace(NUL, '')!r}")
-        return self._host_refusal(headers)
+        return self._host_refusal(hosts)
 
-    def _host_refusal(self, headers: list[tuple[bytes, bytes]]) -> AppError | None:
-        values = [value for name, value in headers if name == b"host"]
+    def _host_refusal(self, values: list[bytes]) -> AppError | None:
         if len(values) > 1:
             return BadHost("Send one Host header.")
         if self.hosts is None or not values:

@@ -1,10 +1,11 @@
-"""HEAD answers like GET without a body, and a 405 lists every method its path has.
+"""HEAD answers like GET without a body, and a 405 lists every method its path has (applied by
+``middleware.front``).
 
 FastAPI's routes declare GET only, and the router answers a method it does not know with the
 ``Allow`` of the first route whose path matched, though a path usually has several routes (GET
-and PATCH and DELETE of one issue). Both are fixed here for every route, including later ones:
-HEAD runs as GET (same authorization, same headers, ``Content-Length`` of the GET body), and a
-405's ``Allow`` is rebuilt from the app's route table.
+and PATCH and DELETE of one issue). Both are fixed for every route, including later ones: HEAD
+runs as GET (same authorization, same headers, ``Content-Length`` of the GET body), and a 405's
+``Allow`` is rebuilt from the app's route table.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 
 @dataclass(frozen=True, slots=True)
 class PathMethods:
@@ -22,30 +21,17 @@ class PathMethods:
     methods: frozenset[str]
 
 
-class MethodsMiddleware:
-    def __init__(self, app: ASGIApp, *, table: Sequence[PathMethods]) -> None:
-        self.app = app
+class Methods:
+    def __init__(self, table: Sequence[PathMethods]) -> None:
         self.table = table  # filled once the routes exist, before the first request
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        head = scope["method"] == "HEAD"
-        if head:
-            scope = {**scope, "method": "GET"}
-        path: str = scope["path"]
-
-        async def send_fixed(message: Message) -> None:
-            allow = self.allow(path) if message.get("status") == 405 else ""
-            if message["type"] == "http.response.start" and allow:
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message["headers"] = [*headers, (b"allow", allow.encode())]
-            elif head and message["type"] == "http.response.body":
-                message = {**message, "body": b""}
-            await send(message)
-
-        await self.app(scope, receive, send_fixed)
+    def fix_405(self, headers: list[tuple[bytes, bytes]], path: str) -> list[tuple[bytes, bytes]]:
+        """A 405's headers with the ``Allow`` of every route of ``path``."""
+        allow = self.allow(path)
+        if not allow:
+            return headers  # a mount (static files): theirs stays
+        kept = [(k, v) for k, v in headers if k.lower() != b"allow"]
+        return [*kept, (b"allow", allow.encode())]
 
     def allow(self, path: str) -> str:
         methods: set[str] = set()

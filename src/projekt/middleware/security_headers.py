@@ -1,4 +1,4 @@
-"""Outermost layer: the headers every response carries, whoever produced it.
+"""The headers every response carries, whoever produced it (applied by ``middleware.front``).
 
 ``nosniff`` on everything (a JSON error must never be sniffed into HTML); HSTS when the public
 URL is https; and caching rules for answers to a signed-in caller. Those are ``private`` (never
@@ -9,7 +9,7 @@ A route that chose its own ``Cache-Control`` (pages, OAuth) keeps it.
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 # One year, the minimum the ASVS asks for; subdomains are not ours to commit.
 HSTS = (b"strict-transport-security", b"max-age=31536000")
@@ -18,27 +18,18 @@ REVALIDATE = b"private, no-cache"
 NO_STORE = b"no-store"
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, https: bool) -> None:
-        self.app = app
-        self.fixed = [NOSNIFF, HSTS] if https else [NOSNIFF]
+class SecurityHeaders:
+    def __init__(self, *, https: bool) -> None:
+        self.fixed = (NOSNIFF, HSTS) if https else (NOSNIFF,)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers += [h for h in self.fixed if h[0] not in names]
-                if b"cache-control" not in names and _signed_in(scope):
-                    headers.append((b"cache-control", REVALIDATE if b"etag" in names else NO_STORE))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def add(self, headers: list[tuple[bytes, bytes]], scope: Scope) -> None:
+        """Complete a response head's headers (in place)."""
+        names = {name.lower() for name, _ in headers}
+        for header in self.fixed:
+            if header[0] not in names:
+                headers.append(header)
+        if b"cache-control" not in names and _signed_in(scope):
+            headers.append((b"cache-control", REVALIDATE if b"etag" in names else NO_STORE))
 
 
 def _signed_in(scope: Scope) -> bool:

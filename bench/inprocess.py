@@ -1,0 +1,167 @@
+"""CPU per request of the app alone: raw ASGI calls in a loop, no server, no wrk.
+
+``python -m bench.inprocess [--n 2000] [--only list,get,create] [--profile out.prof]``
+
+The same requests as ``make bench`` (a list, a get, a create, each with its org's PAT) against
+a seeded PostgreSQL database and Redis, timed with ``time.process_time``: PostgreSQL and Redis
+run in their own processes, so what is measured is the worker's own CPU, which wall-clock rps
+on a shared machine hides under noise. Each scenario is run in interleaved rounds and the
+median reported. Uses ``PROJEKT_BENCH_DB_PREFIX`` (default ``projekt_bench``) and
+``PROJEKT_BENCH_REDIS``; the database is created and seeded (2,000 issues) when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+import asyncpg
+
+from bench import seed
+from bench.__main__ import DB_PREFIX, REDIS, ROOT, pg_dsn, prepare_pg, prepare_sqlite
+
+SIZE = 2_000
+
+
+def scope_of(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    path, _, query = target.partition("?")
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"host", b"127.0.0.1:8000"))
+    if body:
+        raw.append((b"content-length", str(len(body)).encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": raw,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def call(app: Any, request: dict[str, Any]) -> int:
+    body = request.get("body", "").encode()
+    scope = scope_of(request["method"], request["path"], request["headers"], body)
+    status = 0
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def seeded_pg(database: str) -> seed.Dataset:
+    """The seeded database; creates from earlier runs stay (``prepare_pg`` would seed anew)."""
+    data, rows = seed.build(SIZE)
+    try:
+        conn = await asyncpg.connect(pg_dsn(database))
+    except asyncpg.InvalidCatalogNameError:
+        return await prepare_pg(database, SIZE)
+    try:
+        have = await conn.fetchval("SELECT count(*) FROM issues")
+        key = await conn.fetchval(
+            "SELECT count(*) FROM api_keys WHERE token_hash = $1", rows["api_keys"][0][4]
+        )
+    finally:
+        await conn.close()
+    return data if have >= SIZE and key else await prepare_pg(database, SIZE)
+
+
+def requests_for(kind: str, data: seed.Dataset) -> list[dict[str, Any]]:
+    from bench.__main__ import ours_requests
+
+    return ours_requests(kind, data)
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
+    os.environ.setdefault("PROJEKT_LOG_LEVEL", "warning")
+    from projekt.config import Settings
+    from projekt.main import create_app
+
+    if args.sqlite:
+        path = ROOT / "var" / f"bench-{SIZE}.db"
+        path.parent.mkdir(exist_ok=True)
+        prepare_sqlite(path, SIZE)
+        data = seed.build(SIZE)[0]
+        url = f"sqlite+aiosqlite:///{path}"
+        redis = None
+    else:
+        data = await seeded_pg(f"{DB_PREFIX}_{SIZE}")
+        url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{SIZE}").split("://", 1)[1]
+        redis = None if args.no_redis else REDIS
+    settings = Settings(
+        database_url=url,
+        redis_url=redis,
+        access_log=False,
+        log_level="warning",
+        rate_limit_global="1000000000/60s",
+        rate_limit_enabled=not args.no_limits,
+        redis_prefix=f"inproc-{os.getpid()}",
+    )
+    app = create_app(settings)
+    kinds = args.only.split(",")
+    plans = {kind: requests_for(kind, data) for kind in kinds}
+    results: dict[str, list[float]] = {kind: [] for kind in kinds}
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    async with app.router.lifespan_context(app):
+        for kind in kinds:  # warm: caches, prepared statements, pools
+            for request in plans[kind][:50]:
+                status = await call(app, request)
+                assert status in (200, 201), (kind, status)
+        for _ in range(args.rounds):
+            for kind in kinds:
+                plan = plans[kind]
+                if profiler:
+                    profiler.enable()
+                started = time.process_time()
+                statuses = [await call(app, plan[i % len(plan)]) for i in range(args.n)]
+                spent = time.process_time() - started
+                wrong = [s for s in statuses if s not in (200, 201)]
+                assert not wrong, f"{kind}: {len(wrong)} answers were not 2xx ({wrong[0]})"
+                if profiler:
+                    profiler.disable()
+                results[kind].append(spent / args.n * 1e6)
+    if profiler:
+        profiler.dump_stats(args.profile)
+    return {kind: round(statistics.median(v)) for kind, v in results.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess")
+    parser.add_argument("--n", type=int, default=1000, help="requests per scenario and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default="list,get,create")
+    parser.add_argument("--sqlite", action="store_true", help="the embedded default")
+    parser.add_argument("--no-redis", action="store_true", help="in-process limiter")
+    parser.add_argument("--no-limits", action="store_true", help="rate limiting off")
+    parser.add_argument("--profile", help="write a cProfile of the timed calls here")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print(json.dumps({"cpu_us_per_request": result}))
+
+
+if __name__ == "__main__":
+    main()
