@@ -466,7 +466,8 @@ async def snapshot(factory: Factory, world: World) -> str:
             "invitations",
             "issues",
             "comments",
-            "issue_activity",
+            "events",
+            "event_counters",
             "sprints",
             "milestones",
         ):

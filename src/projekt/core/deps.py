@@ -19,6 +19,7 @@ from projekt.core.errors import Unauthorized
 from projekt.core.fastsql import FastSQL
 from projekt.core.metrics import Metrics
 from projekt.core.ratelimit import InProcessLimiter, RedisLimiter
+from projekt.core.record import Recorder
 from projekt.core.security import Passwords
 
 
@@ -55,6 +56,8 @@ class AppServices:
 
     def __post_init__(self) -> None:
         self.fast = FastSQL(self.settings, self.db.engine, self.metrics)
+        # Every unit of work writes the events it recorded, in its own transaction.
+        self.db.before_commit.append(Recorder(self.clock).write)
 
 
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a thread pool,

@@ -1,4 +1,6 @@
-"""Every SQL statement over issues, comments and their activity (SQLAlchemy Core)."""
+"""Every SQL statement over issues, comments and their activity (SQLAlchemy Core).
+
+Activity is read from the record (``core.record``): the events of an issue and its comments."""
 
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from projekt.core.fastsql import FastSQL
+from projekt.core.record import Event
 from projekt.core.repository import OrgScopedRepository, like_pattern
-from projekt.issues.models import Comment, Issue, IssueActivity
+from projekt.issues.models import Comment, Issue
 from projekt.milestones.models import Milestone
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project
@@ -170,13 +173,10 @@ ALLOCATE_NUMBER = (
 INSERT_ISSUE = insert(Issue).values(
     {c.name: P(f"v_{c.name}", type_=c.type) for c in Issue.__table__.columns}
 )
-INSERT_ACTIVITY = insert(IssueActivity).values(
-    {c.name: P(f"v_{c.name}", type_=c.type) for c in IssueActivity.__table__.columns}
-)
 
 
 def insert_params(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values for INSERT_ISSUE / INSERT_ACTIVITY (whose binds are the columns, prefixed v_)."""
+    """Values for INSERT_ISSUE (whose binds are the columns, prefixed v_)."""
     return {f"v_{name}": value for name, value in values.items()}
 
 
@@ -441,10 +441,10 @@ class IssueRepository(OrgScopedRepository[Issue]):
         project, so the activity of the rest of the org is never read.
         """
         mentioned = (
-            select(IssueActivity.issue_id)
-            .join(Issue, Issue.id == IssueActivity.issue_id)
-            .where(IssueActivity.org_id == self.org_id, Issue.project_id == project_id)
-            .where(cast(IssueActivity.changes, String).contains(str(sprint_id)))
+            select(Event.resource_id)
+            .where(Event.org_id == self.org_id, Event.project_id == project_id)
+            .where(Event.resource_type == "issue")
+            .where(cast(Event.changes, String).contains(str(sprint_id)))
         )
         stmt = self.select().where(
             Issue.project_id == project_id,
@@ -519,27 +519,28 @@ class CommentRepository(OrgScopedRepository[Comment]):
         return await self.get_for_update(comment_id)
 
 
-class ActivityRepository(OrgScopedRepository[IssueActivity]):
-    model = IssueActivity
+class ActivityRepository(OrgScopedRepository[Event]):
+    """The record, read as issue activity (oldest first)."""
 
-    async def record(self, values: dict[str, Any]) -> None:
-        await self.session.execute(insert(IssueActivity).values(org_id=self.org_id, **values))
+    model = Event
 
-    async def for_issues(self, issue_ids: Sequence[uuid.UUID]) -> list[IssueActivity]:
+    async def for_issues(self, issue_ids: Sequence[uuid.UUID]) -> list[Event]:
+        """The events of these issues themselves (what a burndown replays)."""
         if not issue_ids:
             return []
         stmt = (
             self.select()
-            .where(IssueActivity.issue_id.in_(issue_ids))
-            .order_by(IssueActivity.created_at, IssueActivity.id)
+            .where(Event.resource_type == "issue", Event.resource_id.in_(issue_ids))
+            .order_by(Event.seq)
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def for_issue(self, issue_id: uuid.UUID) -> list[IssueActivity]:
+    async def for_issue(self, issue_id: uuid.UUID) -> list[Event]:
+        """The issue's events and those of its comments."""
         stmt = (
             self.select()
-            .where(IssueActivity.issue_id == issue_id)
-            .order_by(IssueActivity.created_at, IssueActivity.id)
+            .where(or_(Event.resource_id == issue_id, Event.parent_id == issue_id))
+            .order_by(Event.seq)
         )
         return list((await self.session.execute(stmt)).scalars())
 

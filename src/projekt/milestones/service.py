@@ -78,7 +78,7 @@ class MilestoneService:
 
     async def delete(self, project: Project, milestone_id: uuid.UUID, if_match: IfMatch) -> None:
         """Its issues leave it in the same transaction, as issue writes: each one's version moves
-        and its activity records ``milestone_deleted`` (as a sprint's delete does)."""
+        and each records its ``issue.updated`` event (as a sprint's delete does)."""
         # The project first (its counters change below), then the milestone, then its issues.
         if not await lock_project(self.session, self.ctx.org_id, project.id):
             raise MilestoneNotFound()
@@ -90,7 +90,6 @@ class MilestoneService:
             self.services,
             issues,
             {"milestone_id": None},
-            "milestone_deleted",
         )
         await self.milestones.delete(milestone)
 

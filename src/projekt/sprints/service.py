@@ -153,9 +153,7 @@ class SprintService:
         """Unassigns its issues in the same transaction (their activity records it)."""
         sprint = await self.locked(sprint_id, if_match, moves_issues=True)
         issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id, for_update=True)
-        await move_sprint_issues(
-            self.session, self.ctx, self.services, issues, None, "sprint_deleted"
-        )
+        await move_sprint_issues(self.session, self.ctx, self.services, issues, None)
         await self.session.delete(sprint)
         await self.session.flush()
 
@@ -197,9 +195,7 @@ class SprintService:
         done = _done_statuses(project)
         issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id, for_update=True)
         still_open = [i for i in issues if i.status not in done]
-        await move_sprint_issues(
-            self.session, self.ctx, self.services, still_open, target, "sprint_completed"
-        )
+        await move_sprint_issues(self.session, self.ctx, self.services, still_open, target)
         return sprint
 
     async def _target(self, sprint: Sprint, raw: str) -> uuid.UUID:
@@ -272,7 +268,7 @@ class SprintService:
         )
         events: dict[uuid.UUID, list[Any]] = {i.id: [] for i in issues}
         for entry in activity:
-            events[entry.issue_id].append(entry)
+            events[entry.resource_id].append(entry)
         today = self.services.clock.now().date()
         length = min(
             sprint_days(sprint.start_date, sprint.end_date), self.services.settings.max_sprint_days
@@ -280,7 +276,7 @@ class SprintService:
         days = [sprint.start_date + timedelta(days=n) for n in range(length)]
         past = [day for day in days if day <= today]
         cutoffs = [datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) for day in past]
-        histories = [[(e.created_at, e.changes) for e in events[i.id]] for i in issues]
+        histories = [[(e.occurred_at, e.changes) for e in events[i.id]] for i in issues]
         # Plain CPU over plain data: in a worker thread, so the event loop keeps serving.
         hours_by_day, count_by_day = await asyncio.to_thread(
             _remaining_by_day, histories, cutoffs, str(sprint.id), done

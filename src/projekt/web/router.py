@@ -62,7 +62,9 @@ async def _current_org(
     if found is None:
         return None
     membership_id, role = found
-    return OrgContext(principal, org_id, role, membership_id)
+    return OrgContext(
+        principal, org_id, role, membership_id, request.scope["state"].get("request_id")
+    )
 
 
 # -- sign-up, sign-in, sign-out -----------------------------------------------------------------
