@@ -52,6 +52,7 @@ COLUMNS = [
     {"key": "in_progress", "name": "In Progress", "category": "in_progress"},
     {"key": "in_review", "name": "In Review", "category": "in_progress"},
     {"key": "done", "name": "Done", "category": "done"},
+    {"key": "qa", "name": "QA", "category": "in_progress"},  # a change: the write records it
 ]
 
 

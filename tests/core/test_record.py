@@ -238,3 +238,123 @@ def test_actor_of_a_context_carries_the_request_id() -> None:
         "client-1",
         "rid-1",
     )
+
+
+# -- one event per changed resource -------------------------------------------------------------
+
+
+async def _issues(client: Any, headers: dict[str, str], project_id: str, n: int) -> list[str]:
+    ids = []
+    for k in range(n):
+        answer = await client.post(
+            "/api/issues", json={"project_id": project_id, "title": f"i{k}"}, headers=headers
+        )
+        ids.append(answer.json()["id"])
+    return ids
+
+
+async def _appended(factory: Factory, org_id: uuid.UUID, after: int) -> list[Event]:
+    return [e for e in await events_of(factory, org_id) if e.seq > after]
+
+
+async def _last_seq(factory: Factory, org_id: uuid.UUID) -> int:
+    return max((e.seq for e in await events_of(factory, org_id)), default=0)
+
+
+async def test_a_bulk_write_records_one_event_per_issue(factory: Factory) -> None:
+    org, headers, project_id = await _project(factory)
+    client = org.owner.client
+    ids = await _issues(client, headers, project_id, 3)
+    mark = await _last_seq(factory, org.id)
+    bulk = await client.post(
+        "/api/issues/bulk",
+        json={"issue_ids": ids, "action": "set_status", "value": "In Progress"},
+        headers=headers,
+    )
+    assert bulk.status_code == 200, bulk.text
+    found = await _appended(factory, org.id, mark)
+    assert [e.type for e in found] == ["issue.status_changed"] * 3
+    assert sorted(str(e.resource_id) for e in found) == sorted(ids)
+    assert {str(e.project_id) for e in found} == {project_id}
+    mark = await _last_seq(factory, org.id)
+    deleted = await client.post(
+        "/api/issues/bulk", json={"issue_ids": ids[:2], "action": "delete"}, headers=headers
+    )
+    assert deleted.status_code == 200
+    assert [e.type for e in await _appended(factory, org.id, mark)] == ["issue.deleted"] * 2
+
+
+async def test_deleting_a_milestone_records_it_and_each_issue_it_let_go(
+    factory: Factory,
+) -> None:
+    org, headers, project_id = await _project(factory)
+    client = org.owner.client
+    milestone = (
+        await client.post(
+            f"/api/projects/{project_id}/milestones", json={"name": "v1"}, headers=headers
+        )
+    ).json()
+    ids = await _issues(client, headers, project_id, 3)
+    for issue_id in ids:
+        await client.patch(
+            f"/api/issues/{issue_id}", json={"milestone_id": milestone["id"]}, headers=headers
+        )
+    mark = await _last_seq(factory, org.id)
+    url = f"/api/projects/{project_id}/milestones/{milestone['id']}"
+    assert (await client.delete(url, headers=headers)).status_code == 204
+    found = await _appended(factory, org.id, mark)
+    assert sorted(e.type for e in found) == ["issue.updated"] * 3 + ["milestone.deleted"]
+    moved = [e for e in found if e.type == "issue.updated"]
+    assert {e.changes["milestone_id"][0] for e in moved} == {milestone["id"]}
+    assert sorted(str(e.resource_id) for e in moved) == sorted(ids)
+
+
+async def test_renaming_a_column_records_each_issue_it_moves(factory: Factory) -> None:
+    org, headers, project_id = await _project(factory)
+    client = org.owner.client
+    ids = await _issues(client, headers, project_id, 2)
+    columns = (await client.get(f"/api/projects/{project_id}/columns", headers=headers)).json()
+    columns[0]["name"] = "Icebox"
+    mark = await _last_seq(factory, org.id)
+    answer = await client.put(
+        f"/api/projects/{project_id}/columns",
+        json=[{k: c[k] for k in ("key", "name", "category")} for c in columns],
+        headers=headers,
+    )
+    assert answer.status_code == 200, answer.text
+    found = await _appended(factory, org.id, mark)
+    assert sorted(e.type for e in found) == ["issue.status_changed"] * 2 + ["project.updated"]
+    moved = [e for e in found if e.resource_type == "issue"]
+    assert sorted(str(e.resource_id) for e in moved) == sorted(ids)
+    assert {tuple(e.changes["status"]) for e in moved} == {("Backlog", "Icebox")}
+
+
+async def test_deleting_a_parent_records_its_orphans(factory: Factory) -> None:
+    org, headers, project_id = await _project(factory)
+    client = org.owner.client
+    parent, child = await _issues(client, headers, project_id, 2)
+    await client.patch(f"/api/issues/{child}", json={"parent_id": parent}, headers=headers)
+    mark = await _last_seq(factory, org.id)
+    assert (await client.delete(f"/api/issues/{parent}", headers=headers)).status_code == 204
+    found = await _appended(factory, org.id, mark)
+    assert [(e.type, str(e.resource_id)) for e in found] == [
+        ("issue.deleted", parent),
+        ("issue.updated", child),
+    ]
+    assert found[0].changes["title"] == ["i0", None]
+    assert found[1].changes == {"parent_id": [parent, None]}
+
+
+async def test_secrets_never_reach_the_record(factory: Factory) -> None:
+    org, headers, _ = await _project(factory)
+    client = org.owner.client
+    minted = await client.post("/api/api-keys", json={"name": "ci"}, headers=headers)
+    assert minted.status_code == 201
+    invited = await client.post("/api/orgs/invitations", json={"role": "member"}, headers=headers)
+    assert invited.status_code == 201
+    found = await events_of(factory, org.id)
+    text_of_record = repr([(e.type, e.changes) for e in found])
+    assert minted.json()["token"] not in text_of_record
+    assert minted.json()["token"][-4:] in text_of_record  # the last four name it
+    assert invited.json()["code"] not in text_of_record
+    assert [e.type for e in found][-2:] == ["api_key.created", "member.invited"]

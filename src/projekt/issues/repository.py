@@ -461,8 +461,8 @@ class IssueRepository(OrgScopedRepository[Issue]):
             current = (await self.session.execute(stmt)).scalar_one_or_none()
         return chain
 
-    async def delete(self, issue_id: uuid.UUID) -> set[uuid.UUID]:
-        """Delete an issue; returns the projects whose issues lost it as their parent.
+    async def delete(self, issue_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Delete an issue; returns its children as (id, project id): they lost their parent.
 
         The children are orphaned here rather than by the foreign key's SET NULL, so that their
         versions move (an ETag must never vouch for a representation that changed).
@@ -471,13 +471,13 @@ class IssueRepository(OrgScopedRepository[Issue]):
             update(Issue)
             .where(Issue.org_id == self.org_id, Issue.parent_id == issue_id)
             .values(parent_id=None, version=Issue.version + 1)
-            .returning(Issue.project_id)
+            .returning(Issue.id, Issue.project_id)
         )
-        projects = {project_id for (project_id,) in orphaned}
+        children = [(child_id, project_id) for child_id, project_id in orphaned]
         await self.session.execute(
             delete(Issue).where(Issue.id == issue_id, Issue.org_id == self.org_id)
         )
-        return projects
+        return children
 
     async def status_counts(self, project_id: uuid.UUID) -> dict[str, int]:
         stmt = (
@@ -487,14 +487,16 @@ class IssueRepository(OrgScopedRepository[Issue]):
         )
         return {status: int(n) for status, n in (await self.session.execute(stmt)).all()}
 
-    async def rename_status(self, project_id: uuid.UUID, old: str, new: str) -> None:
+    async def rename_status(self, project_id: uuid.UUID, old: str, new: str) -> list[uuid.UUID]:
+        """Move the project's issues from status ``old`` to ``new``; returns the ones moved."""
         stmt = (
             update(Issue)
             .where(Issue.org_id == self.org_id, Issue.project_id == project_id)
             .where(Issue.status == old)
             .values(status=new, version=Issue.version + 1)
+            .returning(Issue.id)
         )
-        await self.session.execute(stmt)
+        return list((await self.session.execute(stmt)).scalars())
 
     async def search(self, user_id: uuid.UUID, q: str, limit: int) -> list[Row[Any]]:
         pattern = like_pattern(q)

@@ -87,9 +87,13 @@ async def issue_counts_by_status(
 
 
 async def rename_status(
-    session: AsyncSession, org_id: uuid.UUID, project_id: uuid.UUID, old: str, new: str
+    session: AsyncSession, ctx: OrgContext, project_id: uuid.UUID, old: str, new: str
 ) -> None:
-    await IssueRepository(session, org_id).rename_status(project_id, old, new)
+    """A column renamed: its issues follow, each recording its move."""
+    moved = await IssueRepository(session, ctx.org_id).rename_status(project_id, old, new)
+    for issue_id in moved:
+        record(session, ctx, "issue.status_changed", issue_id, project_id=project_id,
+               changes={"status": [old, new]})  # fmt: skip
 
 
 def _closing(status: str, columns: list[dict[str, Any]]) -> bool:
@@ -332,8 +336,7 @@ class IssueService:
 
     async def delete(self, row: IssueRow, if_match: IfMatch) -> None:
         issue, _ = await self._for_write(row, if_match, deleting=True)
-        self._record_deleted(issue)
-        orphans_in = await self.issues.delete(issue.id)
+        orphans_in = await self._delete(issue)
         projects = ProjectHeads(self.session, self.ctx.org_id)
         await projects.issue_deleted(issue.project_id, issue.archived)
         await projects.issues_changed(orphans_in - {issue.project_id})
@@ -381,8 +384,7 @@ class IssueService:
                 errors.append({"id": str(issue_id), "error": message})
                 continue
             if request.action == "delete":
-                self._record_deleted(issue)
-                await self.issues.delete(issue.id)
+                await self._delete(issue)
                 if issue.archived:
                     project.archived_issues -= 1
                 else:
@@ -572,12 +574,19 @@ class IssueService:
         issue.updated_at = self.services.clock.now()
         await self.session.flush()
 
-    def _record_deleted(self, issue: Issue) -> None:
-        """The deleted issue's last state (its comments go with it, under this one event)."""
+    async def _delete(self, issue: Issue) -> set[uuid.UUID]:
+        """Delete the issue, recording it (its last values; its comments go with it, under
+        this one event) and each child it leaves without a parent. Returns the projects of
+        those children."""
         last = {f: [jsonable(getattr(issue, f)), None] for f in TRACKED
                 if getattr(issue, f) not in (None, [])}  # fmt: skip
+        children = await self.issues.delete(issue.id)
         record(self.session, self.ctx, "issue.deleted", issue.id, project_id=issue.project_id,
                changes=last)  # fmt: skip
+        for child_id, project_id in children:
+            record(self.session, self.ctx, "issue.updated", child_id, project_id=project_id,
+                   changes={"parent_id": [str(issue.id), None]})  # fmt: skip
+        return {project_id for _, project_id in children}
 
     def _record_comment(
         self, kind: str, comment: Comment, changes: dict[str, Any], issue: Issue

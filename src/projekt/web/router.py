@@ -18,6 +18,7 @@ from projekt.config import Settings
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import AppError
+from projekt.core.record import Actor
 from projekt.orgs.schemas import OrgCreate
 from projekt.orgs.service import OrgService, find_membership
 from projekt.web.origin import require_same_origin
@@ -173,7 +174,8 @@ async def web_create_org(
 ) -> Response:
     orgs = OrgService(session, services)
     try:
-        created = await orgs.create_org(principal.user_id, OrgCreate(name=name))
+        actor = Actor.of(principal, request.scope["state"].get("request_id"))
+        created = await orgs.create_org(principal.user_id, OrgCreate(name=name), actor)
     except (AppError, ValueError) as exc:
         me = await AuthService(session, services).get_user(principal.user_id)
         message = exc.message if isinstance(exc, AppError) else _first_message(exc)
