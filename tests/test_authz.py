@@ -201,6 +201,8 @@ RECIPES: dict[str, Recipe] = {
     ),
     "token": lambda w: ("POST", "/oauth/token", None),
     "revoke": lambda w: ("POST", "/oauth/revoke", None),
+    "audit_log": lambda w: ("GET", "/api/audit", None),
+    "list_changes": lambda w: ("GET", "/api/changes", None),
     "list_milestones": lambda w: ("GET", f"/api/projects/{w.project_id}/milestones", None),
     "create_milestone": lambda w: (
         "POST",

@@ -98,6 +98,9 @@ POLICY: dict[str, Rule] = {
     "replace_milestone": org(Role.MANAGER),
     "update_milestone": org(Role.MANAGER),
     "delete_milestone": org(Role.MANAGER),
+    # the record's readers
+    "audit_log": org(Role.ADMIN),
+    "list_changes": org(Role.VIEWER),
     # OAuth 2.1 authorization server: public protocol endpoints; the consent post is a form
     "authorization_server_metadata": public(),
     "protected_resource_metadata": public(),

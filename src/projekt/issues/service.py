@@ -223,6 +223,11 @@ class IssueService:
         rows, total, head = await self.reads.listing(**kwargs)
         return [issue_dict(row) for row in rows], total, head
 
+    async def representation(self, issue_id: uuid.UUID) -> dict[str, Any] | None:
+        """The issue as a read answers it, or None when it is gone or hidden from the caller."""
+        row = await self.reads.by_id(issue_id)
+        return None if row is None else issue_dict(row)
+
     async def activity_of(self, ref: str) -> list[dict[str, Any]]:
         """The issue's history from the record, oldest first (its comments' events too)."""
         row = await self.resolve(ref)

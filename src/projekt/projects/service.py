@@ -272,6 +272,17 @@ class ProjectService:
             raise ProjectNotFound("That person is not a member of this project.")
         return found
 
+    async def member_by_id(self, ctx: OrgContext, member_id: uuid.UUID) -> ProjectMemberRead | None:
+        """A project membership by its own id, if it exists and its project is visible."""
+        member = await ProjectMemberRepository(self.session, ctx.org_id).get(member_id)
+        if member is None:
+            return None
+        try:
+            project = await self.get_visible(ctx, member.project_id)
+            return await self.member(ctx, project, member.user_id)
+        except ProjectNotFound:
+            return None
+
     async def add_member(
         self,
         ctx: OrgContext,
