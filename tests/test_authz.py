@@ -54,6 +54,7 @@ COLUMNS = [
     {"key": "in_progress", "name": "In Progress", "category": "in_progress"},
     {"key": "in_review", "name": "In Review", "category": "in_progress"},
     {"key": "done", "name": "Done", "category": "done"},
+    {"key": "qa", "name": "QA", "category": "in_progress"},  # a change: the write records it
 ]
 
 
@@ -215,6 +216,8 @@ RECIPES: dict[str, Recipe] = {
     ),
     "token": lambda w: ("POST", "/oauth/token", None),
     "revoke": lambda w: ("POST", "/oauth/revoke", None),
+    "audit_log": lambda w: ("GET", "/api/audit", None),
+    "list_changes": lambda w: ("GET", "/api/changes", None),
     "list_milestones": lambda w: ("GET", f"/api/projects/{w.project_id}/milestones", None),
     "create_milestone": lambda w: (
         "POST",
@@ -546,7 +549,8 @@ async def snapshot(factory: Factory, world: World) -> str:
             "invitations",
             "issues",
             "comments",
-            "issue_activity",
+            "events",
+            "event_counters",
             "sprints",
             "milestones",
             "time_entries",

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from projekt import health
 from projekt.api_keys.router import router as api_keys_router
+from projekt.audit.router import router as audit_router
 from projekt.auth.router import router as auth_router
 from projekt.developers.router import router as developers_router
 from projekt.issues.router import router as issues_router
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     orgs_router,
     api_keys_router,
     search_router,
+    audit_router,
     web_router,
     developers_router,
 ]

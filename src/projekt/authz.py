@@ -84,7 +84,7 @@ async def authorize(request: Request) -> None:
     if rule.csrf and principal.kind is CredentialKind.SESSION and request.method in UNSAFE_METHODS:
         await _check_csrf(request)
     if rule.audience is Audience.ORG:
-        context = _header_org(principal, rule)
+        context = _header_org(request, principal, rule)
     elif rule.audience is Audience.PATH_ORG:
         context = await _path_org(request, principal, rule)
     else:
@@ -92,12 +92,14 @@ async def authorize(request: Request) -> None:
     request.scope["state"]["org_context"] = context
 
 
-def _header_org(principal: Principal, rule: Rule) -> OrgContext:
+def _header_org(request: Request, principal: Principal, rule: Rule) -> OrgContext:
     if principal.org_id is None:
         raise OrgRequired()
     if principal.role is None or principal.membership_id is None:
         raise NotAMember()
-    return _admit(principal, principal.org_id, principal.role, principal.membership_id, rule)
+    return _admit(
+        request, principal, principal.org_id, principal.role, principal.membership_id, rule
+    )
 
 
 async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgContext:
@@ -106,7 +108,7 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
     except ValueError:
         raise OrgNotFound() from None
     if principal.org_id == org_id and principal.role and principal.membership_id:
-        return _admit(principal, org_id, principal.role, principal.membership_id, rule)
+        return _admit(request, principal, org_id, principal.role, principal.membership_id, rule)
     if principal.is_token:
         # A token only ever sees its bound org; anything else does not exist for it.
         raise OrgNotFound()
@@ -118,17 +120,24 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
     if found is None:
         raise OrgNotFound()
     membership_id, role = found
-    return _admit(principal, org_id, role, membership_id, rule)
+    return _admit(request, principal, org_id, role, membership_id, rule)
 
 
 def _admit(
-    principal: Principal, org_id: uuid.UUID, role: Role, membership_id: uuid.UUID, rule: Rule
+    request: Request,
+    principal: Principal,
+    org_id: uuid.UUID,
+    role: Role,
+    membership_id: uuid.UUID,
+    rule: Rule,
 ) -> OrgContext:
     if not role.at_least(rule.min_role):
         raise InsufficientRole(
             f"This needs the {rule.min_role.value} role or higher; yours is {role.value}."
         )
-    return OrgContext(principal, org_id, role, membership_id)
+    # The request id rides on the context: every event the route records carries it.
+    request_id = request.scope["state"].get("request_id")
+    return OrgContext(principal, org_id, role, membership_id, request_id)
 
 
 async def _check_csrf(request: Request) -> None:

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # request holds its key (a worker that died mid-request frees it after this lease).
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     idempotency_lease_s: float = Field(default=60.0, ge=1, le=3600)
+    # The audit log (API.md §10) shows events of the last N days; None keeps everything. The
+    # record itself is kept: the changes feed must stay resumable from any cursor it gave.
+    audit_retention_days: int | None = Field(default=None, ge=1)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

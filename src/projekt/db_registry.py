@@ -3,6 +3,7 @@
 from projekt.api_keys import models as api_keys_models
 from projekt.auth import models as auth_models
 from projekt.core import idempotency as idempotency_models
+from projekt.core import record as record_models
 from projekt.core.db import Base
 from projekt.issues import models as issues_models
 from projekt.milestones import models as milestones_models
@@ -22,6 +23,7 @@ __all__ = [
     "oauth_models",
     "orgs_models",
     "projects_models",
+    "record_models",
     "sprints_models",
     "time_tracking_models",
 ]

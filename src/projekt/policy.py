@@ -117,6 +117,9 @@ POLICY: dict[str, Rule] = {
     "update_time_entry": org(Role.MEMBER),
     "delete_time_entry": org(Role.MEMBER),
     "stop_time_entry": org(Role.MEMBER),
+    # the record's readers
+    "audit_log": org(Role.ADMIN),
+    "list_changes": org(Role.VIEWER),
     # OAuth 2.1 authorization server: public protocol endpoints; the consent post is a form
     "authorization_server_metadata": public(),
     "protected_resource_metadata": public(),

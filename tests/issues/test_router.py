@@ -246,14 +246,27 @@ async def test_activity_records_who_what_and_how(factory: Factory) -> None:
     issue = await _issue(member, headers, project_id)
     token = await factory.key(org.id, member)
     async with factory.client(Authorization=f"Bearer {token}") as keyed:
+        moved = await keyed.post(
+            f"/api/issues/{issue['id']}/transition",
+            json={"status": "In Progress"},
+            headers={"X-Request-Id": "req-activity-1"},
+        )
         await keyed.post(f"/api/issues/{issue['id']}/transition", json={"status": "Done"})
+        key_id = (await keyed.get("/api/api-keys")).json()[0]["id"]
+    assert moved.status_code == 200
     activity = (
         await member.client.get(f"/api/issues/{issue['id']}/activity", headers=headers)
     ).json()
-    assert [a["action"] for a in activity] == ["created", "transitioned"]
+    # A move into a done column closes the issue; any other transition is a transition.
+    assert [a["type"] for a in activity] == ["issue.created", "issue.transitioned", "issue.closed"]
+    assert [a["action"] for a in activity] == ["created", "transitioned", "closed"]
+    assert [a["seq"] for a in activity] == sorted(a["seq"] for a in activity)
     assert activity[0]["credential_kind"] == "session"
     assert activity[1]["credential_kind"] == "pat"
-    assert activity[1]["changes"] == {"status": ["Backlog", "Done"]}
+    assert activity[1]["credential_id"] == key_id
+    assert activity[1]["request_id"] == "req-activity-1"
+    assert activity[1]["changes"] == {"status": ["Backlog", "In Progress"]}
+    assert activity[2]["changes"] == {"status": ["In Progress", "Done"]}
     assert activity[1]["actor_id"] == str(member.user_id)
 
 

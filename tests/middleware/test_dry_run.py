@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from projekt.db_registry import metadata
 from projekt.middleware.dry_run import document, requested
 from projekt.policy import POLICY
 from tests.factories import Factory, Person
+from tests.records import RECORDS, EventMarks
 from tests.test_authz import RECIPES, ROLES, WEB_ROUTES, World, build_world
 from tests.test_rules import TAG_SOURCES, Caller, owner_of
 
@@ -81,6 +83,46 @@ def test_the_sweep_covers_every_write(app: FastAPI) -> None:
         "revoke_invitation",
     }  # fmt: skip
     assert names - set(RECIPES) == set()
+    # Each write says what it records (tests/records.py), or that it records nothing.
+    assert names - set(RECORDS) == set(), "say what the route records"
+    # The snapshot compares every table, the record's among them.
+    assert {"events", "event_counters"} <= {table.name for table in metadata.sorted_tables}
+
+
+def record_failures(
+    name: str, response: httpx.Response, appended: list[Any], rid: str, user_id: uuid.UUID
+) -> list[str]:
+    """What is wrong with the events one real call appended (``RECORDS``)."""
+    kinds = tuple(event.type for event in appended)
+    if response.status_code >= 300:
+        return [f"{name}: refused ({response.status_code}) yet recorded {kinds}"] if kinds else []
+    expected = RECORDS[name] or ()
+    if kinds != expected:
+        return [f"{name}: recorded {kinds}, expected {expected}"]
+    wrong = [
+        event.type
+        for event in appended
+        if (event.request_id, event.actor_user_id, event.credential_kind)
+        != (rid, user_id, "session")
+    ]
+    return [f"{name}: {wrong} do not name the caller and the request"] if wrong else []
+
+
+def test_the_record_check_fails_a_write_that_records_nothing_or_the_wrong_thing() -> None:
+    ok = httpx.Response(200)
+    user = uuid.uuid4()
+    nothing = record_failures("update_issue", ok, [], "r", user)
+    assert nothing == ["update_issue: recorded (), expected ('issue.updated',)"]
+    wrong = SimpleNamespace(type="issue.deleted", request_id="r", actor_user_id=user,
+                            credential_kind="session")  # fmt: skip
+    assert record_failures("update_issue", ok, [wrong], "r", user) != []
+    right = SimpleNamespace(type="issue.updated", request_id="r", actor_user_id=user,
+                            credential_kind="session")  # fmt: skip
+    assert record_failures("update_issue", ok, [right], "r", user) == []
+    assert record_failures("update_issue", ok, [right], "other", user) != []
+    refused = httpx.Response(422)
+    assert record_failures("update_issue", refused, [right], "r", user) != []
+    assert record_failures("update_issue", refused, [], "r", user) == []
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +154,8 @@ async def test_every_write_dry_runs_and_then_answers_the_same_for_real(
     anonymous = Caller(factory.client(), {})
     failures: list[str] = []
     succeeded: list[str] = []
+    recorded: list[str] = []
+    marks = EventMarks(app)
     # Deletes end what later calls aim at, and deleting the org and signing out end the
     # session's standing: they go last.
     names = sorted(
@@ -139,7 +183,12 @@ async def test_every_write_dry_runs_and_then_answers_the_same_for_real(
                 failures.append(f"{name}: no Dry-Run header ({trial.status_code})")
             if "set-cookie" in trial.headers:
                 failures.append(f"{name}: the dry run set a cookie")
-            real = await caller.request(method, path, body)
+            await marks.mark()
+            rid = f"sweep-{uuid.uuid4().hex[:12]}"
+            real = await caller.request(method, path, body, **{"X-Request-Id": rid})
+            appended = await marks.appended()
+            failures += record_failures(name, real, appended, rid, people["owner"].user_id)
+            recorded += [name] if appended else []
             if "dry-run" in real.headers:
                 failures.append(f"{name}: the real write says Dry-Run")
             if (trial.status_code, _shape(trial)) != (real.status_code, _shape(real)):
@@ -153,8 +202,9 @@ async def test_every_write_dry_runs_and_then_answers_the_same_for_real(
         await owner.client.aclose()
         await anonymous.client.aclose()
     assert failures == []
-    # Not a sweep of refusals: most writes succeed for the owner.
+    # Not a sweep of refusals: most writes succeed for the owner, and record.
     assert len(succeeded) >= 30, sorted(set(names) - set(succeeded))
+    assert len(recorded) >= 30, sorted(set(names) - set(recorded))
 
 
 # -- the fast path, bulk, transitions --------------------------------------------------------

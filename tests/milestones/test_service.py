@@ -30,6 +30,6 @@ async def test_delete_records_activity_on_its_issues(factory: Factory) -> None:
         activity = (
             await manager.client.get(f"/api/issues/{issue['id']}/activity", headers=headers)
         ).json()
-        assert [a["action"] for a in activity] == ["created", "milestone_deleted"]
+        assert [a["type"] for a in activity] == ["issue.created", "issue.updated"]
         assert activity[1]["changes"] == {"milestone_id": [milestone["id"], None]}
         assert activity[1]["actor_id"] == str(manager.user_id)

@@ -14,6 +14,7 @@ from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.errors import InsufficientRole
+from projekt.core.record import SYSTEM, Actor, changes, record
 from projekt.core.repository import lock_row
 from projekt.core.security import digest, new_pat
 from projekt.orgs.models import Membership
@@ -30,11 +31,17 @@ class ApiKeyService:
         self.services = services
 
     async def mint(self, ctx: OrgContext, data: ApiKeyCreate) -> ApiKeyCreated:
-        return await self.mint_for(ctx.org_id, ctx.user_id, ctx.membership_id, data)
+        return await self.mint_for(ctx.org_id, ctx.user_id, ctx.membership_id, data, ctx)
 
     async def mint_for(
-        self, org_id: uuid.UUID, user_id: uuid.UUID, membership_id: uuid.UUID, data: ApiKeyCreate
+        self,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID,
+        membership_id: uuid.UUID,
+        data: ApiKeyCreate,
+        by: OrgContext | None = None,
     ) -> ApiKeyCreated:
+        """A new key; ``by``: the request that mints it (else the server: the cli)."""
         now = self.services.clock.now()
         if data.expires_at is not None and data.expires_at <= now:
             raise expiry_in_past()
@@ -61,6 +68,11 @@ class ApiKeyService:
                 last_used_at=None,
             )
         )
+        # Its name and last four, never the token (nor its digest).
+        minted = {"name": key.name, "user_id": key.user_id, "last_four": key.last_four,
+                  "expires_at": key.expires_at}  # fmt: skip
+        actor = by or (org_id, Actor(user_id, SYSTEM.credential_kind))
+        record(self.session, actor, "api_key.created", key.id, changes=changes(None, minted))
         return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), token=token)
 
     async def listing(self, ctx: OrgContext, everyone: bool) -> list[ApiKeyRead]:
@@ -94,3 +106,5 @@ class ApiKeyService:
         (if_match or IfMatch()).check(api_key_etag(key.id))
         key.revoked_at = self.services.clock.now()
         await self.session.flush()
+        record(self.session, ctx, "api_key.revoked", key.id,
+               changes={"revoked_at": [None, key.revoked_at.isoformat()]})  # fmt: skip

@@ -85,6 +85,7 @@ OAUTH_LOOKUP = (
         OAuthToken.revoked_at,
         OAuthToken.access_expires_at,
         OAuthToken.family_expires_at,
+        OAuthToken.client_id,
         Membership.id.label("membership_id"),
         Membership.role,
         User.is_active,
@@ -245,4 +246,5 @@ def _bound(
         org_id=row["org_id"],
         role=Role(row["role"]),
         membership_id=row["membership_id"],
+        oauth_client_id=row["client_id"] if kind is CredentialKind.OAUTH else None,
     )

@@ -29,6 +29,10 @@ class CredentialKind(StrEnum):
     SESSION = "session"
     PAT = "pat"
     OAUTH = "oauth"
+    # Not yet presented by any caller; the record (API.md §9) names them already: extension
+    # keys (Kiket extensions) and the server itself (jobs, the cli).
+    EXTENSION = "extension"
+    SYSTEM = "system"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,8 @@ class Principal:
     org_id: uuid.UUID | None
     role: Role | None
     membership_id: uuid.UUID | None
+    # The OAuth client a token was issued to (OAuth tokens only): the record names it.
+    oauth_client_id: str | None = None
 
     @property
     def is_token(self) -> bool:
@@ -64,6 +70,8 @@ class OrgContext:
     org_id: uuid.UUID
     role: Role
     membership_id: uuid.UUID
+    # The request's X-Request-Id, which every event the request records carries.
+    request_id: str | None = None
 
     @property
     def user_id(self) -> uuid.UUID:

@@ -186,6 +186,10 @@ class Database:
         writer = self.engine.execution_options(**{SQLITE_BEGIN: True})
         self.sessionmaker = async_sessionmaker(writer, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Run just before each unit of work commits, in its transaction (the record's writer,
+        # ``core.record.Recorder``: its statements are the transaction's last); a dry run runs
+        # them too and then rolls them back with everything else.
+        self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         # Run after each successful commit of a unit of work, before its response is sent.
         self.after_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
 
@@ -217,7 +221,9 @@ class Database:
     async def commit(self, session: AsyncSession) -> None:
         """Commit a unit of work and run the ``after_commit`` hooks; in a dry run, flush (the
         constraints and stale rows a commit would meet still answer as they would) and roll
-        back instead, with no hook: nothing changed that they could announce."""
+        back instead, with no ``after_commit`` hook: nothing changed that they could announce."""
+        for before in self.before_commit:
+            await before(session)
         if dry_running():
             await session.flush()
             await session.rollback()

@@ -19,6 +19,7 @@ from projekt.core.errors import Unauthorized
 from projekt.core.fastsql import FastSQL
 from projekt.core.metrics import Metrics
 from projekt.core.ratelimit import InProcessLimiter, RedisLimiter
+from projekt.core.record import Actor, Recorder
 from projekt.core.security import Passwords
 
 
@@ -55,6 +56,8 @@ class AppServices:
 
     def __post_init__(self) -> None:
         self.fast = FastSQL(self.settings, self.db.engine, self.metrics)
+        # Every unit of work writes the events it recorded, in its own transaction.
+        self.db.before_commit.append(Recorder(self.clock).write)
 
 
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a thread pool,
@@ -161,6 +164,14 @@ async def get_principal(request: Request) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_actor(request: Request) -> Actor:
+    """Who the events of a route without an org context name (creating or joining an org)."""
+    return Actor.of(principal_of(request), request.scope.get("state", {}).get("request_id"))
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
 def org_context_of(request: Request) -> OrgContext:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -86,20 +85,3 @@ class Comment(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class IssueActivity(Base):
-    """Who changed what, when, and through which credential; burndowns replay it."""
-
-    __tablename__ = "issue_activity"
-    __table_args__ = (Index("ix_issue_activity_issue_id_created_at", "issue_id", "created_at"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
-    issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    credential_kind: Mapped[str] = mapped_column(String(16))
-    credential_id: Mapped[uuid.UUID | None] = mapped_column()
-    action: Mapped[str] = mapped_column(String(32))
-    changes: Mapped[dict[str, Any]] = mapped_column(JSONList)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,6 @@
-"""Every SQL statement over issues, comments and their activity (SQLAlchemy Core)."""
+"""Every SQL statement over issues, comments and their activity (SQLAlchemy Core).
+
+Activity is read from the record (``core.record``): the events of an issue and its comments."""
 
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from projekt.core.fastsql import FastSQL
+from projekt.core.record import Event
 from projekt.core.repository import OrgScopedRepository, like_pattern
-from projekt.issues.models import Comment, Issue, IssueActivity
+from projekt.issues.models import Comment, Issue
 from projekt.milestones.models import Milestone
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project
@@ -170,13 +173,10 @@ ALLOCATE_NUMBER = (
 INSERT_ISSUE = insert(Issue).values(
     {c.name: P(f"v_{c.name}", type_=c.type) for c in Issue.__table__.columns}
 )
-INSERT_ACTIVITY = insert(IssueActivity).values(
-    {c.name: P(f"v_{c.name}", type_=c.type) for c in IssueActivity.__table__.columns}
-)
 
 
 def insert_params(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values for INSERT_ISSUE / INSERT_ACTIVITY (whose binds are the columns, prefixed v_)."""
+    """Values for INSERT_ISSUE (whose binds are the columns, prefixed v_)."""
     return {f"v_{name}": value for name, value in values.items()}
 
 
@@ -441,10 +441,10 @@ class IssueRepository(OrgScopedRepository[Issue]):
         project, so the activity of the rest of the org is never read.
         """
         mentioned = (
-            select(IssueActivity.issue_id)
-            .join(Issue, Issue.id == IssueActivity.issue_id)
-            .where(IssueActivity.org_id == self.org_id, Issue.project_id == project_id)
-            .where(cast(IssueActivity.changes, String).contains(str(sprint_id)))
+            select(Event.resource_id)
+            .where(Event.org_id == self.org_id, Event.project_id == project_id)
+            .where(Event.resource_type == "issue")
+            .where(cast(Event.changes, String).contains(str(sprint_id)))
         )
         stmt = self.select().where(
             Issue.project_id == project_id,
@@ -461,8 +461,8 @@ class IssueRepository(OrgScopedRepository[Issue]):
             current = (await self.session.execute(stmt)).scalar_one_or_none()
         return chain
 
-    async def delete(self, issue_id: uuid.UUID) -> set[uuid.UUID]:
-        """Delete an issue; returns the projects whose issues lost it as their parent.
+    async def delete(self, issue_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Delete an issue; returns its children as (id, project id): they lost their parent.
 
         The children are orphaned here rather than by the foreign key's SET NULL, so that their
         versions move (an ETag must never vouch for a representation that changed).
@@ -471,13 +471,13 @@ class IssueRepository(OrgScopedRepository[Issue]):
             update(Issue)
             .where(Issue.org_id == self.org_id, Issue.parent_id == issue_id)
             .values(parent_id=None, version=Issue.version + 1)
-            .returning(Issue.project_id)
+            .returning(Issue.id, Issue.project_id)
         )
-        projects = {project_id for (project_id,) in orphaned}
+        children = [(child_id, project_id) for child_id, project_id in orphaned]
         await self.session.execute(
             delete(Issue).where(Issue.id == issue_id, Issue.org_id == self.org_id)
         )
-        return projects
+        return children
 
     async def status_counts(self, project_id: uuid.UUID) -> dict[str, int]:
         stmt = (
@@ -487,14 +487,16 @@ class IssueRepository(OrgScopedRepository[Issue]):
         )
         return {status: int(n) for status, n in (await self.session.execute(stmt)).all()}
 
-    async def rename_status(self, project_id: uuid.UUID, old: str, new: str) -> None:
+    async def rename_status(self, project_id: uuid.UUID, old: str, new: str) -> list[uuid.UUID]:
+        """Move the project's issues from status ``old`` to ``new``; returns the ones moved."""
         stmt = (
             update(Issue)
             .where(Issue.org_id == self.org_id, Issue.project_id == project_id)
             .where(Issue.status == old)
             .values(status=new, version=Issue.version + 1)
+            .returning(Issue.id)
         )
-        await self.session.execute(stmt)
+        return list((await self.session.execute(stmt)).scalars())
 
     async def search(self, user_id: uuid.UUID, q: str, limit: int) -> list[Row[Any]]:
         pattern = like_pattern(q)
@@ -519,27 +521,28 @@ class CommentRepository(OrgScopedRepository[Comment]):
         return await self.get_for_update(comment_id)
 
 
-class ActivityRepository(OrgScopedRepository[IssueActivity]):
-    model = IssueActivity
+class ActivityRepository(OrgScopedRepository[Event]):
+    """The record, read as issue activity (oldest first)."""
 
-    async def record(self, values: dict[str, Any]) -> None:
-        await self.session.execute(insert(IssueActivity).values(org_id=self.org_id, **values))
+    model = Event
 
-    async def for_issues(self, issue_ids: Sequence[uuid.UUID]) -> list[IssueActivity]:
+    async def for_issues(self, issue_ids: Sequence[uuid.UUID]) -> list[Event]:
+        """The events of these issues themselves (what a burndown replays)."""
         if not issue_ids:
             return []
         stmt = (
             self.select()
-            .where(IssueActivity.issue_id.in_(issue_ids))
-            .order_by(IssueActivity.created_at, IssueActivity.id)
+            .where(Event.resource_type == "issue", Event.resource_id.in_(issue_ids))
+            .order_by(Event.seq)
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def for_issue(self, issue_id: uuid.UUID) -> list[IssueActivity]:
+    async def for_issue(self, issue_id: uuid.UUID) -> list[Event]:
+        """The issue's events and those of its comments."""
         stmt = (
             self.select()
-            .where(IssueActivity.issue_id == issue_id)
-            .order_by(IssueActivity.created_at, IssueActivity.id)
+            .where(or_(Event.resource_id == issue_id, Event.parent_id == issue_id))
+            .order_by(Event.seq)
         )
         return list((await self.session.execute(stmt)).scalars())
 

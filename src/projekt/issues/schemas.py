@@ -138,10 +138,20 @@ class IssueDetail(IssueRead):
 
 
 class ActivityRead(OutputModel):
+    """One event of the record (API.md §9) about the issue or one of its comments."""
+
     id: uuid.UUID
+    seq: int
+    type: str
+    # The type without "issue." ("created", "transitioned"; "comment.created" stays whole).
     action: str
+    resource_type: str
+    resource_id: uuid.UUID
     actor_id: uuid.UUID | None
     credential_kind: str
+    credential_id: uuid.UUID | None
+    oauth_client_id: str | None
+    request_id: str | None
     changes: dict[str, Any]
     created_at: Timestamp
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,12 +14,12 @@ from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices, UnitOfWork
 from projekt.core.errors import ValidationFailed
 from projekt.core.fastsql import FastSQL, FastTransaction
+from projekt.core.record import Event, append_one, draft, jsonable, record
 from projekt.issues.errors import BulkFailed, CommentNotFound, IssueNotFound, NotCommentAuthor
 from projekt.issues.models import Comment, Issue
 from projekt.issues.repository import (
     ALLOCATE_NUMBER,
     COMMENT_FIELDS,
-    INSERT_ACTIVITY,
     INSERT_ISSUE,
     ISSUE_FIELDS,
     ISSUE_VISIBLE,
@@ -43,7 +43,7 @@ IssueRow = Mapping[str, Any]
 _Found = TypeVar("_Found")
 # An issue as written, and its version after the write (what its ETag is made of).
 Written = tuple[dict[str, Any], int]
-# Fields whose history the activity log keeps (and burndowns replay).
+# Fields whose history the record keeps (and burndowns replay).
 TRACKED = (
     "title",
     "description",
@@ -87,19 +87,57 @@ async def issue_counts_by_status(
 
 
 async def rename_status(
-    session: AsyncSession, org_id: uuid.UUID, project_id: uuid.UUID, old: str, new: str
+    session: AsyncSession, ctx: OrgContext, project_id: uuid.UUID, old: str, new: str
 ) -> None:
-    await IssueRepository(session, org_id).rename_status(project_id, old, new)
+    """A column renamed: its issues follow, each recording its move."""
+    moved = await IssueRepository(session, ctx.org_id).rename_status(project_id, old, new)
+    for issue_id in moved:
+        record(session, ctx, "issue.status_changed", issue_id, project_id=project_id,
+               changes={"status": [old, new]})  # fmt: skip
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, list):
-        return list(value)
-    return value
+def _closing(status: str, columns: list[dict[str, Any]]) -> bool:
+    return any(c["name"] == status and c["category"] in ("done", "cancelled") for c in columns)
+
+
+def issue_event_type(
+    diff: Mapping[str, list[Any]], columns: list[dict[str, Any]], *, transition: bool = False
+) -> str:
+    """The event an issue write records (API.md §10): the most specific name for what changed.
+
+    A move into a done or cancelled column closes the issue; a transition otherwise is
+    ``transitioned``; a write that only moves the status, only assigns, or only archives says
+    so; anything else (unarchiving too) is ``updated``."""
+    fields = set(diff)
+    if "status" in fields and (transition or fields == {"status"}):
+        if _closing(diff["status"][1], columns):
+            return "issue.closed"
+        return "issue.transitioned" if transition else "issue.status_changed"
+    if fields == {"assignee_id"}:
+        return "issue.assigned"
+    if fields == {"archived"} and diff["archived"][1]:
+        return "issue.archived"
+    return "issue.updated"
+
+
+def activity_entry(event: Event) -> dict[str, Any]:
+    """An event as issue activity shows it: ``action`` is the type without ``issue.``."""
+    prefix = "issue."
+    return {
+        "id": event.id,
+        "seq": event.seq,
+        "type": event.type,
+        "action": event.type.removeprefix(prefix),
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "actor_id": event.actor_user_id,
+        "credential_kind": event.credential_kind,
+        "credential_id": event.credential_id,
+        "oauth_client_id": event.oauth_client_id,
+        "request_id": event.request_id,
+        "changes": event.changes,
+        "created_at": event.occurred_at,
+    }
 
 
 def _status_in(columns: list[dict[str, Any]], value: str) -> str | None:
@@ -185,9 +223,15 @@ class IssueService:
         rows, total, head = await self.reads.listing(**kwargs)
         return [issue_dict(row) for row in rows], total, head
 
-    async def activity_of(self, ref: str) -> list[Any]:
+    async def representation(self, issue_id: uuid.UUID) -> dict[str, Any] | None:
+        """The issue as a read answers it, or None when it is gone or hidden from the caller."""
+        row = await self.reads.by_id(issue_id)
+        return None if row is None else issue_dict(row)
+
+    async def activity_of(self, ref: str) -> list[dict[str, Any]]:
+        """The issue's history from the record, oldest first (its comments' events too)."""
         row = await self.resolve(ref)
-        return await self.activity.for_issue(row["id"])
+        return [activity_entry(e) for e in await self.activity.for_issue(row["id"])]
 
     async def search(self, q: str, limit: int) -> list[dict[str, Any]]:
         rows = await self.issues.search(self.ctx.user_id, q, limit)
@@ -196,9 +240,11 @@ class IssueService:
     # -- writes -----------------------------------------------------------------------------
 
     async def create(
-        self, data: IssueCreate, extra_activity: tuple[str, dict[str, Any]] | None = None
+        self, data: IssueCreate, origin: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """One transaction on the fast path: number, checks, the row and its activity."""
+        """One transaction on the fast path: number, checks, the row and its event (the
+        transaction's last statement: it takes the org's record lock). ``origin``: more
+        ``changes`` for the event (a duplicate names its source)."""
         async with self.services.fast.transaction() as tx:
             scope = {
                 "the_org_id": self.ctx.org_id,
@@ -223,16 +269,17 @@ class IssueService:
                 raise ValidationFailed(errors=errors)
             values = self._new_issue(data, number, status)
             await tx.fetch(INSERT_ISSUE, insert_params(values))
-            now = values["created_at"]
             created = {
-                f: [None, _jsonable(values[f])] for f in TRACKED if values[f] not in (None, [])
+                f: [None, jsonable(values[f])] for f in TRACKED if values[f] not in (None, [])
             }
-            activity = self._activity(values["id"], "created", created, now)
-            await tx.fetch(INSERT_ACTIVITY, insert_params(activity))
-            if extra_activity is not None:
-                action, changes = extra_activity
-                activity = self._activity(values["id"], action, changes, now)
-                await tx.fetch(INSERT_ACTIVITY, insert_params(activity))
+            event = draft(
+                self.ctx,
+                "issue.created",
+                values["id"],
+                project_id=data.project_id,
+                changes=created | (origin or {}),
+            )
+            await append_one(tx, event, values["created_at"])
         return {"id": values["id"], "key": f"{project_key}-{number}"} | {
             f: values[f] for f in ISSUE_FIELDS if f != "id"
         }
@@ -264,22 +311,6 @@ class IssueService:
             "updated_at": now,
         }
 
-    def _activity(
-        self, issue_id: uuid.UUID, action: str, changes: dict[str, Any], now: datetime
-    ) -> dict[str, Any]:
-        principal = self.ctx.principal
-        return {
-            "id": uuid.uuid4(),
-            "org_id": self.ctx.org_id,
-            "issue_id": issue_id,
-            "actor_id": principal.user_id,
-            "credential_kind": principal.kind.value,
-            "credential_id": principal.credential_id,
-            "action": action,
-            "changes": changes,
-            "created_at": now,
-        }
-
     async def update(self, row: IssueRow, data: IssueUpdate, if_match: IfMatch) -> Written:
         changes = data.model_dump(exclude_unset=True)
         issue, project = await self._for_write(row, if_match)
@@ -294,25 +325,23 @@ class IssueService:
         await self._check_references(changes, issue, errors)
         if errors:
             raise ValidationFailed(errors=errors)
-        return await self._apply(issue, project, changes, "updated"), issue.version
+        return await self._apply(issue, project, changes), issue.version
 
     async def transition(self, row: IssueRow, status: str, if_match: IfMatch) -> Written:
         issue, project = await self._for_write(row, if_match)
         canonical = _status_in(project.columns, status)
         if canonical is None:
             raise ValidationFailed(errors={"status": [_status_error(project.columns)]})
-        return await self._apply(
-            issue, project, {"status": canonical}, "transitioned"
-        ), issue.version
+        moved = await self._apply(issue, project, {"status": canonical}, transition=True)
+        return moved, issue.version
 
     async def set_archived(self, row: IssueRow, archived: bool, if_match: IfMatch) -> Written:
         issue, project = await self._for_write(row, if_match)
-        action = "archived" if archived else "unarchived"
-        return await self._apply(issue, project, {"archived": archived}, action), issue.version
+        return await self._apply(issue, project, {"archived": archived}), issue.version
 
     async def delete(self, row: IssueRow, if_match: IfMatch) -> None:
         issue, _ = await self._for_write(row, if_match, deleting=True)
-        orphans_in = await self.issues.delete(issue.id)
+        orphans_in = await self._delete(issue)
         projects = ProjectHeads(self.session, self.ctx.org_id)
         await projects.issue_deleted(issue.project_id, issue.archived)
         await projects.issues_changed(orphans_in - {issue.project_id})
@@ -332,7 +361,7 @@ class IssueService:
             milestone_id=source["milestone_id"],
             due_date=source["due_date"],
         )
-        return await self.create(copy, ("duplicated", {"from": [None, source["key"]]}))
+        return await self.create(copy, {"duplicated_from": [None, source["key"]]})
 
     async def bulk(self, request: BulkRequest) -> BulkResult:
         """One transaction: every change lands, or (any per-issue error) none does."""
@@ -360,7 +389,7 @@ class IssueService:
                 errors.append({"id": str(issue_id), "error": message})
                 continue
             if request.action == "delete":
-                await self.issues.delete(issue.id)
+                await self._delete(issue)
                 if issue.archived:
                     project.archived_issues -= 1
                 else:
@@ -369,7 +398,7 @@ class IssueService:
             elif not changes:
                 skipped.append(issue_id)
             else:
-                await self._apply(issue, project, changes, f"bulk_{request.action}")
+                await self._apply(issue, project, changes)
                 updated += 1
         if errors:
             # The transaction rolls back with this error: not one of the issues changed.
@@ -445,17 +474,20 @@ class IssueService:
         )
         await CommentRepository(self.session, self.ctx.org_id).add(comment)
         await self._bump(issue)
-        await self._record(row["id"], "commented", {"comment_id": [None, str(comment.id)]}, now)
+        self._record_comment("comment.created", comment, {"text": [None, comment.text]}, issue)
         return _comment_read(comment)
 
     async def edit_comment(
         self, row: IssueRow, comment_id: uuid.UUID, text: str, if_match: IfMatch
     ) -> dict[str, Any]:
         issue, comment = await self._own_comment(row, comment_id, if_match)
+        before = comment.text
         comment.text = text
         comment.updated_at = self.services.clock.now()
         await self.session.flush()
         await self._bump(issue)
+        if before != text:
+            self._record_comment("comment.updated", comment, {"text": [before, text]}, issue)
         return _comment_read(comment)
 
     async def delete_comment(self, row: IssueRow, comment_id: uuid.UUID, if_match: IfMatch) -> None:
@@ -463,6 +495,7 @@ class IssueService:
         await self.session.delete(comment)
         await self.session.flush()
         await self._bump(issue)
+        self._record_comment("comment.deleted", comment, {"text": [comment.text, None]}, issue)
 
     async def _own_comment(
         self, row: IssueRow, comment_id: uuid.UUID, if_match: IfMatch
@@ -513,10 +546,12 @@ class IssueService:
         return project
 
     async def _apply(
-        self, issue: Issue, project: Project, changes: dict[str, Any], action: str
+        self, issue: Issue, project: Project, changes: dict[str, Any], *, transition: bool = False
     ) -> dict[str, Any]:
+        """Apply ``changes`` to the locked issue and record the event they make (none when
+        nothing changed)."""
         diff = {
-            field: [_jsonable(getattr(issue, field)), _jsonable(value)]
+            field: [jsonable(getattr(issue, field)), jsonable(value)]
             for field, value in changes.items()
             if getattr(issue, field) != value
         }
@@ -532,7 +567,9 @@ class IssueService:
             issue.updated_at = now
             project.issues_version += 1
             await self.session.flush()
-            await self._record(issue.id, action, diff, now)
+            kind = issue_event_type(diff, project.columns, transition=transition)
+            record(self.session, self.ctx, kind, issue.id, project_id=issue.project_id,
+                   changes=diff)  # fmt: skip
         data = {f: getattr(issue, f) for f in ISSUE_FIELDS}
         return {"id": data.pop("id"), "key": f"{project.key}-{issue.number}", **data}
 
@@ -542,16 +579,25 @@ class IssueService:
         issue.updated_at = self.services.clock.now()
         await self.session.flush()
 
-    async def _record(
-        self,
-        issue_id: uuid.UUID,
-        action: str,
-        changes: dict[str, Any],
-        now: datetime | None = None,
+    async def _delete(self, issue: Issue) -> set[uuid.UUID]:
+        """Delete the issue, recording it (its last values; its comments go with it, under
+        this one event) and each child it leaves without a parent. Returns the projects of
+        those children."""
+        last = {f: [jsonable(getattr(issue, f)), None] for f in TRACKED
+                if getattr(issue, f) not in (None, [])}  # fmt: skip
+        children = await self.issues.delete(issue.id)
+        record(self.session, self.ctx, "issue.deleted", issue.id, project_id=issue.project_id,
+               changes=last)  # fmt: skip
+        for child_id, project_id in children:
+            record(self.session, self.ctx, "issue.updated", child_id, project_id=project_id,
+                   changes={"parent_id": [str(issue.id), None]})  # fmt: skip
+        return {project_id for _, project_id in children}
+
+    def _record_comment(
+        self, kind: str, comment: Comment, changes: dict[str, Any], issue: Issue
     ) -> None:
-        values = self._activity(issue_id, action, changes, now or self.services.clock.now())
-        del values["org_id"]
-        await self.activity.record(values)
+        record(self.session, self.ctx, kind, comment.id, project_id=issue.project_id,
+               parent_id=issue.id, changes=changes)  # fmt: skip
 
     async def _check_references(
         self,
@@ -638,7 +684,7 @@ async def sprint_issues(
 async def sprint_history(
     session: AsyncSession, org_id: uuid.UUID, sprint_id: uuid.UUID, project_id: uuid.UUID
 ) -> tuple[list[Issue], list[Any]]:
-    """Every issue that was ever in the sprint, and all of their activity, oldest first."""
+    """Every issue that was ever in the sprint, and all of their events, oldest first."""
     repo = IssueRepository(session, org_id)
     issues = await repo.ever_in_sprint(sprint_id, project_id)
     activity = await ActivityRepository(session, org_id).for_issues([i.id for i in issues])
@@ -651,10 +697,9 @@ async def move_sprint_issues(
     services: AppServices,
     issues: list[Issue],
     target: uuid.UUID | None,
-    action: str,
 ) -> None:
-    """Re-home issues (sprint completed or deleted), recording it in their activity."""
-    await reassign_issues(session, ctx, services, issues, {"sprint_id": target}, action)
+    """Re-home issues (sprint completed or deleted), each recording its own event."""
+    await reassign_issues(session, ctx, services, issues, {"sprint_id": target})
 
 
 async def lock_project(session: AsyncSession, org_id: uuid.UUID, project_id: uuid.UUID) -> bool:
@@ -676,13 +721,12 @@ async def reassign_issues(
     services: AppServices,
     issues: list[Issue],
     changes: dict[str, Any],
-    action: str,
 ) -> None:
     """Apply ``changes`` to each issue as the issue's own writes do: version, the project's
-    list validator, and an activity entry named ``action``."""
+    list validator, and one event per issue that changed."""
     service = IssueService(session, services, ctx)
     projects: dict[uuid.UUID, Project] = {}
     for issue in issues:
         project = projects.get(issue.project_id) or await service._project(issue.project_id)
         projects[issue.project_id] = project
-        await service._apply(issue, project, changes, action)
+        await service._apply(issue, project, changes)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
+from projekt.core.record import changes, record, snapshot
 from projekt.issues.service import lock_project, milestone_issues, reassign_issues
 from projekt.milestones.errors import MilestoneNotFound
 from projekt.milestones.models import Milestone
@@ -16,6 +18,9 @@ from projekt.milestones.repository import MilestoneRepository
 from projekt.milestones.schemas import MilestoneCreate, MilestoneRead, MilestoneUpdate
 from projekt.projects.models import Project
 from projekt.projects.service import ProjectService
+
+# What a milestone's events compare.
+RECORDED = ("name", "description", "target_date", "status", "version")
 
 
 def milestone_etag(read: MilestoneRead, revision: int) -> str:
@@ -62,6 +67,7 @@ class MilestoneService:
             **data.model_dump(),
         )
         await self.milestones.add(milestone)
+        self._record("milestone.created", milestone, changes(None, snapshot(milestone, RECORDED)))
         return self._read(milestone, 0, 0)
 
     async def update(
@@ -69,16 +75,25 @@ class MilestoneService:
     ) -> tuple[MilestoneRead, int]:
         changes = data.model_dump(exclude_unset=True)
         milestone = await self._locked(project, milestone_id, if_match)
+        before = snapshot(milestone, RECORDED)
         for field, value in changes.items():
             setattr(milestone, field, value)
         milestone.revision += 1
         milestone.updated_at = self.services.clock.now()
         await self.session.flush()
+        diff = _changes(before, snapshot(milestone, RECORDED))
+        if diff:
+            kind = (
+                "milestone.completed"
+                if diff.get("status", [0, 0])[1] == "completed"
+                else ("milestone.updated")
+            )
+            self._record(kind, milestone, diff)
         return await self.get(project, milestone_id)
 
     async def delete(self, project: Project, milestone_id: uuid.UUID, if_match: IfMatch) -> None:
         """Its issues leave it in the same transaction, as issue writes: each one's version moves
-        and its activity records ``milestone_deleted`` (as a sprint's delete does)."""
+        and each records its ``issue.updated`` event (as a sprint's delete does)."""
         # The project first (its counters change below), then the milestone, then its issues.
         if not await lock_project(self.session, self.ctx.org_id, project.id):
             raise MilestoneNotFound()
@@ -90,9 +105,10 @@ class MilestoneService:
             self.services,
             issues,
             {"milestone_id": None},
-            "milestone_deleted",
         )
+        last = changes(snapshot(milestone, RECORDED), None)
         await self.milestones.delete(milestone)
+        self._record("milestone.deleted", milestone, last)
 
     async def _locked(
         self,
@@ -108,6 +124,10 @@ class MilestoneService:
             raise MilestoneNotFound()
         if_match.check(milestone_etag(*await self.get(project, milestone_id)))
         return milestone
+
+    def _record(self, kind: str, milestone: Milestone, diff: dict[str, Any]) -> None:
+        record(self.session, self.ctx, kind, milestone.id, project_id=milestone.project_id,
+               changes=diff)  # fmt: skip
 
     def _read(self, milestone: Milestone, total: int, completed: int) -> tuple[MilestoneRead, int]:
         today = self.services.clock.now().date()
@@ -131,6 +151,10 @@ class MilestoneService:
             updated_at=milestone.updated_at,
         )
         return read, milestone.revision
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return changes(before, after, RECORDED)
 
 
 def _done(project: Project) -> list[str]:

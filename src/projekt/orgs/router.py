@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from projekt.core.conditional import IfMatchDep
 from projekt.core.context import Role
-from projekt.core.deps import OrgDep, PrincipalDep
+from projekt.core.deps import ActorDep, OrgDep, PrincipalDep
 from projekt.core.errors import PreconditionFailed, ValidationFailed
 from projekt.core.openapi import (
     BODY,
@@ -169,9 +169,11 @@ async def revoke_invitation(
         *SIGNED_IN, *NO_TOKENS, *SESSION_WRITE, *BODY, InvalidInvitation, AlreadyMember
     ),
 )
-async def join_org(body: JoinIn, principal: PrincipalDep, orgs: OrgServiceDep) -> Joined:
+async def join_org(
+    body: JoinIn, principal: PrincipalDep, actor: ActorDep, orgs: OrgServiceDep
+) -> Joined:
     """Join an organization with an invitation code (browser sessions only)."""
-    return await orgs.join(principal.user_id, body.code)
+    return await orgs.join(principal.user_id, body.code, actor)
 
 
 @router.get("/api/orgs", response_model=list[OrgRead], responses=errors(*SIGNED_IN, *PAGED))
@@ -187,10 +189,14 @@ async def list_orgs(principal: PrincipalDep, listed: OrgList, orgs: OrgServiceDe
     responses=errors(*SIGNED_IN, *NO_TOKENS, *SESSION_WRITE, *BODY, SlugTaken),
 )
 async def create_org(
-    body: OrgCreate, principal: PrincipalDep, orgs: OrgServiceDep, response: Response
+    body: OrgCreate,
+    principal: PrincipalDep,
+    actor: ActorDep,
+    orgs: OrgServiceDep,
+    response: Response,
 ) -> OrgRead:
     """Create an organization; you become its owner (browser sessions only)."""
-    org = await orgs.create_org(principal.user_id, body)
+    org = await orgs.create_org(principal.user_id, body, actor)
     response.headers["Location"] = f"/api/orgs/{org.id}"
     return org
 

@@ -14,6 +14,7 @@ from projekt.auth.models import User
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Principal, Role
 from projekt.core.deps import AppServices
+from projekt.core.record import SYSTEM, Actor, changes, record
 from projekt.core.repository import lock_row
 from projekt.core.security import digest, random_base62
 from projekt.orgs.errors import (
@@ -101,7 +102,10 @@ class OrgService:
 
     # -- orgs -------------------------------------------------------------------------------
 
-    async def create_org(self, user_id: uuid.UUID, data: OrgCreate) -> OrgRead:
+    async def create_org(
+        self, user_id: uuid.UUID, data: OrgCreate, actor: Actor | None = None
+    ) -> OrgRead:
+        """A new org owned by ``user_id``; ``actor``: the request (else the server: the cli)."""
         slug = data.slug or await self._free_slug(slugify(data.name))
         if data.slug and await self.orgs.slug_taken(slug):
             raise SlugTaken()
@@ -119,8 +123,14 @@ class OrgService:
                 await self.orgs.add(org)
         except IntegrityError:  # a concurrent create took the slug
             raise SlugTaken() from None
-        await MembershipRepository(self.session, org.id).add(
-            Membership(id=uuid.uuid4(), org_id=org.id, user_id=user_id, role="owner", joined_at=now)
+        owner = Membership(
+            id=uuid.uuid4(), org_id=org.id, user_id=user_id, role="owner", joined_at=now
+        )
+        await MembershipRepository(self.session, org.id).add(owner)
+        by = (org.id, actor or Actor(user_id, SYSTEM.credential_kind))
+        record(self.session, by, "org.created", org.id, changes=changes(None, _org_fields(org)))
+        _record_member(
+            self.session, by, "member.added", owner, changes(None, _member_fields(owner))
         )
         return _org_read(org, Role.OWNER)
 
@@ -160,22 +170,26 @@ class OrgService:
         self, ctx: OrgContext, data: OrgUpdate, if_match: IfMatch
     ) -> tuple[OrgRead, str]:
         org = await self._locked_org(ctx, if_match)
-        changes = data.model_dump(exclude_unset=True)
+        wanted = data.model_dump(exclude_unset=True)
         if (
-            changes.get("slug")
-            and changes["slug"] != org.slug
-            and await self.orgs.slug_taken(changes["slug"])
+            wanted.get("slug")
+            and wanted["slug"] != org.slug
+            and await self.orgs.slug_taken(wanted["slug"])
         ):
             raise SlugTaken()
+        before = _org_fields(org)
         for field in ("name", "slug", "discoverable"):
-            if changes.get(field) is not None:
-                setattr(org, field, changes[field])
+            if wanted.get(field) is not None:
+                setattr(org, field, wanted[field])
         org.updated_at = self.services.clock.now()
         try:
             async with self.session.begin_nested():
                 await self.session.flush()
         except IntegrityError:
             raise SlugTaken() from None
+        diff = changes(before, _org_fields(org))
+        if diff:
+            record(self.session, ctx, "org.updated", org.id, changes=diff)
         return _org_read(org, ctx.role), org_etag(org)
 
     async def delete_org(self, ctx: OrgContext, if_match: IfMatch) -> None:
@@ -244,8 +258,13 @@ class OrgService:
         _check_may_manage(ctx.role, Role(target.role), role)
         if target.role == Role.OWNER and role is not Role.OWNER and len(owners) <= 1:
             raise LastOwner()
+        before = target.role
         target.role = role.value
         await self.session.flush()
+        if before != target.role:
+            _record_member(
+                self.session, ctx, "member.updated", target, {"role": [before, target.role]}
+            )
         user = await self.session.get(User, target.user_id)
         assert user is not None
         return _team_member(target, user)
@@ -263,9 +282,12 @@ class OrgService:
         if target.role == Role.OWNER and len(owners) <= 1:
             raise LastOwner()
         await members.remove(target)
+        _record_member(
+            self.session, ctx, "member.removed", target, changes(_member_fields(target), None)
+        )
 
     async def add_member(self, org_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> uuid.UUID:
-        """Admin CLI path: put a user straight into an org."""
+        """Admin CLI path: put a user straight into an org (the server's own event)."""
         if await self.orgs.get(org_id) is None:
             raise OrgNotFound()
         members = MembershipRepository(self.session, org_id)
@@ -279,6 +301,10 @@ class OrgService:
             joined_at=self.services.clock.now(),
         )
         await members.add(membership)
+        by = (org_id, SYSTEM)
+        _record_member(
+            self.session, by, "member.added", membership, changes(None, _member_fields(membership))
+        )
         return membership.id
 
     async def _lock_owners(
@@ -308,6 +334,11 @@ class OrgService:
             used_by_id=None,
         )
         await InvitationRepository(self.session, ctx.org_id).add(invitation)
+        # The code never reaches the record (only its digest is kept at all).
+        invited = {"email": invitation.email, "role": invitation.role,
+                   "expires_at": invitation.expires_at}  # fmt: skip
+        record(self.session, ctx, "member.invited", invitation.id,
+               resource_type="invitation", changes=changes(None, invited))  # fmt: skip
         return InvitationRead(
             id=invitation.id,
             code=code,
@@ -346,8 +377,12 @@ class OrgService:
         if found.used_at is not None:
             raise InvitationUsed()
         await invitations.remove(found)
+        revoked = {"email": found.email, "role": found.role, "expires_at": found.expires_at}
+        record(self.session, ctx, "member.invitation_revoked", found.id,
+               resource_type="invitation", changes=changes(revoked, None))  # fmt: skip
 
-    async def join(self, user_id: uuid.UUID, code: str) -> Joined:
+    async def join(self, user_id: uuid.UUID, code: str, actor: Actor | None = None) -> Joined:
+        """Join with an invitation code; ``actor``: the request (else the server)."""
         invitation = await invitation_by_code_hash(self.orgs, digest(code))
         now = self.services.clock.now()
         user = await self.session.get(User, user_id)
@@ -378,6 +413,12 @@ class OrgService:
         invitation.used_by_id = user_id
         org = await self.orgs.get(invitation.org_id)
         assert org is not None
+        # One event: the membership it makes (the invitation's use is part of it).
+        joined = changes(None, _member_fields(membership)) | {
+            "invitation_id": [None, str(invitation.id)]
+        }
+        by = (org.id, actor or Actor(user_id, SYSTEM.credential_kind))
+        _record_member(self.session, by, "member.joined", membership, joined)
         return Joined(
             employee_id=membership.id,
             org_id=org.id,
@@ -406,6 +447,25 @@ def _invitation_info(invitation: Invitation, now: datetime) -> InvitationInfo:
         used_at=invitation.used_at,
         etag=invitation_etag(invitation, now),
     )
+
+
+def _org_fields(org: Org) -> dict[str, object]:
+    return {"name": org.name, "slug": org.slug, "discoverable": org.discoverable}
+
+
+def _member_fields(membership: Membership) -> dict[str, object]:
+    return {"user_id": membership.user_id, "role": membership.role}
+
+
+def _record_member(
+    session: AsyncSession,
+    by: OrgContext | tuple[uuid.UUID, Actor],
+    kind: str,
+    membership: Membership,
+    diff: dict[str, list[object]],
+) -> None:
+    """An org membership's event: ``member.*`` about the ``membership`` (the employee id)."""
+    record(session, by, kind, membership.id, resource_type="membership", changes=diff)
 
 
 def _org_read(org: Org, role: Role) -> OrgRead:

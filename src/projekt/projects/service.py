@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
+from projekt.core.record import SYSTEM, Actor, changes, record, snapshot
 from projekt.issues.service import issue_counts_by_status, rename_status
 from projekt.projects.errors import ColumnInUse, ProjectKeyTaken, ProjectNotFound, field_error
 from projekt.projects.models import Project, ProjectMember
@@ -51,6 +52,17 @@ def project_etag(project: Project) -> str:
 def member_etag(project_id: uuid.UUID, user_id: uuid.UUID, capacity: float | None) -> str:
     """A project member's validator, from the one thing a re-add changes (the capacity)."""
     return version_etag("project_member", project_id, user_id, capacity)
+
+
+# What a project's events compare (API.md §9 ``changes``).
+RECORDED = ("key", "name", "description", "visibility", "status", "lead_id", "columns")
+
+
+def project_event_type(diff: dict[str, list[Any]]) -> str:
+    """``project.archived`` when the write archives it, else ``project.updated``."""
+    if diff.get("status", [None, None])[1] == "archived":
+        return "project.archived"
+    return "project.updated"
 
 
 def project_read(project: Project) -> ProjectRead:
@@ -113,7 +125,9 @@ class ProjectService:
         status: str = "active",
         lead_id: uuid.UUID | None = None,
         columns: list[dict[str, Any]] | None = None,
+        by: OrgContext | None = None,
     ) -> Project:
+        """A new project; ``by``: the request that creates it (else the server: the cli)."""
         repo = ProjectRepository(self.session, org_id)
         if await repo.key_taken(key):
             raise ProjectKeyTaken()
@@ -142,9 +156,13 @@ class ProjectService:
                 await repo.add(project)
         except IntegrityError:  # a concurrent create took the key
             raise ProjectKeyTaken() from None
+        actor = by or (org_id, Actor(created_by, SYSTEM.credential_kind))
+        record(self.session, actor, "project.created", project.id, project_id=project.id,
+               changes=changes(None, snapshot(project, RECORDED)))  # fmt: skip
         if visibility == "private":
             # The creator of a private project can see it.
-            await self._add_member(project, created_by)
+            member = await self._add_member(project, created_by)
+            self._record_member(actor, "member.added", member, {"user_id": [None, str(created_by)]})
         return project
 
     async def create_from(self, ctx: OrgContext, data: ProjectCreate) -> Project:
@@ -161,6 +179,7 @@ class ProjectService:
             status=data.status,
             lead_id=data.lead_id,
             columns=columns,
+            by=ctx,
         )
 
     async def update(
@@ -173,14 +192,23 @@ class ProjectService:
             raise ProjectKeyTaken()
         if changes.get("lead_id") is not None:
             await self._require_org_member(ctx, changes["lead_id"], "lead_id")
+        before = snapshot(project, RECORDED)
         for field, value in changes.items():
             setattr(project, field, value)
         await self._touch(project, issues_changed="key" in changes)
+        diff = changes_of(before, project)
+        if diff:
+            record(self.session, ctx, project_event_type(diff), project.id,
+                   project_id=project.id, changes=diff)  # fmt: skip
         return project
 
     async def delete(self, ctx: OrgContext, project_id: uuid.UUID, if_match: IfMatch) -> None:
         project = await self.locked(ctx, project_id, if_match, deleting=True)
+        last = changes(snapshot(project, RECORDED), None)
         await ProjectRepository(self.session, ctx.org_id).delete(project.id)
+        # Its issues, sprints, milestones and members go with it, under this one event.
+        record(self.session, ctx, "project.deleted", project.id, project_id=project.id,
+               changes=last)  # fmt: skip
 
     async def replace_columns(
         self, ctx: OrgContext, project_id: uuid.UUID, columns: list[ColumnIn], if_match: IfMatch
@@ -199,9 +227,14 @@ class ProjectService:
             if count and name not in new_names and name not in renames:
                 raise ColumnInUse(f"The column '{name}' still holds {count} issue(s).")
         for old, new_name in renames.items():
-            await rename_status(self.session, ctx.org_id, project.id, old, new_name)
+            await rename_status(self.session, ctx, project.id, old, new_name)
+        before = snapshot(project, RECORDED)
         project.columns = new
         await self._touch(project, issues_changed=bool(renames))
+        diff = changes_of(before, project)
+        if diff:
+            record(self.session, ctx, "project.updated", project.id, project_id=project.id,
+                   changes=diff)  # fmt: skip
         return project
 
     async def _touch(self, project: Project, *, issues_changed: bool) -> None:
@@ -239,6 +272,17 @@ class ProjectService:
             raise ProjectNotFound("That person is not a member of this project.")
         return found
 
+    async def member_by_id(self, ctx: OrgContext, member_id: uuid.UUID) -> ProjectMemberRead | None:
+        """A project membership by its own id, if it exists and its project is visible."""
+        member = await ProjectMemberRepository(self.session, ctx.org_id).get(member_id)
+        if member is None:
+            return None
+        try:
+            project = await self.get_visible(ctx, member.project_id)
+            return await self.member(ctx, project, member.user_id)
+        except ProjectNotFound:
+            return None
+
     async def add_member(
         self,
         ctx: OrgContext,
@@ -250,13 +294,25 @@ class ProjectService:
         await self._require_org_member(ctx, user_id, "user_id")
         repo = ProjectMemberRepository(self.session, ctx.org_id)
         member = await repo.find(project.id, user_id, for_update=True)
+        added = member is None
         if member is None:
             await self._add_member(project, user_id)
             member = await repo.find(project.id, user_id)
         assert member is not None
+        capacity = member.capacity_hours_per_day
         if capacity_hours_per_day is not None:
             member.capacity_hours_per_day = capacity_hours_per_day
             await self.session.flush()
+        diff: dict[str, Any] = {"capacity_hours_per_day": [capacity, member.capacity_hours_per_day]}
+        if added:
+            diff = {"user_id": [None, str(user_id)]} | (
+                {"capacity_hours_per_day": [None, capacity_hours_per_day]}
+                if capacity_hours_per_day is not None
+                else {}
+            )
+            self._record_member(ctx, "member.added", member, diff)
+        elif capacity != member.capacity_hours_per_day:
+            self._record_member(ctx, "member.updated", member, diff)
         return next(m for m in await self.members(ctx, project) if m.user_id == user_id)
 
     async def remove_member(
@@ -269,22 +325,38 @@ class ProjectService:
         if_match.check(member_etag(project.id, user_id, member.capacity_hours_per_day))
         await self.session.delete(member)
         await self.session.flush()
+        self._record_member(ctx, "member.removed", member, {"user_id": [str(user_id), None]})
 
-    async def _add_member(self, project: Project, user_id: uuid.UUID) -> None:
-        await ProjectMemberRepository(self.session, project.org_id).add(
-            ProjectMember(
-                id=uuid.uuid4(),
-                org_id=project.org_id,
-                project_id=project.id,
-                user_id=user_id,
-                added_at=self.clock.now(),
-                capacity_hours_per_day=None,
-            )
+    async def _add_member(self, project: Project, user_id: uuid.UUID) -> ProjectMember:
+        member = ProjectMember(
+            id=uuid.uuid4(),
+            org_id=project.org_id,
+            project_id=project.id,
+            user_id=user_id,
+            added_at=self.clock.now(),
+            capacity_hours_per_day=None,
         )
+        await ProjectMemberRepository(self.session, project.org_id).add(member)
+        return member
+
+    def _record_member(
+        self,
+        by: OrgContext | tuple[uuid.UUID, Actor],
+        kind: str,
+        member: ProjectMember,
+        diff: dict[str, Any],
+    ) -> None:
+        """A project membership's event: ``member.*`` about the ``project_member``."""
+        record(self.session, by, kind, member.id, project_id=member.project_id,
+               changes=diff, resource_type="project_member")  # fmt: skip
 
     async def _require_org_member(self, ctx: OrgContext, user_id: uuid.UUID, field: str) -> None:
         if not await ProjectRepository(self.session, ctx.org_id).is_org_member(user_id):
             raise field_error(field, f"The {field} must be a member of this organization")
+
+
+def changes_of(before: dict[str, Any], project: Project) -> dict[str, list[Any]]:
+    return changes(before, snapshot(project, RECORDED), RECORDED)
 
 
 def normalize_columns(columns: list[ColumnIn]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
 from projekt.core.errors import ValidationFailed
+from projekt.core.record import changes, record, snapshot
 from projekt.issues.service import (
     lock_project,
     move_sprint_issues,
@@ -38,6 +39,8 @@ from projekt.sprints.schemas import (
 )
 
 DEFAULT_HOURS_PER_DAY = 6.0
+# What a sprint's events compare.
+RECORDED = ("name", "goal", "start_date", "end_date", "state", "started_at", "completed_at")
 
 
 def sprint_etag(sprint: Sprint) -> str:
@@ -134,7 +137,9 @@ class SprintService:
             created_at=now,
             updated_at=now,
         )
-        return await self.sprints.add(sprint)
+        added = await self.sprints.add(sprint)
+        self._record("sprint.created", sprint, changes(None, snapshot(sprint, RECORDED)))
+        return added
 
     async def update(self, sprint_id: uuid.UUID, data: SprintUpdate, if_match: IfMatch) -> Sprint:
         changes = data.model_dump(exclude_unset=True)
@@ -144,20 +149,21 @@ class SprintService:
         self._check_dates(start, end)
         if sprint.state == "completed" and ({"start_date", "end_date"} & changes.keys()):
             raise SprintStateConflict("A completed sprint's dates are history.")
+        before = snapshot(sprint, RECORDED)
         for field, value in changes.items():
             setattr(sprint, field, value)
         await self._touch(sprint)
+        self._record_diff("sprint.updated", sprint, before)
         return sprint
 
     async def delete(self, sprint_id: uuid.UUID, if_match: IfMatch) -> None:
-        """Unassigns its issues in the same transaction (their activity records it)."""
+        """Unassigns its issues in the same transaction (each records its event)."""
         sprint = await self.locked(sprint_id, if_match, moves_issues=True)
         issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id, for_update=True)
-        await move_sprint_issues(
-            self.session, self.ctx, self.services, issues, None, "sprint_deleted"
-        )
+        await move_sprint_issues(self.session, self.ctx, self.services, issues, None)
         await self.session.delete(sprint)
         await self.session.flush()
+        self._record("sprint.deleted", sprint, changes(snapshot(sprint, RECORDED), None))
 
     async def start(self, sprint_id: uuid.UUID, if_match: IfMatch) -> Sprint:
         sprint = await self.locked(sprint_id, if_match)
@@ -165,6 +171,7 @@ class SprintService:
             raise SprintStateConflict("Only a planned sprint can start.")
         issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id)
         now = self.services.clock.now()
+        before = snapshot(sprint, RECORDED)
         try:
             async with self.session.begin_nested():
                 started = await self.sprints.change_state(
@@ -179,6 +186,7 @@ class SprintService:
             raise SprintAlreadyActive() from None
         if not started:
             raise SprintStateConflict("Only a planned sprint can start.")
+        self._record_diff("sprint.started", sprint, before)
         return sprint
 
     async def complete(self, sprint_id: uuid.UUID, move_open_to: str, if_match: IfMatch) -> Sprint:
@@ -189,18 +197,27 @@ class SprintService:
         if move_open_to != "backlog":
             target = await self._target(sprint, move_open_to)
         now = self.services.clock.now()
+        before = snapshot(sprint, RECORDED)
         if not await self.sprints.change_state(
             sprint, "active", "completed", completed_at=now, updated_at=now
         ):
             raise SprintStateConflict("Only an active sprint can be completed.")
+        self._record_diff("sprint.completed", sprint, before)
         project = await self._project(sprint.project_id)
         done = _done_statuses(project)
         issues = await sprint_issues(self.session, self.ctx.org_id, sprint.id, for_update=True)
         still_open = [i for i in issues if i.status not in done]
-        await move_sprint_issues(
-            self.session, self.ctx, self.services, still_open, target, "sprint_completed"
-        )
+        await move_sprint_issues(self.session, self.ctx, self.services, still_open, target)
         return sprint
+
+    def _record(self, kind: str, sprint: Sprint, diff: dict[str, Any]) -> None:
+        record(self.session, self.ctx, kind, sprint.id, project_id=sprint.project_id,
+               changes=diff)  # fmt: skip
+
+    def _record_diff(self, kind: str, sprint: Sprint, before: dict[str, Any]) -> None:
+        diff = changes(before, snapshot(sprint, RECORDED), RECORDED)
+        if diff:
+            self._record(kind, sprint, diff)
 
     async def _target(self, sprint: Sprint, raw: str) -> uuid.UUID:
         error = ValidationFailed(
@@ -272,7 +289,7 @@ class SprintService:
         )
         events: dict[uuid.UUID, list[Any]] = {i.id: [] for i in issues}
         for entry in activity:
-            events[entry.issue_id].append(entry)
+            events[entry.resource_id].append(entry)
         today = self.services.clock.now().date()
         length = min(
             sprint_days(sprint.start_date, sprint.end_date), self.services.settings.max_sprint_days
@@ -280,7 +297,7 @@ class SprintService:
         days = [sprint.start_date + timedelta(days=n) for n in range(length)]
         past = [day for day in days if day <= today]
         cutoffs = [datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) for day in past]
-        histories = [[(e.created_at, e.changes) for e in events[i.id]] for i in issues]
+        histories = [[(e.occurred_at, e.changes) for e in events[i.id]] for i in issues]
         # Plain CPU over plain data: in a worker thread, so the event loop keeps serving.
         hours_by_day, count_by_day = await asyncio.to_thread(
             _remaining_by_day, histories, cutoffs, str(sprint.id), done

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
+from projekt.core.record import changes, record, snapshot
 from projekt.issues.errors import IssueNotFound
 from projekt.issues.service import IssueService
 from projekt.projects.service import ProjectService
@@ -53,6 +54,19 @@ from projekt.time_tracking.schemas import (
 )
 
 DAY_MINUTES = 24 * 60
+# What the record keeps of an entry (API.md §9: the changed fields, before and after).
+RECORDED = (
+    "user_id",
+    "issue_id",
+    "minutes",
+    "entry_date",
+    "description",
+    "billable",
+    "running",
+    "started_at",
+    "ended_at",
+    "auto_stopped",
+)
 # The last time zone to start a day is UTC+14: a date is "in the future" only once it has not
 # begun anywhere on Earth.
 EARLIEST_ZONE = timedelta(hours=14)
@@ -304,26 +318,30 @@ class TimeService:
         self, entry_id: uuid.UUID, data: TimeEntryUpdate, if_match: IfMatch
     ) -> TimeEntry:
         entry = await self._writable(entry_id, if_match)
-        changes = data.model_dump(exclude_unset=True)
-        if entry.running and {"minutes", "entry_date"} & changes.keys():
+        sent = data.model_dump(exclude_unset=True)
+        if entry.running and {"minutes", "entry_date"} & sent.keys():
             raise TimerAlreadyRunning("Stop the timer before changing its minutes or date.")
-        if "issue_id" in changes and changes["issue_id"] is not None:
-            await self._issue_in(entry.project_id, str(changes["issue_id"]), field="issue_id")
-        day = changes.get("entry_date", entry.entry_date)
-        if "entry_date" in changes:
+        if "issue_id" in sent and sent["issue_id"] is not None:
+            await self._issue_in(entry.project_id, str(sent["issue_id"]), field="issue_id")
+        day = sent.get("entry_date", entry.entry_date)
+        if "entry_date" in sent:
             self._check_date(day, "entry_date")
-        if entry.minutes is not None and {"minutes", "entry_date"} & changes.keys():
-            minutes = changes.get("minutes", entry.minutes)
+        if entry.minutes is not None and {"minutes", "entry_date"} & sent.keys():
+            minutes = sent.get("minutes", entry.minutes)
             await self._check_day(entry, day, minutes, "minutes")
-        for field, value in changes.items():
+        before = snapshot(entry, RECORDED)
+        for field, value in sent.items():
             setattr(entry, field, value)
         self._touch(entry)
         await self.session.flush()
+        self._record("time_entry.updated", entry, before)
         return entry
 
     async def delete(self, entry_id: uuid.UUID, if_match: IfMatch) -> None:
         entry = await self._writable(entry_id, if_match, deleting=True)
+        before = snapshot(entry, RECORDED)
         await self.entries.delete(entry)
+        self._record("time_entry.deleted", entry, before, gone=True)
 
     async def start(self, data: TimerStart) -> TimeEntry:
         await self._project(data.project_id)
@@ -453,7 +471,9 @@ class TimeService:
             created_at=now,
             updated_at=now,
         )
-        return await self.entries.add(entry)
+        await self.entries.add(entry)
+        self._record("time_entry.created", entry, None)
+        return entry
 
     async def _running_settled(self) -> TimeEntry | None:
         """The caller's running timer after settling one that ran past the limit (locked)."""
@@ -465,12 +485,14 @@ class TimeService:
         """Record the stop of a timer that ran past the limit, at the limit."""
         entry = await self.entries.running_of(person)
         if entry is not None and self._expired(entry) and entry.started_at is not None:
+            before = snapshot(entry, RECORDED)
             entry.running = False
             entry.minutes = self.limit_minutes
             entry.ended_at = entry.started_at + timedelta(minutes=self.limit_minutes)
             entry.auto_stopped = True
             self._touch(entry)
             await self.session.flush()
+            self._record("time_entry.stopped", entry, before)
 
     async def _start(
         self,
@@ -502,6 +524,7 @@ class TimeService:
                 await self.entries.add(entry)
         except IntegrityError:  # the unique index: another start won
             raise TimerAlreadyRunning() from None
+        self._record("time_entry.started", entry, None)
         return entry
 
     async def _stop(self, entry: TimeEntry, description: str | None) -> None:
@@ -512,6 +535,7 @@ class TimeService:
         if minutes >= self.limit_minutes:
             minutes, entry.auto_stopped = self.limit_minutes, True
         await self._check_day(entry, entry.entry_date, minutes, "duration_minutes")
+        before = snapshot(entry, RECORDED)
         entry.running = False
         entry.minutes = minutes
         limit = started + timedelta(minutes=self.limit_minutes)
@@ -520,6 +544,7 @@ class TimeService:
             entry.description = description
         self._touch(entry)
         await self.session.flush()
+        self._record("time_entry.stopped", entry, before)
 
     async def _writable(
         self, entry_id: uuid.UUID, if_match: IfMatch, *, deleting: bool = False
@@ -538,6 +563,13 @@ class TimeService:
         if entry.user_id is not None:
             await self._settle(entry.user_id)
         return entry
+
+    def _record(
+        self, kind: str, entry: TimeEntry, before: dict[str, Any] | None, *, gone: bool = False
+    ) -> None:
+        after = None if gone else snapshot(entry, RECORDED)
+        diff = changes(before, after, RECORDED)
+        record(self.session, self.ctx, kind, entry.id, project_id=entry.project_id, changes=diff)
 
     def _touch(self, entry: TimeEntry) -> None:
         entry.revision += 1

@@ -20,6 +20,7 @@ from projekt.core.conditional import IfMatch
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import AppError, PreconditionFailed
+from projekt.core.record import Actor
 from projekt.orgs.schemas import InvitationCreate, OrgCreate, OrgUpdate, RoleChange
 from projekt.orgs.service import OrgService, find_membership
 from projekt.web.origin import require_same_origin
@@ -66,7 +67,9 @@ async def _current_org(
     if found is None:
         return None
     membership_id, role = found
-    return OrgContext(principal, org_id, role, membership_id)
+    return OrgContext(
+        principal, org_id, role, membership_id, request.scope["state"].get("request_id")
+    )
 
 
 # -- sign-up, sign-in, sign-out -----------------------------------------------------------------
@@ -185,7 +188,8 @@ async def web_create_org(
 ) -> Response:
     orgs = OrgService(session, services)
     try:
-        created = await orgs.create_org(principal.user_id, OrgCreate(name=name))
+        actor = Actor.of(principal, request.scope["state"].get("request_id"))
+        created = await orgs.create_org(principal.user_id, OrgCreate(name=name), actor)
     except (AppError, ValueError) as exc:
         me = await AuthService(session, services).get_user(principal.user_id)
         message = exc.message if isinstance(exc, AppError) else _first_message(exc)

@@ -1,7 +1,7 @@
 """time entries
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-29 22:00:00
 
 Time tracking (API.md §10): entries and running timers, one running timer per person and org
@@ -15,8 +15,8 @@ from alembic import op
 
 from projekt.core.db import UTCDateTime
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

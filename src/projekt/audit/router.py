@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from projekt.audit.errors import BadCursor
+from projekt.audit.repository import AuditFilters
+from projekt.audit.schemas import AuditPage, ChangesPage
+from projekt.audit.service import AuditService
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.errors import ValidationFailed
+from projekt.core.openapi import IN_ORG, ROLE, errors
+
+router = APIRouter(tags=["audit"])
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+async def get_audit_service(
+    session: SessionDep, services: ServicesDep, ctx: OrgDep
+) -> AuditService:
+    return AuditService(session, services, ctx)
+
+
+AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time without an offset is read as UTC (API.md §2: timestamps are UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+LimitQuery = Annotated[
+    int,
+    Query(ge=1, le=MAX_LIMIT, description=f"Events per page, 1 to {MAX_LIMIT}."),
+]
+
+
+@router.get(
+    "/api/audit",
+    response_model=AuditPage,
+    responses=errors(*IN_ORG, *ROLE, BadCursor, ValidationFailed),
+)
+async def audit_log(
+    audit: AuditServiceDep,
+    cursor: Annotated[
+        str | None, Query(description="`meta.next_cursor` of the page before.")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    actor_id: uuid.UUID | None = None,
+    credential_id: uuid.UUID | None = None,
+    credential_kind: Literal["pat", "oauth", "session", "extension", "system"] | None = None,
+    resource_type: Annotated[str | None, Query(max_length=32)] = None,
+    resource_id: uuid.UUID | None = None,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    project_id: uuid.UUID | None = None,
+    since: Annotated[datetime | None, Query(description="Events at or after this time.")] = None,
+    until: Annotated[datetime | None, Query(description="Events before this time.")] = None,
+) -> AuditPage:
+    """The org's record, newest first: who changed what, when, and with which credential."""
+    filters = AuditFilters(
+        actor_id=actor_id,
+        credential_id=credential_id,
+        credential_kind=credential_kind,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        type=type,
+        project_id=project_id,
+        since=_aware(since),
+        until=_aware(until),
+    )
+    return await audit.audit(filters, cursor, limit)
+
+
+@router.get(
+    "/api/changes",
+    response_model=ChangesPage,
+    responses=errors(*IN_ORG, BadCursor, ValidationFailed),
+)
+async def list_changes(
+    audit: AuditServiceDep,
+    since: Annotated[
+        str | None, Query(description="A `cursor` or `next_cursor` this feed returned.")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> ChangesPage:
+    """What changed since a cursor, oldest first, each resource as it is now (null: deleted)."""
+    return await audit.changes(since, limit)
