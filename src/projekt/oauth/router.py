@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
+from projekt.config import Settings
 from projekt.core.context import CredentialKind, Principal
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
@@ -115,15 +116,20 @@ async def authorization_server_metadata(services: ServicesDep) -> Response:
     return Response(dumps(dict(metadata)), media_type="application/json")
 
 
-def _resource_metadata(base: str) -> Response:
+def _resource_metadata(base: str, path: str = "/api", name: str = "Projekt API") -> Response:
     body = {
-        "resource": f"{base}/api",
+        "resource": f"{base}{path}",
         "authorization_servers": [base],
         "scopes_supported": [SCOPE],
         "bearer_methods_supported": ["header"],
-        "resource_name": "Projekt API",
+        "resource_name": name,
     }
     return Response(dumps(body), media_type="application/json")
+
+
+def resources(settings: Settings) -> tuple[str, str]:
+    """The audiences a grant may name (RFC 8707): the REST API and the MCP server."""
+    return (settings.api_resource, settings.mcp_resource)
 
 
 @router.get("/.well-known/oauth-protected-resource", responses={200: {"description": "RFC 9728"}})
@@ -138,6 +144,14 @@ async def protected_resource_metadata(services: ServicesDep) -> Response:
 async def protected_resource_metadata_api(services: ServicesDep) -> Response:
     """Protected resource metadata for the /api resource (RFC 9728 path-suffixed form)."""
     return _resource_metadata(services.settings.base_url)
+
+
+@router.get(
+    "/.well-known/oauth-protected-resource/mcp", responses={200: {"description": "RFC 9728"}}
+)
+async def protected_resource_metadata_mcp(services: ServicesDep) -> Response:
+    """Protected resource metadata for the MCP server at /mcp (RFC 9728 path-suffixed form)."""
+    return _resource_metadata(services.settings.base_url, "/mcp", "Projekt MCP server")
 
 
 # -- dynamic client registration (RFC 7591) -----------------------------------------------------
@@ -298,11 +312,11 @@ async def _validated(
             params.get("state"),
             services.settings.base_url,
         )
-    if params.get("resource") != services.settings.api_resource:
+    if params.get("resource") not in resources(services.settings):
         return None, _redirect_error(
             redirect_uri,
             "invalid_target",
-            f"resource must be {services.settings.api_resource}",
+            "resource must be one of " + ", ".join(resources(services.settings)),
             params.get("state"),
             services.settings.base_url,
         )
@@ -402,7 +416,7 @@ async def _token_exchange(
         store = OAuthStore(session, services)
         exchange = store.exchange()
         exchange.client = await store.client(_client_id(request, form))
-        resource = services.settings.api_resource
+        audiences = resources(services.settings)
         if endpoint == "token":
             if form.get("grant_type") == "authorization_code":
                 exchange.code = await store.code(form.get("code"))
@@ -416,9 +430,15 @@ async def _token_exchange(
         oauth_request = _form_request(request, list(form_data.multi_items()))  # type: ignore[arg-type]
         if endpoint != "token":
             answer = SERVER.create_endpoint_response("revocation", oauth_request)
-        elif form.get("resource") and form["resource"] != resource:
-            # Still a failed redemption: the store burns the code it names.
-            answer = Answer(400, _refusal("invalid_target", f"resource must be {resource}"), [])
+        elif form.get("resource") and (
+            form["resource"] not in audiences
+            or (exchange.token is not None and form["resource"] != exchange.token.resource)
+        ):
+            # Still a failed redemption: the store burns the code it names. A refresh keeps
+            # the audience of its grant (one resource per grant: nothing to narrow to). A code
+            # names its resource itself; a mismatch there is invalid_grant (CodeGrant).
+            audience = exchange.token.resource if exchange.token else " or ".join(audiences)
+            answer = Answer(400, _refusal("invalid_target", f"resource must be {audience}"), [])
         else:
             answer = SERVER.create_token_response(oauth_request)
         answer = await store.apply(exchange, answer)
