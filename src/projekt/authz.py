@@ -92,6 +92,16 @@ async def authorize(request: Request) -> None:
     request.scope["state"]["org_context"] = context
 
 
+def admit_in_org(principal: Principal, rule: Rule) -> OrgContext:
+    """What ``authorize`` decides for an org route, for a caller outside routing: an MCP tool
+    follows the rule of the REST route it names (``projekt.mcp``)."""
+    if rule.audience is not Audience.ORG:
+        raise NoRule()
+    if principal.is_token and not rule.tokens:
+        raise TokenForbidden()
+    return _header_org(principal, rule)
+
+
 def _header_org(principal: Principal, rule: Rule) -> OrgContext:
     if principal.org_id is None:
         raise OrgRequired()
