@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     oauth_cimd_timeout_s: float = Field(default=5.0, gt=0, le=30)
     oauth_cimd_max_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     oauth_cimd_cache_s: int = Field(default=300, ge=0, le=86_400)
+    # A CA bundle (PEM) trusted for those fetches besides the system's: an internal CA.
+    oauth_cimd_ca_file: str | None = None
     # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); none by default, loopback included.
     trusted_proxies: list[str] = Field(default_factory=list)
     redis_prefix: str = Field(default="projekt", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")

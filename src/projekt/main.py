@@ -55,6 +55,7 @@ from projekt.middleware.idempotency import document as idempotency_spec
 from projekt.middleware.methods import MethodsMiddleware, PathMethods
 from projekt.middleware.request_id import RequestIdMiddleware
 from projekt.middleware.security_headers import SecurityHeadersMiddleware
+from projekt.oauth.cimd import MetadataFetcher
 from projekt.policy import LIMITS, POLICY
 from projekt.spec import build_openapi
 from projekt.web.pages import STATIC_DIR
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.services = services
     app.state.policy = POLICY
+    app.state.client_documents = MetadataFetcher(settings)  # OAuth URL client_ids (per worker)
     install_error_handlers(app)
     install_web_handlers(app)
     for router in ROUTERS:

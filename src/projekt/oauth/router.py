@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
-import re
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -24,9 +22,10 @@ from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
 from projekt.oauth import openapi as spec
+from projekt.oauth.cimd import MetadataFetcher, MetadataRefused
+from projekt.oauth.redirects import redirect_problem
 from projekt.oauth.schemas import Registration
 from projekt.oauth.server import (
-    LOOPBACK_HOSTS,
     SCOPE,
     Answer,
     FormRequest,
@@ -108,6 +107,8 @@ async def authorization_server_metadata(services: ServicesDep) -> Response:
                 "client_secret_post",
             ],
             "code_challenge_methods_supported": ["S256"],
+            # An https URL as client_id, its metadata read from it (oauth.cimd).
+            "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
         }
     )
@@ -157,44 +158,10 @@ async def protected_resource_metadata_mcp(services: ServicesDep) -> Response:
 # -- dynamic client registration (RFC 7591) -----------------------------------------------------
 
 
-_DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
-
-
-def redirect_problem(uri: str) -> str | None:
-    """Why a redirect URI is refused, or None: https, or http on a loopback host only; a plain
-    host (no user info, no wildcard), no fragment (RFC 6749 §3.1.2, RFC 9700 §4.1)."""
-    if len(uri) > 2000:
-        return "too long"
-    if any(not "!" <= c <= "~" for c in uri) or "\\" in uri:
-        return "must be printable ASCII without spaces or backslashes (percent-encode the rest)"
-    parts = urlsplit(uri)
-    if parts.fragment or "#" in uri:
-        return "fragments are not allowed"
-    if parts.scheme not in ("https", "http"):
-        return "must be https, or http on a loopback address"
-    if "@" in parts.netloc:
-        # https://claude.ai:443@evil.example/ goes to evil.example: no user info, ever.
-        return "must not contain user information (@)"
-    if "*" in parts.netloc:
-        return "wildcards are not allowed; register each exact address"
-    host = parts.hostname or ""
-    try:
-        _ = parts.port  # raises on a malformed port
-    except ValueError:
-        return "the port is not a number from 0 to 65535"
-    if not _is_host(host):
-        return "needs a host name or IP address"
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        return "must be https, or http on a loopback address"
-    return None
-
-
-def _is_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return bool(_DNS_NAME.match(host)) and not host.replace(".", "").isdigit()
-    return True
+def documents(request: Request) -> MetadataFetcher:
+    """The app's client metadata document fetcher (one per app: its cache)."""
+    fetcher: MetadataFetcher = request.app.state.client_documents
+    return fetcher
 
 
 def display_host(uri: str) -> str:
@@ -282,9 +249,13 @@ async def _validated(
     request: Request, session: SessionDep, services: ServicesDep, params: dict[str, str]
 ) -> tuple[Any, Response | None]:
     """authlib's validation of the authorization request; a bad client or redirect is a page."""
-    store = OAuthStore(session, services)
+    store = OAuthStore(session, services, documents(request))
     exchange = store.exchange()
-    exchange.client = await store.client(params.get("client_id"))
+    try:
+        exchange.client = await store.client(params.get("client_id"), fetch=True)
+    except MetadataRefused as refused:
+        # No redirect: until its document is read, nothing says where the client lives.
+        return None, _error_page(request, str(refused))
     begin(exchange)
     client = exchange.client
     redirect_uri = params.get("redirect_uri") or (
