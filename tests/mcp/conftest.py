@@ -15,7 +15,10 @@ from fastapi import FastAPI
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.e2e.conftest import browser  # the live tests' Chromium
 from tests.factories import Org, Person
+
+__all__ = ["browser"]
 
 MCP_URL = "http://testserver/mcp"
 Connect = Callable[..., AbstractAsyncContextManager[Client]]
