@@ -135,7 +135,7 @@ async def connect_as_a_host(
         server_url=f"{live.base}/mcp",
         client_metadata=OAuthClientMetadata(
             client_name="Test host",
-            redirect_uris=[CALLBACK],  # type: ignore[list-item]
+            redirect_uris=[CALLBACK],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="none",
