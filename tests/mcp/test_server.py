@@ -15,7 +15,9 @@ from projekt.core.context import Role
 from projekt.core.routes import route_table
 from projekt.mcp.registry import Call, Result, Tools
 from projekt.mcp.server import McpApp, all_tools
+from projekt.main import create_app
 from projekt.policy import POLICY
+from tests.conftest import make_settings
 from tests.factories import Factory
 from tests.mcp.conftest import Connect, oauth_token
 
@@ -350,3 +352,30 @@ async def test_a_dry_run_keeps_nothing(factory: Factory, client: httpx.AsyncClie
         headers={"Authorization": f"Bearer {token}"},
     )
     assert listed.json() == []
+
+
+async def test_tools_spend_the_rate_buckets_of_their_routes(migrated: object) -> None:
+    """/mcp requests count against the global budget like /api ones, and a tool spends the
+    extra bucket of the route it follows (search here), the very bucket REST spends."""
+    app = create_app(make_settings(rate_limit_search="2/60s"))
+    async with app.router.lifespan_context(app):
+        factory = Factory(app)
+        org = await factory.org()
+        token = await factory.key(org.id, org.owner)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=BASE,
+            headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"},
+        ) as http:
+            answers = []
+            for number in range(3):
+                call = {"name": "search_people", "arguments": {"q": "someone"}}
+                body = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": call}
+                headers = {"MCP-Protocol-Version": "2025-06-18"}
+                answer = await http.post("/mcp", json=body, headers=headers)
+                assert answer.status_code == 200 and "x-ratelimit-limit" in answer.headers
+                answers.append(answer.json()["result"])
+            rest = await http.get("/api/people/search", params={"q": "someone"})
+    assert [a.get("isError", False) for a in answers] == [False, False, True]
+    assert "Rate limit exceeded" in answers[2]["content"][0]["text"]
+    assert rest.status_code == 429
