@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from projekt.authz import Audience
 from projekt.core.context import Role
 from projekt.core.routes import route_table
+from projekt.main import create_app
 from projekt.mcp.registry import Call, Result, Tools
 from projekt.mcp.server import McpApp, all_tools
-from projekt.main import create_app
 from projekt.policy import POLICY
 from tests.conftest import make_settings
 from tests.factories import Factory
