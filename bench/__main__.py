@@ -333,17 +333,27 @@ def ours_requests(
                     }
                 )
         elif kind == "mcp_get":
-            # Issue 17: one MCP tools/call reading an issue (stateless, JSON answer), against
-            # the REST get of the same issues: target >= 0.5x.
+            # Issue 17: one MCP tools/call reading an issue, as the SDK's client sends it
+            # (protocol 2026-07-28: one self-contained POST, JSON answer), against the REST
+            # get of the same issues: target >= 0.5x.
+            version = "2026-07-28"
             mcp_headers = {
                 **headers,
                 "Content-Type": "application/json",
                 "Accept": "application/json, text/event-stream",
-                "MCP-Protocol-Version": "2025-06-18",
+                "MCP-Protocol-Version": version,
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "get_issue",
+            }
+            meta = {
+                "io.modelcontextprotocol/protocolVersion": version,
+                "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {},
             }
             for k in range(5):
                 number = 1 + (n * 7 + k * 131) % project.issues
-                call = {"name": "get_issue", "arguments": {"ref": f"{project.key}-{number}"}}
+                ref = f"{project.key}-{number}"
+                call = {"name": "get_issue", "arguments": {"ref": ref}, "_meta": meta}
                 body = {"jsonrpc": "2.0", "id": k, "method": "tools/call", "params": call}
                 requests.append(
                     {

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
@@ -84,12 +83,13 @@ def input_schema(tool: Tool[Any]) -> dict[str, Any]:
     return schema
 
 
-@dataclass(frozen=True, slots=True)
 class ToolError(Exception):
     """A refusal shown to the model as the tool's result (``isError``), never a protocol error:
     it can read it and correct the call (MCP: tool errors belong in the result)."""
 
-    message: str
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class McpApp:
@@ -109,11 +109,14 @@ class McpApp:
             if route in {t.route for t in self.tools.values()}
         }
         self.listing = types.ListToolsResult(tools=[self._describe(t) for t in self.tools.values()])
+        schemas = {tool.name: tool.input_schema for tool in self.listing.tools}
         self.server: Server[Any] = Server(
             "projekt",
             version=__version__,
             title="Projekt",
             instructions=INSTRUCTIONS,
+            # Read by the transport for Mcp-Param-* headers (2026-07-28) instead of tools/list.
+            get_tool_input_schema=schemas.get,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_list_resources=self._list_resources,
