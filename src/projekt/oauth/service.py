@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.auth.models import User
@@ -81,9 +82,16 @@ class OAuthStore:
         if not is_metadata_url(client.public_id):
             return
         if not client.stored:
-            self.session.add(client.row)
-            client.stored = True
-            return
+            try:
+                # Flushed now, before the code that references it; a savepoint, as another
+                # first authorization of the same client may have stored it meanwhile.
+                async with self.session.begin_nested():
+                    self.session.add(client.row)
+            except IntegrityError:
+                pass  # stored concurrently: refreshed below like any known client
+            else:
+                client.stored = True
+                return
         await self.session.execute(
             update(OAuthClient)
             .where(OAuthClient.client_id == client.stored_id)
