@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 import orjson
-from mcp.server.lowlevel.server import Server
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
@@ -46,6 +44,9 @@ from projekt.policy import LIMITS, POLICY
 from projekt.projects.tools import tools as project_tools
 from projekt.search.tools import tools as search_tools
 from projekt.sprints.tools import tools as sprint_tools
+
+if TYPE_CHECKING:
+    from mcp.server.lowlevel.server import Server
 
 logger = logging.getLogger("projekt.mcp")
 
@@ -109,8 +110,16 @@ class McpApp:
             if route in {t.route for t in self.tools.values()}
         }
         self.listing = types.ListToolsResult(tools=[self._describe(t) for t in self.tools.values()])
+
+    @cached_property
+    def server(self) -> Server[Any]:
+        """The SDK's server, made on the first /mcp request: importing the SDK (its client,
+        tracing, schema validation) costs every worker's start a second or more, and most
+        workers of an API deployment may never be asked for MCP."""
+        from mcp.server.lowlevel.server import Server
+
         schemas = {tool.name: tool.input_schema for tool in self.listing.tools}
-        self.server: Server[Any] = Server(
+        server: Server[Any] = Server(
             "projekt",
             version=__version__,
             title="Projekt",
@@ -127,7 +136,8 @@ class McpApp:
         )
         # The SDK's default tracing middleware is a no-op without an exporter; it still costs
         # a span per message on the hot path.
-        self.server.middleware = []
+        server.middleware = []
+        return server
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -139,6 +149,8 @@ class McpApp:
             return
         # A manager per request: stateless, it keeps nothing between requests, and its task
         # group then lives exactly as long as the request (no app lifespan to depend on).
+        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
         manager = StreamableHTTPSessionManager(
             app=self.server,
             json_response=True,
@@ -178,7 +190,7 @@ class McpApp:
     ) -> types.CallToolResult:
         tool = self.tools.get(params.name)
         if tool is None:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+            raise protocol_error(f"Unknown tool: {params.name}")
         try:
             org = await self._admit(ctx, tool.route)
             try:
@@ -263,13 +275,13 @@ class McpApp:
         template = next((r for r in self.resources if uri.startswith(r.prefix)), None)
         name = uri[len(template.prefix) :] if template else ""
         if template is None or not name or "/" in name:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri[:200]}")
+            raise protocol_error(f"Unknown resource: {uri[:200]}")
         try:
             org = await self._admit(ctx, template.route)
             text = await self._run(ctx, org, True, lambda call: template.reader(call, name))
         except ToolError as refused:
             # Not found, or not yours: one answer for both (as the REST API's 404).
-            raise MCPError(types.INVALID_PARAMS, refused.message) from None
+            raise protocol_error(refused.message) from None
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type=template.mime_type, text=text)]
         )
@@ -296,10 +308,10 @@ class McpApp:
         self, ctx: Any, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
         if params.name != "triage_backlog":
-            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}")
+            raise protocol_error(f"Unknown prompt: {params.name}")
         project = (params.arguments or {}).get("project", "").strip()[:100]
         if not project:
-            raise MCPError(types.INVALID_PARAMS, "The project argument is required")
+            raise protocol_error("The project argument is required")
         return types.GetPromptResult(
             description="Triage the backlog",
             messages=[
@@ -309,6 +321,13 @@ class McpApp:
                 )
             ],
         )
+
+
+def protocol_error(message: str) -> Exception:
+    """A JSON-RPC error (invalid params): an unknown tool, resource or prompt."""
+    from mcp.shared.exceptions import MCPError
+
+    return MCPError(types.INVALID_PARAMS, message)
 
 
 def _subject(bucket: Bucket, org: OrgContext) -> str:
