@@ -332,6 +332,37 @@ def ours_requests(
                         "headers": headers,
                     }
                 )
+        elif kind == "mcp_get":
+            # Issue 17: one MCP tools/call reading an issue, as the SDK's client sends it
+            # (protocol 2026-07-28: one self-contained POST, JSON answer), against the REST
+            # get of the same issues: target >= 0.5x.
+            version = "2026-07-28"
+            mcp_headers = {
+                **headers,
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": version,
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "get_issue",
+            }
+            meta = {
+                "io.modelcontextprotocol/protocolVersion": version,
+                "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+            for k in range(5):
+                number = 1 + (n * 7 + k * 131) % project.issues
+                ref = f"{project.key}-{number}"
+                call = {"name": "get_issue", "arguments": {"ref": ref}, "_meta": meta}
+                body = {"jsonrpc": "2.0", "id": k, "method": "tools/call", "params": call}
+                requests.append(
+                    {
+                        "method": "POST",
+                        "path": "/mcp",
+                        "headers": mcp_headers,
+                        "body": json.dumps(body),
+                    }
+                )
         elif kind in ("create", "create_idempotent"):
             headers["Content-Type"] = "application/json"
             body = json.dumps(
@@ -473,6 +504,7 @@ def main() -> int:
             ("list", "baseline", baseline_requests("list", data), 64),
             ("get", "ours", ours_requests("get", data), 64),
             ("get", "baseline", baseline_requests("get", data), 64),
+            ("mcp_get_issue", "ours", ours_requests("mcp_get", data), 64),
             ("list_304", "ours", "list_304", 64),
             ("list_sqlite", "sqlite", ours_requests("list", data), 64),
             ("list_2w", "two", ours_requests("list", data), 64),
@@ -552,6 +584,12 @@ def summarize(
         row("get", "get:ours", "get:baseline", paired("get:ours", "get:baseline")),
         row("create", "create:ours", "create:baseline", paired("create:ours", "create:baseline")),
         row(
+            "mcp_get_issue",
+            "mcp_get_issue:ours",
+            "get:ours",
+            paired("mcp_get_issue:ours", "get:ours"),
+        ),
+        row(
             "create_idempotent",
             "create_idempotent:ours",
             "create:ours",
@@ -597,7 +635,8 @@ def summarize(
         "scenarios": scenarios,
         "notes": {
             "ratio": "paired per round, median: list/get/create vs the baseline; list_304, "
-            "list_2w and list_1m vs our own list; create_idempotent vs our own create; list_sqlite and list_ratelimit_off vs the "
+            "list_2w and list_1m vs our own list; create_idempotent vs our own create; "
+            "mcp_get_issue vs our own get; list_sqlite and list_ratelimit_off vs the "
             "baseline's list; list_ratelimit_local and list_ratelimit_redis vs our list with "
             "limits off; list_unloaded is our p50 over the baseline's p50 (lower is better)",
             "rounds": rounds,

@@ -209,6 +209,11 @@ RECIPES: dict[str, Recipe] = {
         "/.well-known/oauth-protected-resource/api",
         None,
     ),
+    "protected_resource_metadata_mcp": lambda w: (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        None,
+    ),
     "register_client": lambda w: (
         "POST",
         "/oauth/register",

@@ -84,7 +84,7 @@ async def authorize(request: Request) -> None:
     if rule.csrf and principal.kind is CredentialKind.SESSION and request.method in UNSAFE_METHODS:
         await _check_csrf(request)
     if rule.audience is Audience.ORG:
-        context = _header_org(request, principal, rule)
+        context = _header_org(principal, rule, _request_id(request))
     elif rule.audience is Audience.PATH_ORG:
         context = await _path_org(request, principal, rule)
     else:
@@ -92,13 +92,23 @@ async def authorize(request: Request) -> None:
     request.scope["state"]["org_context"] = context
 
 
-def _header_org(request: Request, principal: Principal, rule: Rule) -> OrgContext:
+def admit_in_org(principal: Principal, rule: Rule, request_id: str | None = None) -> OrgContext:
+    """What ``authorize`` decides for an org route, for a caller outside routing: an MCP tool
+    follows the rule of the REST route it names (``projekt.mcp``)."""
+    if rule.audience is not Audience.ORG:
+        raise NoRule()
+    if principal.is_token and not rule.tokens:
+        raise TokenForbidden()
+    return _header_org(principal, rule, request_id)
+
+
+def _header_org(principal: Principal, rule: Rule, request_id: str | None) -> OrgContext:
     if principal.org_id is None:
         raise OrgRequired()
     if principal.role is None or principal.membership_id is None:
         raise NotAMember()
     return _admit(
-        request, principal, principal.org_id, principal.role, principal.membership_id, rule
+        principal, principal.org_id, principal.role, principal.membership_id, rule, request_id
     )
 
 
@@ -108,7 +118,9 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
     except ValueError:
         raise OrgNotFound() from None
     if principal.org_id == org_id and principal.role and principal.membership_id:
-        return _admit(request, principal, org_id, principal.role, principal.membership_id, rule)
+        return _admit(
+            principal, org_id, principal.role, principal.membership_id, rule, _request_id(request)
+        )
     if principal.is_token:
         # A token only ever sees its bound org; anything else does not exist for it.
         raise OrgNotFound()
@@ -120,23 +132,27 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
     if found is None:
         raise OrgNotFound()
     membership_id, role = found
-    return _admit(request, principal, org_id, role, membership_id, rule)
+    return _admit(principal, org_id, role, membership_id, rule, _request_id(request))
+
+
+def _request_id(request: Request) -> str | None:
+    request_id: str | None = request.scope["state"].get("request_id")
+    return request_id
 
 
 def _admit(
-    request: Request,
     principal: Principal,
     org_id: uuid.UUID,
     role: Role,
     membership_id: uuid.UUID,
     rule: Rule,
+    request_id: str | None,
 ) -> OrgContext:
     if not role.at_least(rule.min_role):
         raise InsufficientRole(
             f"This needs the {rule.min_role.value} role or higher; yours is {role.value}."
         )
     # The request id rides on the context: every event the route records carries it.
-    request_id = request.scope["state"].get("request_id")
     return OrgContext(principal, org_id, role, membership_id, request_id)
 
 

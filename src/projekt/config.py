@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     oauth_access_ttl_s: int = Field(default=3600, ge=60, le=86400)
     oauth_refresh_grace_s: int = Field(default=120, ge=0, le=3600)
     oauth_grant_days: int = Field(default=90, ge=1, le=730)
+    # Client ID Metadata Documents (an https URL as client_id): fetch limits and cache.
+    # ``oauth_cimd_allow_private`` lets them live on loopback/private addresses (tests, local use).
+    oauth_cimd_allow_private: bool = False
+    oauth_cimd_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    oauth_cimd_max_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    oauth_cimd_cache_s: int = Field(default=300, ge=0, le=86_400)
+    # A CA bundle (PEM) trusted for those fetches besides the system's: an internal CA.
+    oauth_cimd_ca_file: str | None = None
     # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); none by default, loopback included.
     trusted_proxies: list[str] = Field(default_factory=list)
     redis_prefix: str = Field(default="projekt", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -198,6 +206,16 @@ class Settings(BaseSettings):
     @property
     def api_resource(self) -> str:
         return f"{self.base_url}/api"
+
+    @property
+    def mcp_resource(self) -> str:
+        return f"{self.base_url}/mcp"
+
+    def resource_for(self, path: str) -> str:
+        """The audience (RFC 8707 resource) a token must name to be used on ``path``."""
+        return (
+            self.mcp_resource if path == "/mcp" or path.startswith("/mcp/") else self.api_resource
+        )
 
     @property
     def session_idle(self) -> timedelta:

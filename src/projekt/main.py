@@ -16,7 +16,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware import Middleware
-from starlette.routing import compile_path
+from starlette.routing import Route, compile_path
 from starlette.staticfiles import StaticFiles
 
 from projekt import __version__
@@ -42,6 +42,7 @@ from projekt.core.ratelimit import Bucket, CircuitBreaker, InProcessLimiter, Rat
 from projekt.core.responses import JSONResponse
 from projekt.core.routes import route_table
 from projekt.core.security import Passwords
+from projekt.mcp.server import McpApp
 from projekt.middleware.access import AccessMiddleware, RouteRule, TrustedProxies
 from projekt.middleware.body_limit import BodyLimitMiddleware
 from projekt.middleware.body_text import BodyTextMiddleware
@@ -54,6 +55,7 @@ from projekt.middleware.idempotency import IdempotencyMiddleware
 from projekt.middleware.idempotency import document as idempotency_spec
 from projekt.middleware.methods import Methods, PathMethods
 from projekt.middleware.security_headers import SecurityHeaders
+from projekt.oauth.cimd import MetadataFetcher
 from projekt.policy import LIMITS, POLICY
 from projekt.spec import build_openapi
 from projekt.web.pages import STATIC_DIR
@@ -236,11 +238,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.services = services
     app.state.policy = POLICY
+    app.state.client_documents = MetadataFetcher(settings)  # OAuth URL client_ids (per worker)
     install_error_handlers(app)
     install_web_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # MCP over Streamable HTTP (docs/mcp.md): after the middleware like every path, outside
+    # the REST route table and its spec (a JSON-RPC endpoint, not a REST operation).
+    app.router.routes.append(
+        Route("/mcp", McpApp(services), methods=["GET", "POST", "DELETE"], name="mcp")
+    )
     rules.extend(route_rules(app, settings))
     path_methods.extend(
         PathMethods(compile_path(route.path)[0], route.methods) for route in route_table(app)

@@ -124,6 +124,7 @@ POLICY: dict[str, Rule] = {
     "authorization_server_metadata": public(),
     "protected_resource_metadata": public(),
     "protected_resource_metadata_api": public(),
+    "protected_resource_metadata_mcp": public(),
     "register_client": public(),
     "authorize_page": public(),
     "authorize_decision": web(),

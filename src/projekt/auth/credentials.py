@@ -136,14 +136,17 @@ class CredentialResolver:
         self.clock = clock
         self.cache = cache
 
-    async def lookup(self, token: str) -> TokenLookup:
-        """The token's row: from the worker's cache, else one indexed read."""
+    async def lookup(self, token: str, resource: str | None = None) -> TokenLookup:
+        """The token's row: from the worker's cache, else one indexed read. ``resource``: the
+        audience of the path it was sent to (``Settings.resource_for``), for the challenge."""
         if token.startswith(PAT_PREFIX) and looks_like_pat(token):
             kind = CredentialKind.PAT
         elif token.startswith(ACCESS_PREFIX) and len(token) < 200:
             kind = CredentialKind.OAUTH
         else:
-            raise unauthorized(self.settings, INVALID_TOKEN, error="invalid_token")
+            raise unauthorized(
+                self.settings, INVALID_TOKEN, error="invalid_token", resource=resource
+            )
         token_hash = digest(token)
         seen = self.cache.epoch if self.cache else None
         row = self.cache.get(token_hash) if self.cache else None
@@ -152,11 +155,17 @@ class CredentialResolver:
         found = await self.fast.fetchrow(LOOKUPS[kind], {"token_hash": token_hash})
         return TokenLookup(token, token_hash, kind, _plain(found), False, seen)
 
-    async def admit(self, lookup: TokenLookup, org_header: uuid.UUID | None) -> Principal:
-        """The caller behind a token row, or 401 (403 for a foreign X-Org-Id)."""
+    async def admit(
+        self, lookup: TokenLookup, org_header: uuid.UUID | None, resource: str | None = None
+    ) -> Principal:
+        """The caller behind a token row, or 401 (403 for a foreign X-Org-Id). An OAuth token
+        answers only for the audience it was issued for: ``resource`` (default: the API)."""
         row, now = lookup.row, self.clock.now()
-        if row is None or not _usable(row, lookup.kind, now, self.settings.api_resource):
-            raise unauthorized(self.settings, INVALID_TOKEN, error="invalid_token")
+        audience = resource or self.settings.api_resource
+        if row is None or not _usable(row, lookup.kind, now, audience):
+            raise unauthorized(
+                self.settings, INVALID_TOKEN, error="invalid_token", resource=audience
+            )
         principal = _bound(row, lookup.kind, lookup.token_hash, org_header)
         if lookup.kind is CredentialKind.PAT:
             last_used = row["last_used_at"]
@@ -166,7 +175,11 @@ class CredentialResolver:
         return principal
 
     async def confirm(
-        self, lookup: TokenLookup, epoch: str | None, org_header: uuid.UUID | None
+        self,
+        lookup: TokenLookup,
+        epoch: str | None,
+        org_header: uuid.UUID | None,
+        resource: str | None = None,
     ) -> Principal | None:
         """Called with the epoch the rate limiter read after an admitted lookup. Returns None
         when the principal stands; otherwise the token is read again and admitted afresh."""
@@ -179,8 +192,8 @@ class CredentialResolver:
             return None
         if self.cache.current(lookup.seen):
             return None
-        fresh = await self.lookup(lookup.token)
-        return await self.admit(fresh, org_header)
+        fresh = await self.lookup(lookup.token, resource)
+        return await self.admit(fresh, org_header, resource)
 
     async def from_session(self, raw: str, org_header: uuid.UUID | None) -> Principal | None:
         """The session behind a cookie, or None when it is unknown, ended or expired."""

@@ -142,10 +142,17 @@ UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function"
 
 
 def unauthorized(
-    settings: Settings, message: str | None = None, *, error: str | None = None
+    settings: Settings,
+    message: str | None = None,
+    *,
+    error: str | None = None,
+    resource: str | None = None,
 ) -> Unauthorized:
-    """A 401 with the Bearer challenge; ``error`` (RFC 6750 §3.1) when a token was presented."""
+    """A 401 with the Bearer challenge; ``error`` (RFC 6750 §3.1) when a token was presented.
+    ``resource``: the protected resource's own metadata (RFC 9728 §3.1 path suffix), e.g. /mcp."""
     metadata = f"{settings.base_url}/.well-known/oauth-protected-resource"
+    if resource == settings.mcp_resource:
+        metadata += "/mcp"
     challenge = f'resource_metadata="{metadata}"'
     if error:
         challenge = f'error="{error}", {challenge}'

@@ -220,7 +220,7 @@ def _web_org(scope: Scope) -> uuid.UUID | None:
 class _Caller:
     """One request's identification: the principal, or the error to answer with."""
 
-    __slots__ = ("error", "lookup", "org_id", "principal", "resolver")
+    __slots__ = ("error", "lookup", "org_id", "principal", "resolver", "resource")
 
     def __init__(self, resolver: CredentialResolver) -> None:
         self.resolver = resolver
@@ -228,6 +228,7 @@ class _Caller:
         self.error: AppError | None = None
         self.lookup: TokenLookup | None = None  # an admitted token's row, to be confirmed
         self.org_id: uuid.UUID | None = None
+        self.resource: str | None = None  # the audience a token must have on this path
 
     async def identify(self, scope: Scope, cookie_name: str) -> None:
         try:
@@ -241,7 +242,7 @@ class _Caller:
         if self.lookup is None:
             return
         try:
-            fresh = await self.resolver.confirm(self.lookup, epoch, self.org_id)
+            fresh = await self.resolver.confirm(self.lookup, epoch, self.org_id, self.resource)
         except Exception as exc:
             self.principal, self.error = None, as_app_error(exc)
             return
@@ -274,8 +275,9 @@ class _Caller:
             authorization = [a for a in authorization if not a.lower().startswith("basic ")]
         token = _presented_token(authorization, auth_token)
         if token is not None:
-            lookup = await self.resolver.lookup(token)
-            principal = await self.resolver.admit(lookup, self.org_id)
+            self.resource = self.resolver.settings.resource_for(scope["path"])
+            lookup = await self.resolver.lookup(token, self.resource)
+            principal = await self.resolver.admit(lookup, self.org_id, self.resource)
             self.lookup = lookup
             return principal
         raw = _cookie(cookie_header, cookie_name) if cookie_header else None

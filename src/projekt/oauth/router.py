@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
-import re
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -18,14 +16,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
+from projekt.config import Settings
 from projekt.core.context import CredentialKind, Principal
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
 from projekt.oauth import openapi as spec
+from projekt.oauth.cimd import MetadataFetcher, MetadataRefused
+from projekt.oauth.redirects import redirect_problem
 from projekt.oauth.schemas import Registration
 from projekt.oauth.server import (
-    LOOPBACK_HOSTS,
     SCOPE,
     Answer,
     FormRequest,
@@ -107,6 +107,8 @@ async def authorization_server_metadata(services: ServicesDep) -> Response:
                 "client_secret_post",
             ],
             "code_challenge_methods_supported": ["S256"],
+            # An https URL as client_id, its metadata read from it (oauth.cimd).
+            "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
         }
     )
@@ -115,15 +117,20 @@ async def authorization_server_metadata(services: ServicesDep) -> Response:
     return Response(dumps(dict(metadata)), media_type="application/json")
 
 
-def _resource_metadata(base: str) -> Response:
+def _resource_metadata(base: str, path: str = "/api", name: str = "Projekt API") -> Response:
     body = {
-        "resource": f"{base}/api",
+        "resource": f"{base}{path}",
         "authorization_servers": [base],
         "scopes_supported": [SCOPE],
         "bearer_methods_supported": ["header"],
-        "resource_name": "Projekt API",
+        "resource_name": name,
     }
     return Response(dumps(body), media_type="application/json")
+
+
+def resources(settings: Settings) -> tuple[str, str]:
+    """The audiences a grant may name (RFC 8707): the REST API and the MCP server."""
+    return (settings.api_resource, settings.mcp_resource)
 
 
 @router.get("/.well-known/oauth-protected-resource", responses={200: {"description": "RFC 9728"}})
@@ -140,47 +147,21 @@ async def protected_resource_metadata_api(services: ServicesDep) -> Response:
     return _resource_metadata(services.settings.base_url)
 
 
+@router.get(
+    "/.well-known/oauth-protected-resource/mcp", responses={200: {"description": "RFC 9728"}}
+)
+async def protected_resource_metadata_mcp(services: ServicesDep) -> Response:
+    """Protected resource metadata for the MCP server at /mcp (RFC 9728 path-suffixed form)."""
+    return _resource_metadata(services.settings.base_url, "/mcp", "Projekt MCP server")
+
+
 # -- dynamic client registration (RFC 7591) -----------------------------------------------------
 
 
-_DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
-
-
-def redirect_problem(uri: str) -> str | None:
-    """Why a redirect URI is refused, or None: https, or http on a loopback host only; a plain
-    host (no user info, no wildcard), no fragment (RFC 6749 §3.1.2, RFC 9700 §4.1)."""
-    if len(uri) > 2000:
-        return "too long"
-    if any(not "!" <= c <= "~" for c in uri) or "\\" in uri:
-        return "must be printable ASCII without spaces or backslashes (percent-encode the rest)"
-    parts = urlsplit(uri)
-    if parts.fragment or "#" in uri:
-        return "fragments are not allowed"
-    if parts.scheme not in ("https", "http"):
-        return "must be https, or http on a loopback address"
-    if "@" in parts.netloc:
-        # https://claude.ai:443@evil.example/ goes to evil.example: no user info, ever.
-        return "must not contain user information (@)"
-    if "*" in parts.netloc:
-        return "wildcards are not allowed; register each exact address"
-    host = parts.hostname or ""
-    try:
-        _ = parts.port  # raises on a malformed port
-    except ValueError:
-        return "the port is not a number from 0 to 65535"
-    if not _is_host(host):
-        return "needs a host name or IP address"
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        return "must be https, or http on a loopback address"
-    return None
-
-
-def _is_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return bool(_DNS_NAME.match(host)) and not host.replace(".", "").isdigit()
-    return True
+def documents(request: Request) -> MetadataFetcher:
+    """The app's client metadata document fetcher (one per app: its cache)."""
+    fetcher: MetadataFetcher = request.app.state.client_documents
+    return fetcher
 
 
 def display_host(uri: str) -> str:
@@ -268,9 +249,13 @@ async def _validated(
     request: Request, session: SessionDep, services: ServicesDep, params: dict[str, str]
 ) -> tuple[Any, Response | None]:
     """authlib's validation of the authorization request; a bad client or redirect is a page."""
-    store = OAuthStore(session, services)
+    store = OAuthStore(session, services, documents(request))
     exchange = store.exchange()
-    exchange.client = await store.client(params.get("client_id"))
+    try:
+        exchange.client = await store.client(params.get("client_id"), fetch=True)
+    except MetadataRefused as refused:
+        # No redirect: until its document is read, nothing says where the client lives.
+        return None, _error_page(request, str(refused))
     begin(exchange)
     client = exchange.client
     redirect_uri = params.get("redirect_uri") or (
@@ -298,11 +283,11 @@ async def _validated(
             params.get("state"),
             services.settings.base_url,
         )
-    if params.get("resource") != services.settings.api_resource:
+    if params.get("resource") not in resources(services.settings):
         return None, _redirect_error(
             redirect_uri,
             "invalid_target",
-            f"resource must be {services.settings.api_resource}",
+            "resource must be one of " + ", ".join(resources(services.settings)),
             params.get("state"),
             services.settings.base_url,
         )
@@ -402,7 +387,7 @@ async def _token_exchange(
         store = OAuthStore(session, services)
         exchange = store.exchange()
         exchange.client = await store.client(_client_id(request, form))
-        resource = services.settings.api_resource
+        audiences = resources(services.settings)
         if endpoint == "token":
             if form.get("grant_type") == "authorization_code":
                 exchange.code = await store.code(form.get("code"))
@@ -416,9 +401,15 @@ async def _token_exchange(
         oauth_request = _form_request(request, list(form_data.multi_items()))  # type: ignore[arg-type]
         if endpoint != "token":
             answer = SERVER.create_endpoint_response("revocation", oauth_request)
-        elif form.get("resource") and form["resource"] != resource:
-            # Still a failed redemption: the store burns the code it names.
-            answer = Answer(400, _refusal("invalid_target", f"resource must be {resource}"), [])
+        elif form.get("resource") and (
+            form["resource"] not in audiences
+            or (exchange.token is not None and form["resource"] != exchange.token.resource)
+        ):
+            # Still a failed redemption: the store burns the code it names. A refresh keeps
+            # the audience of its grant (one resource per grant: nothing to narrow to). A code
+            # names its resource itself; a mismatch there is invalid_grant (CodeGrant).
+            audience = exchange.token.resource if exchange.token else " or ".join(audiences)
+            answer = Answer(400, _refusal("invalid_target", f"resource must be {audience}"), [])
         else:
             answer = SERVER.create_token_response(oauth_request)
         answer = await store.apply(exchange, answer)

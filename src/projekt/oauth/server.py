@@ -110,11 +110,21 @@ def redirect_matches(registered: str, presented: str) -> bool:
 
 
 class ClientView(ClientMixin):  # type: ignore[misc]
-    def __init__(self, row: OAuthClient) -> None:
+    """A client as authlib sees it. ``public_id`` is the ``client_id`` it presents: the stored
+    one, or for a metadata-document client its URL (stored under ``cimd.stored_id``)."""
+
+    def __init__(self, row: OAuthClient, public_id: str | None = None, stored: bool = True):
         self.row = row
+        self.public_id = public_id or row.client_id
+        self.stored = stored  # False: a metadata-document client seen for the first time
+
+    @property
+    def stored_id(self) -> str:
+        """What codes and tokens reference (``oauth_clients.client_id``)."""
+        return self.row.client_id
 
     def get_client_id(self) -> str:
-        return self.row.client_id
+        return self.public_id
 
     def get_default_redirect_uri(self) -> str | None:
         uris = self.row.redirect_uris
@@ -158,7 +168,7 @@ class TokenView(TokenMixin):  # type: ignore[misc]
         self.row = row
 
     def check_client(self, client: ClientView) -> bool:
-        return self.row.client_id == client.get_client_id()
+        return self.row.client_id == client.stored_id
 
     def get_scope(self) -> str:
         return self.row.scope
@@ -265,7 +275,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     def query_authorization_code(self, code: str, client: ClientView) -> CodeView | None:
         exchange = current()
         row = exchange.code
-        if row is None or row.client_id != client.get_client_id():
+        if row is None or row.client_id != client.stored_id:
             return None
         if not same(row.code_hash, digest(code)):
             return None

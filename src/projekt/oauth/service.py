@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.auth.models import User
 from projekt.core.deps import AppServices
 from projekt.core.security import digest, new_opaque_token
+from projekt.oauth.cimd import MetadataFetcher, is_metadata_url, stored_id
 from projekt.oauth.models import OAuthClient, OAuthCode, OAuthToken
 from projekt.oauth.server import (
     CONCURRENT_REDEMPTION,
@@ -24,10 +26,16 @@ from projekt.orgs.models import Membership
 
 
 class OAuthStore:
-    def __init__(self, session: AsyncSession, services: AppServices) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        services: AppServices,
+        documents: MetadataFetcher | None = None,
+    ) -> None:
         self.session = session
         self.settings = services.settings
         self.clock = services.clock
+        self.documents = documents  # client metadata documents (URL client_ids)
 
     def exchange(self) -> Exchange:
         return Exchange(
@@ -37,12 +45,62 @@ class OAuthStore:
             refresh_grace=timedelta(seconds=self.settings.oauth_refresh_grace_s),
         )
 
-    async def client(self, client_id: str | None) -> ClientView | None:
+    async def client(self, client_id: str | None, *, fetch: bool = False) -> ClientView | None:
+        """A registered client, or one named by the URL of its metadata document. ``fetch``
+        (the authorization request): the document is read (cached) and is what counts; at the
+        token endpoint the client is the one its code was issued to, as stored then.
+        Raises ``MetadataRefused`` when a document cannot be used."""
         if not client_id:
             return None
+        if not is_metadata_url(client_id):
+            return ClientView(row) if (row := await self._client_row(client_id)) else None
+        key = stored_id(client_id)
+        row = await self._client_row(key)
+        if not fetch or self.documents is None:
+            return ClientView(row, client_id) if row else None
+        document = await self.documents.get(client_id)
+        fresh = OAuthClient(
+            id=row.id if row else uuid.uuid4(),
+            client_id=key,
+            client_secret_hash=None,
+            client_name=document.client_name,
+            redirect_uris=document.redirect_uris,
+            grant_types=document.grant_types,
+            token_endpoint_auth_method="none",
+            created_at=row.created_at if row else self.clock.now(),
+        )
+        return ClientView(fresh, client_id, stored=row is not None)
+
+    async def _client_row(self, client_id: str) -> OAuthClient | None:
         stmt = select(OAuthClient).where(OAuthClient.client_id == client_id)
-        row = (await self.session.execute(stmt)).scalar_one_or_none()
-        return ClientView(row) if row else None
+        row: OAuthClient | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return row
+
+    async def _keep_client(self, client: ClientView) -> None:
+        """A metadata-document client is stored when a code is first issued to it (codes and
+        tokens reference it), and refreshed from its document on later ones."""
+        if not is_metadata_url(client.public_id):
+            return
+        if not client.stored:
+            try:
+                # Flushed now, before the code that references it; a savepoint, as another
+                # first authorization of the same client may have stored it meanwhile.
+                async with self.session.begin_nested():
+                    self.session.add(client.row)
+            except IntegrityError:
+                pass  # stored concurrently: refreshed below like any known client
+            else:
+                client.stored = True
+                return
+        await self.session.execute(
+            update(OAuthClient)
+            .where(OAuthClient.client_id == client.stored_id)
+            .values(
+                client_name=client.row.client_name,
+                redirect_uris=client.row.redirect_uris,
+                grant_types=client.row.grant_types,
+            )
+        )
 
     async def code(self, code: str | None) -> OAuthCode | None:
         if not code:
@@ -104,6 +162,8 @@ class OAuthStore:
         saved: list[tuple[dict[str, Any], Grantee]] = []
         for kind, value in exchange.effects:
             if kind == "save_code":
+                assert exchange.client is not None
+                await self._keep_client(exchange.client)
                 await self._save_code(exchange, *value)
             elif kind == "replayed_code":
                 if value.family_id is not None and not concurrent_with(value, now):
@@ -154,7 +214,7 @@ class OAuthStore:
                 OAuthToken(
                     id=uuid.uuid4(),
                     family_id=family,
-                    client_id=exchange.client.get_client_id() if exchange.client else "",
+                    client_id=exchange.client.stored_id if exchange.client else "",
                     user_id=grantee.user_id,
                     org_id=grantee.org_id,
                     access_hash=digest(token["access_token"]),
@@ -178,7 +238,7 @@ class OAuthStore:
             OAuthCode(
                 id=uuid.uuid4(),
                 code_hash=digest(code),
-                client_id=exchange.client.get_client_id(),
+                client_id=exchange.client.stored_id,
                 user_id=exchange.user.user_id,
                 org_id=exchange.user.org_id,
                 redirect_uri=redirect or "",
