@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -407,3 +408,43 @@ async def test_an_agents_writes_name_its_oauth_client_in_the_record(
     assert token not in audit.text
     activity = await owner.client.get(f"/api/issues/{key}/activity", headers=owner.headers(org.id))
     assert activity.json()[0]["credential_kind"] == "oauth"
+
+
+async def test_time_tracking_tools(factory: Factory, mcp_client: Connect) -> None:
+    """The time domain declares its tools beside its service; they follow its routes' rules."""
+    org = await factory.org(roles=(Role.MEMBER, Role.VIEWER))
+    project = await factory.project(org)
+    member = org.members[Role.MEMBER]
+    token = await factory.key(org.id, member)
+    today = datetime.now(UTC).date().isoformat()
+    async with mcp_client(token) as mcp:
+        logged = await mcp.call_tool(
+            "log_time", {"minutes": 30, "entry_date": today, "project_id": str(project.id)}
+        )
+        assert not logged.is_error, text_of(logged)
+        assert logged.structured_content["minutes"] == 30
+        assert (await mcp.call_tool("my_timer", {})).structured_content == {"timer": None}
+        started = await mcp.call_tool("start_timer", {"project_id": str(project.id)})
+        assert not started.is_error, text_of(started)
+        again = await mcp.call_tool("start_timer", {"project_id": str(project.id)})
+        assert again.is_error and "already running" in text_of(again)
+        running = await mcp.call_tool("my_timer", {})
+        assert running.structured_content["timer"]["id"] == started.structured_content["id"]
+        stopped = await mcp.call_tool("stop_timer", {})
+        assert not stopped.is_error and stopped.structured_content["minutes"] == 1
+        assert (await mcp.call_tool("stop_timer", {})).is_error
+        summary = await mcp.call_tool("time_summary", {"group_by": "user"})
+        assert summary.structured_content["total_minutes"] == 31
+        listed = await mcp.call_tool("list_time_entries", {"project_id": str(project.id)})
+        assert listed.structured_content["total"] == 2
+        too_much = await mcp.call_tool(
+            "log_time", {"minutes": 1440, "entry_date": today, "project_id": str(project.id)}
+        )
+        assert too_much.is_error and "minutes left" in text_of(too_much)
+    viewer = await factory.key(org.id, org.members[Role.VIEWER])
+    async with mcp_client(viewer) as mcp:
+        refused = await mcp.call_tool(
+            "log_time", {"minutes": 5, "entry_date": today, "project_id": str(project.id)}
+        )
+        assert refused.is_error
+        assert not (await mcp.call_tool("time_summary", {})).is_error

@@ -44,6 +44,7 @@ from projekt.policy import LIMITS, POLICY
 from projekt.projects.tools import tools as project_tools
 from projekt.search.tools import tools as search_tools
 from projekt.sprints.tools import tools as sprint_tools
+from projekt.time_tracking.tools import tools as time_tools
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel.server import Server
@@ -51,7 +52,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("projekt.mcp")
 
 # Every domain's tools, in one readable list (as api.py lists the routers).
-TOOLSETS: list[Tools] = [search_tools, issue_tools, project_tools, sprint_tools, milestone_tools]
+TOOLSETS: list[Tools] = [
+    search_tools,
+    issue_tools,
+    project_tools,
+    sprint_tools,
+    milestone_tools,
+    time_tools,
+]
 
 INSTRUCTIONS = (
     "Projekt is a project tracker. Issues have keys like WEB-12 (project key, number); their "
