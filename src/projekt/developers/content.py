@@ -29,8 +29,8 @@ from projekt.config import Settings
 from projekt.core.errors import all_error_classes
 
 # The portal's pages in reading order: (slug, source file). The first is /developers/ itself.
-# Pages others are building (the changes feed, webhooks, MCP) join this list with their
-# features; PLANNED names them on the overview until then, without documenting them.
+# Pages others are building (webhooks) join this list with their features; PLANNED names
+# them on the overview until then, without documenting them.
 PAGES: tuple[tuple[str, str], ...] = (
     ("index", "index.md"),
     ("quickstart", "quickstart.md"),
@@ -41,10 +41,12 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("pagination", "pagination.md"),
     ("conditional-requests", "conditional-requests.md"),
     ("idempotency", "idempotency.md"),
+    ("changes-feed", "changes-feed.md"),
+    ("mcp", "mcp.md"),
     ("self-hosting", "self-hosting.md"),
     ("changelog", "changelog.md"),
 )
-PLANNED = ("Changes feed", "Webhooks", "MCP server")
+PLANNED = ("Webhooks",)
 
 _GENERATED = re.compile(r"<!-- generated: (\w+) -->")
 

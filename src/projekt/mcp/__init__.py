@@ -1,1 +1,1 @@
-"""The MCP server at /mcp: the domains' tools over Streamable HTTP (see docs/mcp.md)."""
+"""The MCP server at /mcp: the domains' tools over Streamable HTTP (see the developer page, developers/pages/mcp.md)."""
