@@ -244,8 +244,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # MCP over Streamable HTTP (developers/pages/mcp.md): after the middleware like every path, outside
-    # the REST route table and its spec (a JSON-RPC endpoint, not a REST operation).
+    # MCP over Streamable HTTP (developers/pages/mcp.md): after the middleware like every
+    # path, outside the REST route table and its spec (a JSON-RPC endpoint, not a REST
+    # operation).
     app.router.routes.append(
         Route("/mcp", McpApp(services), methods=["GET", "POST", "DELETE"], name="mcp")
     )

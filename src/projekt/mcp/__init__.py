@@ -1,1 +1,3 @@
-"""The MCP server at /mcp: the domains' tools over Streamable HTTP (see the developer page, developers/pages/mcp.md)."""
+"""The MCP server at /mcp: the domains' tools over Streamable HTTP.
+
+For people: the developer page (``projekt/developers/pages/mcp.md``)."""
