@@ -40,6 +40,8 @@ class World:
     sprint_id: uuid.UUID
     milestone_id: uuid.UUID
     invitation_id: uuid.UUID
+    webhook_id: uuid.UUID
+    delivery_id: uuid.UUID
 
 
 def _project_key() -> str:
@@ -227,6 +229,45 @@ RECIPES: dict[str, Recipe] = {
         f"/api/projects/{w.project_id}/milestones/{w.milestone_id}",
         None,
     ),
+    "list_webhooks": lambda w: ("GET", "/api/webhooks", None),
+    "create_webhook": lambda w: (
+        "POST",
+        "/api/webhooks",
+        {"url": "http://127.0.0.1:9/matrix", "events": ["issue.*"]},
+    ),
+    "get_webhook": lambda w: ("GET", f"/api/webhooks/{w.webhook_id}", None),
+    "update_webhook": lambda w: (
+        "PATCH",
+        f"/api/webhooks/{w.webhook_id}",
+        {"description": "Changed"},
+    ),
+    "delete_webhook": lambda w: ("DELETE", f"/api/webhooks/{w.webhook_id}", None),
+    "rotate_webhook_secret": lambda w: (
+        "POST",
+        f"/api/webhooks/{w.webhook_id}/rotate-secret",
+        None,
+    ),
+    "ping_webhook": lambda w: ("POST", f"/api/webhooks/{w.webhook_id}/ping", None),
+    "list_webhook_deliveries": lambda w: (
+        "GET",
+        f"/api/webhooks/{w.webhook_id}/deliveries",
+        None,
+    ),
+    "get_webhook_delivery": lambda w: (
+        "GET",
+        f"/api/webhooks/{w.webhook_id}/deliveries/{w.delivery_id}",
+        None,
+    ),
+    "redeliver_webhook_delivery": lambda w: (
+        "POST",
+        f"/api/webhooks/{w.webhook_id}/deliveries/{w.delivery_id}/redeliver",
+        None,
+    ),
+    "replay_webhook": lambda w: (
+        "POST",
+        f"/api/webhooks/{w.webhook_id}/replay",
+        {"since": "2026-01-01T00:00:00Z"},
+    ),
 }
 
 # A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
@@ -342,6 +383,14 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         "/api/orgs/invitations", json={"role": "member"}, headers=headers
     )
     invitation_id = uuid.UUID(invitation.json()["id"])
+    webhook = await owner.client.post(
+        "/api/webhooks",
+        json={"url": "http://127.0.0.1:9/target", "events": ["*"], "description": "Target"},
+        headers=headers,
+    )
+    webhook_id = uuid.UUID(webhook.json()["id"])
+    ping = await owner.client.post(f"/api/webhooks/{webhook_id}/ping", headers=headers)
+    delivery_id = uuid.UUID(ping.json()["id"])
     return World(
         org,
         key_id,
@@ -352,6 +401,8 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         sprint_id,
         milestone_id,
         invitation_id,
+        webhook_id,
+        delivery_id,
     )
 
 
@@ -471,6 +522,8 @@ async def snapshot(factory: Factory, world: World) -> str:
             "event_counters",
             "sprints",
             "milestones",
+            "webhooks",
+            "webhook_deliveries",
         ):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(
@@ -502,7 +555,8 @@ def _takes_json_object(recipe: Recipe) -> bool:
     world = SimpleNamespace(
         org=org, login_email="x@example.test",
         **{k: uuid.uuid4() for k in ("key_id", "project_id", "issue_id", "comment_id",
-                                     "sprint_id", "milestone_id", "invitation_id")},
+                                     "sprint_id", "milestone_id", "invitation_id",
+                                     "webhook_id", "delivery_id")},
     )  # fmt: skip
     return isinstance(recipe(world)[2], dict)  # type: ignore[arg-type]
 

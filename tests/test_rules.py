@@ -274,6 +274,10 @@ TAG_SOURCES: dict[str, TagSource] = {
         ("change_member_role", "remove_member"),
         _viewer_in_team,
     ),
+    **dict.fromkeys(
+        ("update_webhook", "delete_webhook", "rotate_webhook_secret", "replay_webhook"),
+        lambda w: (f"/api/webhooks/{w.webhook_id}", None),
+    ),
     "revoke_api_key": lambda w: (f"/api/api-keys/{w.key_id}", None),
     "remove_project_member": lambda w: (
         f"/api/projects/{w.project_id}/members/{w.org.members[Role.VIEWER].user_id}",

@@ -13,6 +13,7 @@ from projekt.projects.router import router as projects_router
 from projekt.search.router import router as search_router
 from projekt.sprints.router import router as sprints_router
 from projekt.web.router import router as web_router
+from projekt.webhooks.router import router as webhooks_router
 
 # The busiest routes first: a request is matched against the routes in this order. They are
 # included into the app one by one (not through a parent router): each level of nesting costs
@@ -28,5 +29,6 @@ ROUTERS: list[APIRouter] = [
     orgs_router,
     api_keys_router,
     search_router,
+    webhooks_router,
     web_router,
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from projekt.core.ratelimit import Rate
@@ -102,6 +102,21 @@ class Settings(BaseSettings):
     # request holds its key (a worker that died mid-request frees it after this lease).
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     idempotency_lease_s: float = Field(default=60.0, ge=1, le=3600)
+    # Webhooks (API.md §10; docs/webhooks.md). The key that seals signing secrets at rest
+    # (base64 of 32 bytes; without it, a key file made on first use), whether targets on
+    # loopback/private networks are allowed (tests and local use only), whether each server
+    # worker delivers (else run `projekt worker`), and the deliverers' bounds.
+    webhook_secret_key: SecretStr | None = None
+    webhook_key_file: str = str(Path("var") / "webhook.key")
+    webhook_allow_private_targets: bool = False
+    webhooks_in_process: bool = True
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)  # endpoints served at once
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)  # one attempt, all included
+    webhook_lease_s: float = Field(default=60.0, ge=1, le=3600)  # an endpoint's claim
+    webhook_poll_s: float = Field(default=1.0, gt=0, le=60)  # idle wait between looks
+    webhook_batch: int = Field(default=200, ge=1, le=10_000)  # record events read at once
+    webhook_disable_after_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    webhook_replay_max: int = Field(default=10_000, ge=1, le=1_000_000)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

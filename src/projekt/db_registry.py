@@ -11,6 +11,7 @@ from projekt.oauth import models as oauth_models
 from projekt.orgs import models as orgs_models
 from projekt.projects import models as projects_models
 from projekt.sprints import models as sprints_models
+from projekt.webhooks import models as webhooks_models
 
 __all__ = [
     "Base",
@@ -24,6 +25,7 @@ __all__ = [
     "projects_models",
     "record_models",
     "sprints_models",
+    "webhooks_models",
 ]
 
 metadata = Base.metadata
