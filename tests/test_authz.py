@@ -233,7 +233,7 @@ RECIPES: dict[str, Recipe] = {
     "create_webhook": lambda w: (
         "POST",
         "/api/webhooks",
-        {"url": "http://127.0.0.1:9/matrix", "events": ["issue.*"]},
+        {"url": "http://127.0.0.1:9/matrix", "events": ["issue.*"], "active": False},
     ),
     "get_webhook": lambda w: ("GET", f"/api/webhooks/{w.webhook_id}", None),
     "update_webhook": lambda w: (
@@ -385,7 +385,13 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
     invitation_id = uuid.UUID(invitation.json()["id"])
     webhook = await owner.client.post(
         "/api/webhooks",
-        json={"url": "http://127.0.0.1:9/target", "events": ["*"], "description": "Target"},
+        # Paused: the suite's endpoints stay out of the deliverers that tests/webhooks drives.
+        json={
+            "url": "http://127.0.0.1:9/target",
+            "events": ["*"],
+            "description": "Target",
+            "active": False,
+        },
         headers=headers,
     )
     webhook_id = uuid.UUID(webhook.json()["id"])

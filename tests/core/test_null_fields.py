@@ -101,10 +101,15 @@ async def _seeded(factory: Factory) -> tuple[Org, dict[str, Any]]:
     ids["comment"] = comment
     webhook = await owner.client.post(
         "/api/webhooks",
-        json={"url": "http://127.0.0.1:9/n", "events": ["*"], "project_id": pid,
-              "description": "d"},
+        json={
+            "url": "http://127.0.0.1:9/n",
+            "events": ["*"],
+            "project_id": pid,
+            "description": "d",
+            "active": False,
+        },
         headers=h,
-    )  # fmt: skip
+    )
     ids["webhook"] = webhook.json()["id"]
     return org, ids
 

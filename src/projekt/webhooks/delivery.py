@@ -205,10 +205,13 @@ class Deliverer:
             async with self.services.db.session() as session:
                 queue = DeliveryQueue(session)
                 held = await queue.hold(webhook_id, self.owner, now + self.lease)
+                disabled = False
                 if sent is not None:
-                    await self._write_outcome(session, queue, webhook_id, held, *sent, now)
+                    disabled = await self._write_outcome(
+                        session, queue, webhook_id, held, *sent, now
+                    )
                     sent = None
-                if held is None:
+                if held is None or disabled:
                     return attempts
                 head = await queue.head(webhook_id)
                 waiting = head is not None and (head.next_attempt_at or now) > now
@@ -330,7 +333,8 @@ class Deliverer:
         head: Due,
         outcome: Outcome,
         now: datetime,
-    ) -> None:
+    ) -> bool:
+        """Write an attempt's result; True when it disabled the endpoint."""
         attempts = head.attempts + 1
         values: dict[str, Any] = {
             "attempts": attempts,
@@ -350,17 +354,17 @@ class Deliverer:
             values.update(status="failed", next_attempt_at=None, completed_at=now)
         await queue.finish(head.id, values)
         if held is None:
-            return
+            return False
         if outcome.ok:
             if held.failing_since is not None:
                 await queue.mark_endpoint(webhook_id, {"failing_since": None})
-            return
+            return False
         since = held.failing_since or now
         limit = timedelta(hours=self.settings.webhook_disable_after_hours)
         if now - since < limit:
             if held.failing_since is None:
                 await queue.mark_endpoint(webhook_id, {"failing_since": since})
-            return
+            return False
         reason = (
             f"Disabled by the server: every delivery failed for {limit.total_seconds() / 3600:g} "
             f"hours (last: {values['last_error']}). Set active to true to resume."
@@ -373,6 +377,7 @@ class Deliverer:
         record(session, (held.org_id, SYSTEM), "webhook.disabled", webhook_id,
                project_id=held.project_id,
                changes={"active": [True, False], "disabled_reason": [None, reason]})  # fmt: skip
+        return True
 
 
 def _connection_error(exc: httpx.HTTPError) -> str:
