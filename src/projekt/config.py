@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     def _lifetimes_ordered(self) -> Settings:
         if self.session_absolute_days < self.session_idle_days:
             raise ValueError("session_absolute_days must be at least session_idle_days")
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            # A send may take the whole timeout: a shorter lease could let a second worker
+            # take the endpoint while the first one is still sending.
+            raise ValueError("webhook_lease_s must be longer than webhook_timeout_s")
         return self
 
     @property

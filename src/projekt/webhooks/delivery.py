@@ -63,6 +63,9 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 JITTER = 0.1
 MAX_RETRY_AFTER = timedelta(hours=24)
 USER_AGENT = "Projekt-Webhooks/1.0"
+MAX_RESPONSE_BYTES = 64 * 1024
+# Deliveries picked per turn (sent one at a time): a worker killed mid-turn sends them again.
+SEND_AHEAD = 32
 # Batches of the record read per turn of an endpoint that has nothing to send meanwhile.
 MAX_QUEUE_ROUNDS = 50
 
@@ -130,7 +133,8 @@ class Deliverer:
                 max_keepalive_connections=self.settings.webhook_concurrency,
             ),
         )
-        self.lease = timedelta(seconds=self.settings.webhook_lease_s)
+        self.lease_s = self.settings.webhook_lease_s
+        self.lease = timedelta(seconds=self.lease_s)
 
     # -- driving -------------------------------------------------------------------------------
 
@@ -196,39 +200,55 @@ class Deliverer:
 
     async def serve(self, webhook_id: uuid.UUID) -> int:
         """Send the endpoint's due deliveries in order, up to ``webhook_batch`` attempts, then
-        let it go; returns the attempts made."""
+        let it go; returns the attempts made.
+
+        Each turn is one short transaction (renew the lease, write the last sends' results,
+        queue events, pick the next due deliveries) and then up to ``SEND_AHEAD`` sends, one
+        at a time, stopping at the first failure (what follows waits for its retry). A worker
+        killed during a turn leaves that turn's deliveries pending: they are sent again."""
         attempts = 0
-        sent: tuple[Due, Outcome] | None = None
+        sent: list[tuple[Due, Outcome, datetime]] = []
         rounds = 0
         while True:
             now = self.services.clock.now()
             async with self.services.db.session() as session:
                 queue = DeliveryQueue(session)
                 held = await queue.hold(webhook_id, self.owner, now + self.lease)
-                disabled = False
-                if sent is not None:
-                    disabled = await self._write_outcome(
-                        session, queue, webhook_id, held, *sent, now
-                    )
-                    sent = None
+                disabled = await self._write_outcomes(session, queue, webhook_id, held, sent)
+                sent = []
                 if held is None or disabled:
                     return attempts
-                head = await queue.head(webhook_id)
-                waiting = head is not None and (head.next_attempt_at or now) > now
+                pending = await queue.pending(webhook_id, SEND_AHEAD)
+                due = []
+                for item in pending:
+                    if (item.next_attempt_at or now) > now:
+                        break
+                    due.append(item)
                 # Queue the record's next events, also behind a delivery that waits for its
                 # retry (else the endpoint would be claimed again and again for them).
-                idle = head is None or waiting
-                if idle and rounds < MAX_QUEUE_ROUNDS and await self._enqueue(queue, held, now):
+                if not due and rounds < MAX_QUEUE_ROUNDS and await self._enqueue(queue, held, now):
                     rounds += 1
                     continue
-                if head is None or waiting or attempts >= self.settings.webhook_batch:
+                if not due or attempts >= self.settings.webhook_batch:
                     # Nothing due: wake up at the head's retry time, or at once if cut short.
+                    head = pending[0] if pending else None
                     later = None if head is None else max(head.next_attempt_at or now, now)
                     await queue.release(webhook_id, self.owner, later)
                     return attempts
                 secrets = self._secrets(held, now)
-            sent = (head, await self.attempt(held, head, secrets))
-            attempts += 1
+            held_at = time.monotonic()
+            for item in due:
+                # Never send past the lease: another worker could then take the endpoint.
+                elapsed = time.monotonic() - held_at
+                if elapsed + self.settings.webhook_timeout_s > self.lease_s * 0.9 and sent:
+                    break
+                if attempts >= self.settings.webhook_batch:
+                    break
+                outcome = await self.attempt(held, item, secrets)
+                sent.append((item, outcome, self.services.clock.now()))
+                attempts += 1
+                if not outcome.ok:
+                    break
 
     async def _enqueue(self, queue: DeliveryQueue, held: Held, now: datetime) -> bool:
         """Queue the record's next events for the endpoint; False when there were none."""
@@ -303,7 +323,17 @@ class Deliverer:
                     extensions=extensions,
                 )  # fmt: skip
                 response = await self.client.send(request, stream=True)
-                await response.aclose()  # the body is not read: only the status counts
+                try:
+                    # Only the status counts; a short body is read so the connection can be
+                    # reused, a long one is cut off (the connection is then closed).
+                    read = 0
+                    if not response.is_stream_consumed:
+                        async for chunk in response.aiter_raw():
+                            read += len(chunk)
+                            if read > MAX_RESPONSE_BYTES:
+                                break
+                finally:
+                    await response.aclose()
         except TimeoutError:
             elapsed = int((time.monotonic() - started) * 1000)
             limit = settings.webhook_timeout_s
@@ -324,55 +354,62 @@ class Deliverer:
             )
         return Outcome(False, False, status, elapsed, f"HTTP {status}")
 
-    async def _write_outcome(
+    async def _write_outcomes(
         self,
         session: Any,
         queue: DeliveryQueue,
         webhook_id: uuid.UUID,
         held: Held | None,
-        head: Due,
-        outcome: Outcome,
-        now: datetime,
+        sent: list[tuple[Due, Outcome, datetime]],
     ) -> bool:
-        """Write an attempt's result; True when it disabled the endpoint."""
-        attempts = head.attempts + 1
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_attempt_at": now,
-            "response_status": outcome.status,
-            "response_time_ms": outcome.elapsed_ms,
-            "last_error": outcome.error[:500] if outcome.error else None,
-        }
-        if outcome.ok:
-            values.update(status="succeeded", next_attempt_at=None, completed_at=now)
-        elif outcome.retry and attempts < MAX_ATTEMPTS:
-            wait = retry_delay(attempts, self.rng)
-            if outcome.retry_after is not None:
-                wait = max(wait, outcome.retry_after)
-            values.update(status="pending", next_attempt_at=now + wait)
-        else:
-            values.update(status="failed", next_attempt_at=None, completed_at=now)
-        await queue.finish(head.id, values)
+        """Write the results of a turn's sends; True when they disabled the endpoint."""
+        if not sent:
+            return False
+        rows = []
+        since = held.failing_since if held is not None else None
+        last_error: str | None = None
+        for due, outcome, at in sent:
+            attempts = due.attempts + 1
+            row: dict[str, Any] = {
+                "id": due.id,
+                "attempts": attempts,
+                "last_attempt_at": at,
+                "response_status": outcome.status,
+                "response_time_ms": outcome.elapsed_ms,
+                "last_error": outcome.error[:500] if outcome.error else None,
+                "status": "failed",
+                "next_attempt_at": None,
+                "completed_at": at,
+            }
+            if outcome.ok:
+                row.update(status="succeeded")
+                since = None
+            else:
+                last_error = row["last_error"]
+                since = since or at
+                if outcome.retry and attempts < MAX_ATTEMPTS:
+                    wait = retry_delay(attempts, self.rng)
+                    if outcome.retry_after is not None:
+                        wait = max(wait, outcome.retry_after)
+                    row.update(status="pending", next_attempt_at=at + wait, completed_at=None)
+            rows.append(row)
+        await queue.finish_all(rows)
         if held is None:
             return False
-        if outcome.ok:
-            if held.failing_since is not None:
-                await queue.mark_endpoint(webhook_id, {"failing_since": None})
-            return False
-        since = held.failing_since or now
+        at = sent[-1][2]
         limit = timedelta(hours=self.settings.webhook_disable_after_hours)
-        if now - since < limit:
-            if held.failing_since is None:
+        if since is None or at - since < limit:
+            if since != held.failing_since:
                 await queue.mark_endpoint(webhook_id, {"failing_since": since})
             return False
         reason = (
             f"Disabled by the server: every delivery failed for {limit.total_seconds() / 3600:g} "
-            f"hours (last: {values['last_error']}). Set active to true to resume."
+            f"hours (last: {last_error}). Set active to true to resume."
         )
         await queue.revision_bump(
             webhook_id,
-            {"active": False, "disabled_reason": reason, "disabled_at": now,
-             "failing_since": since, "updated_at": now},
+            {"active": False, "disabled_reason": reason, "disabled_at": at,
+             "failing_since": since, "updated_at": at},
         )  # fmt: skip
         record(session, (held.org_id, SYSTEM), "webhook.disabled", webhook_id,
                project_id=held.project_id,

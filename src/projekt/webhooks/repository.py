@@ -242,7 +242,8 @@ class DeliveryQueue(Repository[WebhookDelivery]):
             .values(lease_owner=None, lease_until=None)
         )
 
-    async def head(self, webhook_id: uuid.UUID) -> Due | None:
+    async def pending(self, webhook_id: uuid.UUID, limit: int) -> list[Due]:
+        """The first pending deliveries of the endpoint's queue, in order."""
         stmt = (
             select(
                 WebhookDelivery.id, WebhookDelivery.event_id, WebhookDelivery.event_type,
@@ -251,10 +252,9 @@ class DeliveryQueue(Repository[WebhookDelivery]):
             )
             .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == "pending")
             .order_by(WebhookDelivery.position)
-            .limit(1)
+            .limit(limit)
         )  # fmt: skip
-        row = (await self.session.execute(stmt)).first()
-        return None if row is None else Due(**row._asdict())
+        return [Due(**row._asdict()) for row in (await self.session.execute(stmt)).all()]
 
     async def events_after(self, org_id: uuid.UUID, seq: int, limit: int) -> list[RecordedEvent]:
         stmt = (
@@ -278,10 +278,10 @@ class DeliveryQueue(Repository[WebhookDelivery]):
             .values(cursor_seq=cursor_seq, next_position=next_position)
         )
 
-    async def finish(self, delivery_id: uuid.UUID, values: Mapping[str, Any]) -> None:
-        await self.session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
-        )
+    async def finish_all(self, rows: list[dict[str, Any]]) -> None:
+        """Write attempts' results (each row names its delivery by ``id``), in one statement."""
+        if rows:
+            await self.session.execute(update(WebhookDelivery), rows)
 
     async def mark_endpoint(self, webhook_id: uuid.UUID, values: Mapping[str, Any]) -> None:
         await self.session.execute(update(Webhook).where(Webhook.id == webhook_id).values(**values))
