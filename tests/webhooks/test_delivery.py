@@ -427,3 +427,34 @@ async def test_a_slow_receiver_never_holds_up_requests(
     ids = [r.webhook_id for r in inbox.at(port)]
     assert len(set(ids)) == 6 and len(ids) <= 7
     assert all(r.status == "succeeded" for r in await deliveries(app, hook["id"]))
+
+
+def _python_blocks() -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+    blocks = text.split("```python\n")[1:]
+    return [block.split("```", 1)[0] for block in blocks]
+
+
+async def test_the_receiver_checks_in_the_docs_accept_a_delivery_and_refuse_a_forgery(
+    app: FastAPI, factory: Factory, org: Org, inbox: Inbox, deliverer: Deliverer
+) -> None:
+    project = await factory.project(org)
+    url, port = inbox.url()
+    hook = await make_webhook(org, url)
+    await make_issue(org, project.id, "documented")
+    await drain(deliverer)
+    [got] = inbox.at(port)
+    headers = dict(got.headers)
+    forged = got.body.replace(b"documented", b"forged")
+    package, plain = _python_blocks()
+    scope: dict[str, Any] = {"SECRET": hook["secret"]}
+    exec(package, scope)  # the documentation's own code
+    assert scope["handle"](got.body, headers) == got.json
+    with pytest.raises(Exception):  # noqa: B017
+        scope["handle"](forged, headers)
+    scope = {"SECRET": hook["secret"]}
+    exec(plain, scope)
+    assert scope["verified"](got.body, headers) is True
+    assert scope["verified"](forged, headers) is False
