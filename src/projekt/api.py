@@ -13,6 +13,7 @@ from projekt.projects.router import router as projects_router
 from projekt.search.router import router as search_router
 from projekt.sprints.router import router as sprints_router
 from projekt.web.router import router as web_router
+from projekt.web.webhooks import router as web_webhooks_router
 from projekt.webhooks.router import router as webhooks_router
 
 # The busiest routes first: a request is matched against the routes in this order. They are
@@ -31,4 +32,5 @@ ROUTERS: list[APIRouter] = [
     search_router,
     webhooks_router,
     web_router,
+    web_webhooks_router,
 ]

@@ -131,6 +131,12 @@ POLICY: dict[str, Rule] = {
     "web_integrations": web(),
     "web_mint_key": web(),
     "web_revoke_key": web(),
+    "web_webhooks": web(),
+    "web_create_webhook": web(),
+    "web_pause_webhook": web(),
+    "web_delete_webhook": web(),
+    "web_ping_webhook": web(),
+    "web_redeliver_webhook": web(),
 }
 
 
