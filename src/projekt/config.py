@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
@@ -159,6 +160,23 @@ class Settings(BaseSettings):
     @classmethod
     def _rate(cls, value: str) -> str:
         Rate.parse(value)
+        return value
+
+    @field_validator("webhook_secret_key", mode="before")
+    @classmethod
+    def _webhook_key(cls, value: object) -> object:
+        """Empty means unset; otherwise it must be base64 of 32 bytes (checked at start-up)."""
+        if value in ("", None):
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        try:
+            key = base64.urlsafe_b64decode(
+                text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
+            )
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ValueError("must be base64 of 32 bytes (openssl rand -base64 32)")
         return value
 
     @field_validator("trusted_proxies")

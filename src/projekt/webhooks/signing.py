@@ -94,6 +94,8 @@ def webhook_key(settings: Settings) -> bytes:
 
 
 def decode_key(text: str) -> bytes:
+    """Base64 (standard or URL-safe alphabet, padding optional) of 32 bytes."""
+    text = text.strip().replace("+", "-").replace("/", "_")
     key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     if len(key) != 32:
         raise ValueError("PROJEKT_WEBHOOK_SECRET_KEY must be 32 bytes, base64-encoded")
