@@ -65,6 +65,9 @@ NOT_GENERATABLE = {
     "revoke",
     "register_client",
     "join_org",
+    # a webhook's URL must resolve, and only to addresses the SSRF guard allows
+    "create_webhook",
+    "update_webhook",
 }
 STATEFUL_EXAMPLES = 60
 

@@ -22,6 +22,12 @@ FUTURE_FAMILIES = ("doc", "time_entry", "invoice", "deal")
 FAMILIES = frozenset({t.split(".", 1)[0] for t in EVENT_TYPES} | set(FUTURE_FAMILIES))
 # The endpoints' own management events stay in the audit log: never sent to an endpoint.
 NOT_SENT = "webhook"
+# Every value an entry of a subscription may take.
+SUBSCRIBABLE: tuple[str, ...] = (
+    "*",
+    *sorted(f"{family}.*" for family in FAMILIES),
+    *EVENT_TYPES,
+)
 PING = "webhook.ping"
 
 

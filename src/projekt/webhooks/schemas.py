@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from projekt.core.schemas import (
-    NOT_BLANK,
     InputModel,
     Instant,
     OutputModel,
@@ -15,23 +14,32 @@ from projekt.core.schemas import (
     Uuid,
     omitted,
 )
+from projekt.webhooks.events import SUBSCRIBABLE
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 DeliveryKind = Literal["event", "redelivery", "replay", "ping"]
 EVENTS_DOC = 'Event types ("issue.created"), families ("issue.*"), or ["*"] for all.'
+# An absolute http(s) URL (the guard then checks where it points).
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
+# What an entry of ``events`` may be (the service says which entry is unknown, with a 422).
+EventName = Annotated[str, Field(json_schema_extra={"enum": list(SUBSCRIBABLE)})]
 
 
 class WebhookCreate(InputModel):
-    url: str = Field(min_length=1, max_length=2048, pattern=NOT_BLANK)
-    events: list[str] = Field(min_length=1, max_length=100, description=EVENTS_DOC)
+    url: str = Field(
+        min_length=1, max_length=2048, pattern=URL_PATTERN, json_schema_extra={"format": "uri"}
+    )
+    events: list[EventName] = Field(min_length=1, max_length=100, description=EVENTS_DOC)
     project_id: Uuid | None = Field(default=None, description="Only this project's events.")
     description: str | None = Field(default=None, max_length=500)
     active: bool = True
 
 
 class WebhookUpdate(InputModel):
-    url: str = omitted(min_length=1, max_length=2048, pattern=NOT_BLANK)
-    events: list[str] = omitted(min_length=1, max_length=100, description=EVENTS_DOC)
+    url: str = omitted(
+        min_length=1, max_length=2048, pattern=URL_PATTERN, json_schema_extra={"format": "uri"}
+    )
+    events: list[EventName] = omitted(min_length=1, max_length=100, description=EVENTS_DOC)
     project_id: Uuid | None = Field(default=None, description="null: every project's events.")
     description: str | None = Field(default=None, max_length=500)
     active: bool = omitted(description="false pauses; true resumes (and clears a disable).")
