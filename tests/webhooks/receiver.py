@@ -36,6 +36,8 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # cut off mid-request (a killed sender): never a delivery
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
