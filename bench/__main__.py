@@ -443,6 +443,154 @@ def ours(name: str, database_url: str, workers: int = 1, rate_limit: str = "redi
     )
 
 
+# -- webhooks (issue 18) -------------------------------------------------------------------------
+
+# A receiver that answers 204 at once (keep-alive) and counts; GET answers the count.
+WEBHOOK_RECEIVER = r"""
+import asyncio, sys
+count = 0
+async def handle(reader, writer):
+    global count
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if length:
+                await reader.readexactly(length)
+            if head.startswith(b"GET"):
+                body = str(count).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            else:
+                count += 1
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
+    """Deliveries per second from one ``projekt worker`` to a loopback receiver (a backlog of
+    issue.created events, one endpoint per project), and the create throughput of the API
+    alone and while that worker delivers (issue 18: >= 500/s; >= 0.8x)."""
+    import base64
+
+    seconds = 3 if quick else 10
+    data = asyncio.run(prepare_pg(f"{DB_PREFIX}_webhooks", 2_000))
+    url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_webhooks").split("://", 1)[1]
+    hooks_env = {
+        "PROJEKT_WEBHOOK_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "PROJEKT_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "PROJEKT_WEBHOOKS_IN_PROCESS": "false",
+        "PROJEKT_WEBHOOK_POLL_S": "0.05",
+    }
+    api = ours("webhooks_api", url)
+    api.env.update(hooks_env)
+    receiver_port = free_port()
+    receiver = subprocess.Popen([str(BIN / "python"), "-c", WEBHOOK_RECEIVER, str(receiver_port)])
+    worker: subprocess.Popen[bytes] | None = None
+
+    def received() -> int:
+        return int(httpx.get(f"http://127.0.0.1:{receiver_port}/", timeout=5).text)
+
+    try:
+        api.start()
+        for _ in range(100):
+            try:
+                received()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        # The first org's projects, one endpoint each, managed with its owner's key (webhooks
+        # are for admins; the seeded keys are members').
+        projects = [p for p in data.projects if p.org_id == data.projects[0].org_id]
+        minted = subprocess.run(
+            [str(BIN / "projekt"), "keys", "mint", "--org", "bench-0", "--email",
+             "user0-0@bench.test", "--name", "bench webhooks"],
+            env={**os.environ, **api.env}, cwd=ROOT, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        auth = {"Authorization": f"Bearer {minted.stdout.strip()}"}
+        for hook in httpx.get(f"{api.url}/api/webhooks", headers=auth).json():
+            httpx.delete(f"{api.url}/api/webhooks/{hook['id']}", headers=auth)
+        endpoints = 0
+        for project in projects:
+            created = httpx.post(
+                f"{api.url}/api/webhooks",
+                headers=auth,
+                json={
+                    "url": f"http://127.0.0.1:{receiver_port}/{project.key}",
+                    "events": ["issue.created"],
+                    "project_id": str(project.id),
+                },
+            )
+            assert created.status_code == 201, created.text
+            endpoints += 1
+        requests = [r for r in ours_requests("create", data) if r["body"] and any(
+            str(p.id) in r["body"] for p in projects)]  # fmt: skip
+        log("webhooks: warming up")
+        load(wrk, api, requests, 1, 64)
+        alone = load(wrk, api, requests, seconds, 64)
+        log(f"  create alone {alone.rps:8.0f} rps ({alone.requests} issues: the backlog)")
+        backlog = alone.requests + received()  # the warm-up's creates are due too
+        start_count = received()
+        worker = subprocess.Popen(
+            [str(BIN / "projekt"), "worker"],
+            env={**os.environ, **api.env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started = time.perf_counter()
+        first = None
+        deadline = started + 600
+        while time.perf_counter() < deadline:
+            now = received()
+            if first is None and now > start_count:
+                first = (time.perf_counter(), now)
+            if now - start_count >= backlog - start_count and now > start_count:
+                break
+            time.sleep(0.05)
+        assert first is not None, "no delivery arrived"
+        # Measured from the first arrival: the worker's start-up (imports, migrations) is not
+        # delivery.
+        elapsed = time.perf_counter() - first[0]
+        delivered = received() - first[1]
+        rate = delivered / max(elapsed, 1e-9)
+        log(
+            f"  deliveries   {rate:8.0f} /s  ({delivered} in {elapsed:.1f} s, {endpoints} endpoints)"
+        )
+        before = received()
+        during = load(wrk, api, requests, seconds, 64)
+        delivered_during = received() - before
+        log(
+            f"  create while delivering {during.rps:8.0f} rps "
+            f"({delivered_during} deliveries meanwhile)"
+        )
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        api.stop()
+        receiver.kill()
+        receiver.wait()
+    return {
+        "endpoints": endpoints,
+        "deliveries_per_s": round(rate, 1),
+        "create_alone_rps": round(alone.rps, 1),
+        "create_while_delivering_rps": round(during.rps, 1),
+        "create_ratio": round(during.rps / alone.rps, 2) if alone.rps else None,
+        "deliveries_during_create_run": delivered_during,
+    }
+
+
 def median(values: list[float]) -> float:
     return round(statistics.median(values), 2) if values else float("nan")
 
@@ -453,9 +601,18 @@ def main() -> int:
         "--quick", action="store_true", help="a few seconds per scenario, small data"
     )
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument(
+        "--scenario", choices=["all", "webhooks"], default="all", help="webhooks: only issue 18's"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     quick = args.quick
+    if args.scenario == "webhooks":
+        found = webhooks_bench(wrk, quick)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "webhooks.json").write_text(json.dumps(found, indent=2) + "\n")
+        print(json.dumps(found, indent=2))
+        return 0
     rounds = args.rounds or (1 if quick else 3)
     seconds = 2 if quick else 8
     size, big = (2_000, 20_000) if quick else (100_000, 1_000_000)
@@ -543,6 +700,7 @@ def main() -> int:
         for server in servers.values():
             server.stop()
     report = summarize(runs, rss_by_round, rounds, quick, seconds, size, big)
+    report["webhooks"] = webhooks_bench(wrk, quick)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(markdown(report))

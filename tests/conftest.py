@@ -9,6 +9,7 @@ need real commits), so every test builds its own orgs and people and never share
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ from tests.support import MovableClock, reset_database
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Each test run keeps its rate-limit buckets apart from any other run on the same Redis.
 RUN_PREFIX = f"projekt-test-{uuid.uuid4().hex[:12]}"
+WEBHOOK_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 def pytest_report_header() -> str:
@@ -74,6 +76,11 @@ def make_settings(**overrides: object) -> Settings:
         "rate_limit_org_create": "1000000/60s",
         "rate_limit_invitation": "1000000/60s",
         "redis_prefix": RUN_PREFIX,
+        # Webhooks: receivers on loopback, a key for this run, and no deliverer inside the
+        # suite's app (tests/webhooks drive one by hand, with the test clock).
+        "webhook_allow_private_targets": True,
+        "webhook_secret_key": WEBHOOK_KEY,
+        "webhooks_in_process": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -75,6 +75,14 @@ RECORDS: dict[str, tuple[str, ...] | None] = {
     "replace_time_entry": ("time_entry.updated",),
     "update_time_entry": ("time_entry.updated",),
     "delete_time_entry": ("time_entry.deleted",),
+    "create_webhook": ("webhook.created",),
+    "update_webhook": ("webhook.updated",),
+    "delete_webhook": ("webhook.deleted",),
+    "rotate_webhook_secret": ("webhook.secret_rotated",),
+    # Deliveries of events already recorded (or a ping): the delivery log is their trace.
+    "ping_webhook": None,
+    "redeliver_webhook_delivery": None,
+    "replay_webhook": None,
 }
 
 

@@ -42,6 +42,8 @@ class World:
     invitation_id: uuid.UUID
     time_entry_id: uuid.UUID  # the owner's logged time
     timer_id: uuid.UUID  # the owner's running timer, on the issue
+    webhook_id: uuid.UUID
+    delivery_id: uuid.UUID
 
 
 def _project_key() -> str:
@@ -296,6 +298,45 @@ RECIPES: dict[str, Recipe] = {
     ),
     "delete_time_entry": lambda w: ("DELETE", f"/api/time-entries/{w.time_entry_id}", None),
     "stop_time_entry": lambda w: ("POST", f"/api/time-entries/{w.timer_id}/stop", None),
+    "list_webhooks": lambda w: ("GET", "/api/webhooks", None),
+    "create_webhook": lambda w: (
+        "POST",
+        "/api/webhooks",
+        {"url": "http://127.0.0.1:9/matrix", "events": ["issue.*"], "active": False},
+    ),
+    "get_webhook": lambda w: ("GET", f"/api/webhooks/{w.webhook_id}", None),
+    "update_webhook": lambda w: (
+        "PATCH",
+        f"/api/webhooks/{w.webhook_id}",
+        {"description": "Changed"},
+    ),
+    "delete_webhook": lambda w: ("DELETE", f"/api/webhooks/{w.webhook_id}", None),
+    "rotate_webhook_secret": lambda w: (
+        "POST",
+        f"/api/webhooks/{w.webhook_id}/rotate-secret",
+        None,
+    ),
+    "ping_webhook": lambda w: ("POST", f"/api/webhooks/{w.webhook_id}/ping", None),
+    "list_webhook_deliveries": lambda w: (
+        "GET",
+        f"/api/webhooks/{w.webhook_id}/deliveries",
+        None,
+    ),
+    "get_webhook_delivery": lambda w: (
+        "GET",
+        f"/api/webhooks/{w.webhook_id}/deliveries/{w.delivery_id}",
+        None,
+    ),
+    "redeliver_webhook_delivery": lambda w: (
+        "POST",
+        f"/api/webhooks/{w.webhook_id}/deliveries/{w.delivery_id}/redeliver",
+        None,
+    ),
+    "replay_webhook": lambda w: (
+        "POST",
+        f"/api/webhooks/{w.webhook_id}/replay",
+        {"since": "2026-01-01T00:00:00Z"},
+    ),
 }
 
 # A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
@@ -422,6 +463,20 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         f"/api/projects/{project.id}/issues/{issue_id}/time-entries/timer-start",
         headers=headers,
     )
+    webhook = await owner.client.post(
+        "/api/webhooks",
+        # Paused: the suite's endpoints stay out of the deliverers that tests/webhooks drives.
+        json={
+            "url": "http://127.0.0.1:9/target",
+            "events": ["*"],
+            "description": "Target",
+            "active": False,
+        },
+        headers=headers,
+    )
+    webhook_id = uuid.UUID(webhook.json()["id"])
+    ping = await owner.client.post(f"/api/webhooks/{webhook_id}/ping", headers=headers)
+    delivery_id = uuid.UUID(ping.json()["id"])
     return World(
         org,
         key_id,
@@ -434,6 +489,8 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         invitation_id,
         uuid.UUID(logged.json()["id"]),
         uuid.UUID(timer.json()["timer_id"]),
+        webhook_id,
+        delivery_id,
     )
 
 
@@ -559,6 +616,8 @@ async def snapshot(factory: Factory, world: World) -> str:
             "sprints",
             "milestones",
             "time_entries",
+            "webhooks",
+            "webhook_deliveries",
         ):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(
@@ -591,7 +650,8 @@ def _takes_json_object(recipe: Recipe) -> bool:
         org=org, login_email="x@example.test",
         **{k: uuid.uuid4() for k in ("key_id", "project_id", "issue_id", "comment_id",
                                      "sprint_id", "milestone_id", "invitation_id",
-                                     "time_entry_id", "timer_id")},
+                                     "time_entry_id", "timer_id",
+                                     "webhook_id", "delivery_id")},
     )  # fmt: skip
     return isinstance(recipe(world)[2], dict)  # type: ignore[arg-type]
 

@@ -280,6 +280,10 @@ TAG_SOURCES: dict[str, TagSource] = {
     ),
     "stop_time_entry": lambda w: (f"/api/time-entries/{w.timer_id}", None),
     "stop_issue_timer": lambda w: ("/api/time-entries/active", None),
+    **dict.fromkeys(
+        ("update_webhook", "delete_webhook", "rotate_webhook_secret", "replay_webhook"),
+        lambda w: (f"/api/webhooks/{w.webhook_id}", None),
+    ),
     "revoke_api_key": lambda w: (f"/api/api-keys/{w.key_id}", None),
     "revoke_invitation": lambda w: (f"/api/orgs/invitations/{w.invitation_id}", None),
     "remove_project_member": lambda w: (

@@ -77,6 +77,9 @@ NOT_GENERATABLE = {
     # a cursor is valid only if this server handed it out, for this org (bad_cursor otherwise)
     "audit_log",
     "list_changes",
+    # a webhook's URL must resolve, and only to addresses the SSRF guard allows
+    "create_webhook",
+    "update_webhook",
 }
 STATEFUL_EXAMPLES = 60
 

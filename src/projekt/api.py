@@ -16,6 +16,8 @@ from projekt.search.router import router as search_router
 from projekt.sprints.router import router as sprints_router
 from projekt.time_tracking.router import router as time_router
 from projekt.web.router import router as web_router
+from projekt.web.webhooks import router as web_webhooks_router
+from projekt.webhooks.router import router as webhooks_router
 
 # The busiest routes first: a request is matched against the routes in this order. They are
 # included into the app one by one (not through a parent router): each level of nesting costs
@@ -33,6 +35,8 @@ ROUTERS: list[APIRouter] = [
     api_keys_router,
     search_router,
     audit_router,
+    webhooks_router,
     web_router,
+    web_webhooks_router,
     developers_router,
 ]

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
+    worker = sub.add_parser(
+        "worker", help="deliver webhooks (for deployments that run delivery apart from serve)"
+    )
+    worker.set_defaults(handler=_worker)
+
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(handler=_migrate)
     sub.add_parser("openapi", help="print the OpenAPI document as YAML").set_defaults(
         handler=_openapi
@@ -97,6 +102,37 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo:
         _run(settings, _seed_demo)
     return serve(args.host, args.port, args.workers, settings)
+
+
+def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    """Deliver webhooks until SIGINT or SIGTERM (then give back the endpoints held)."""
+    import signal
+
+    from projekt.main import build_services
+    from projekt.webhooks.delivery import Deliverer
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    logs.install()
+    migrate.upgrade(settings)
+
+    async def work() -> None:
+        services = build_services(settings)
+        deliverer = Deliverer(services)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await deliverer.run(stop)
+        finally:
+            await deliverer.close()
+            await services.fast.close()
+            await services.db.dispose()
+
+    asyncio.run(work())
+    return 0
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from projekt.core.ratelimit import Rate
@@ -115,6 +116,22 @@ class Settings(BaseSettings):
     # The audit log (API.md §10) shows events of the last N days; None keeps everything. The
     # record itself is kept: the changes feed must stay resumable from any cursor it gave.
     audit_retention_days: int | None = Field(default=None, ge=1)
+
+    # Webhooks (API.md §10; docs/webhooks.md). The key that seals signing secrets at rest
+    # (base64 of 32 bytes; without it, a key file made on first use), whether targets on
+    # loopback/private networks are allowed (tests and local use only), whether each server
+    # worker delivers (else run `projekt worker`), and the deliverers' bounds.
+    webhook_secret_key: SecretStr | None = None
+    webhook_key_file: str = str(Path("var") / "webhook.key")
+    webhook_allow_private_targets: bool = False
+    webhooks_in_process: bool = True
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)  # endpoints served at once
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)  # one attempt, all included
+    webhook_lease_s: float = Field(default=60.0, ge=1, le=3600)  # an endpoint's claim
+    webhook_poll_s: float = Field(default=1.0, gt=0, le=60)  # idle wait between looks
+    webhook_batch: int = Field(default=200, ge=1, le=10_000)  # record events read at once
+    webhook_disable_after_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    webhook_replay_max: int = Field(default=10_000, ge=1, le=1_000_000)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -159,6 +176,23 @@ class Settings(BaseSettings):
         Rate.parse(value)
         return value
 
+    @field_validator("webhook_secret_key", mode="before")
+    @classmethod
+    def _webhook_key(cls, value: object) -> object:
+        """Empty means unset; otherwise it must be base64 of 32 bytes (checked at start-up)."""
+        if value in ("", None):
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        try:
+            key = base64.urlsafe_b64decode(
+                text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
+            )
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ValueError("must be base64 of 32 bytes (openssl rand -base64 32)")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -180,6 +214,10 @@ class Settings(BaseSettings):
     def _lifetimes_ordered(self) -> Settings:
         if self.session_absolute_days < self.session_idle_days:
             raise ValueError("session_absolute_days must be at least session_idle_days")
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            # A send may take the whole timeout: a shorter lease could let a second worker
+            # take the endpoint while the first one is still sending.
+            raise ValueError("webhook_lease_s must be longer than webhook_timeout_s")
         return self
 
     @property

@@ -12,6 +12,7 @@ from projekt.orgs import models as orgs_models
 from projekt.projects import models as projects_models
 from projekt.sprints import models as sprints_models
 from projekt.time_tracking import models as time_tracking_models
+from projekt.webhooks import models as webhooks_models
 
 __all__ = [
     "Base",
@@ -26,6 +27,7 @@ __all__ = [
     "record_models",
     "sprints_models",
     "time_tracking_models",
+    "webhooks_models",
 ]
 
 metadata = Base.metadata

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -60,6 +61,7 @@ from projekt.policy import LIMITS, POLICY
 from projekt.spec import build_openapi
 from projekt.web.pages import STATIC_DIR
 from projekt.web.router import install_web_handlers
+from projekt.webhooks.delivery import Deliverer
 
 API_DESCRIPTION = (
     "The Projekt REST API: orgs, projects, issues and more, for scripts, apps and AI agents. "
@@ -170,7 +172,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Each worker of `projekt serve` delivers webhooks on a task of its own (claims keep
+        # one endpoint on one worker); `projekt worker` does the same apart from the API.
+        deliverer = Deliverer(services) if settings.webhooks_in_process else None
+        stop = asyncio.Event()
+        delivering = asyncio.create_task(deliverer.run(stop)) if deliverer else None
         yield
+        stop.set()
+        if deliverer is not None and delivering is not None:
+            await delivering
+            await deliverer.close()
         await services.fast.close()
         await services.db.dispose()
         services.passwords.close()

@@ -2,7 +2,7 @@
 
 Roles (API.md §3): viewer reads; member writes issues and comments; manager runs projects,
 sprints and milestones and mints API keys; admin manages people, roles up to admin, settings and
-all keys; owner deletes the org and grants ownership.
+all keys and webhooks; owner deletes the org and grants ownership.
 
 Beside it, ``LIMITS``: the rate buckets some routes spend on top of the global budget.
 """
@@ -120,6 +120,18 @@ POLICY: dict[str, Rule] = {
     # the record's readers
     "audit_log": org(Role.ADMIN),
     "list_changes": org(Role.VIEWER),
+    # webhooks (API.md §10): admins and owners manage them and read their delivery logs
+    "list_webhooks": org(Role.ADMIN),
+    "create_webhook": org(Role.ADMIN),
+    "get_webhook": org(Role.ADMIN),
+    "update_webhook": org(Role.ADMIN),
+    "delete_webhook": org(Role.ADMIN),
+    "rotate_webhook_secret": org(Role.ADMIN),
+    "ping_webhook": org(Role.ADMIN),
+    "list_webhook_deliveries": org(Role.ADMIN),
+    "get_webhook_delivery": org(Role.ADMIN),
+    "redeliver_webhook_delivery": org(Role.ADMIN),
+    "replay_webhook": org(Role.ADMIN),
     # OAuth 2.1 authorization server: public protocol endpoints; the consent post is a form
     "authorization_server_metadata": public(),
     "protected_resource_metadata": public(),
@@ -161,6 +173,12 @@ POLICY: dict[str, Rule] = {
     "web_revoke_invitation": web(),
     "web_join_page": web(),
     "web_join": web(),
+    "web_webhooks": web(),
+    "web_create_webhook": web(),
+    "web_pause_webhook": web(),
+    "web_delete_webhook": web(),
+    "web_ping_webhook": web(),
+    "web_redeliver_webhook": web(),
 }
 
 

@@ -113,6 +113,18 @@ async def _seeded(factory: Factory) -> tuple[Org, dict[str, Any]]:
     ids = {"project": pid, "sprint": sprint, "milestone": milestone, "issue": issue}
     ids["comment"] = comment
     ids["time_entry"] = entry
+    webhook = await owner.client.post(
+        "/api/webhooks",
+        json={
+            "url": "http://127.0.0.1:9/n",
+            "events": ["*"],
+            "project_id": pid,
+            "description": "d",
+            "active": False,
+        },
+        headers=h,
+    )
+    ids["webhook"] = webhook.json()["id"]
     return org, ids
 
 
@@ -126,6 +138,7 @@ def _maker(build: Callable[[Org, dict[str, Any]], str]) -> Maker:
 
 MAKERS: dict[str, Maker] = {
     "update_org": _maker(lambda org, _: f"/api/orgs/{org.id}"),
+    "update_webhook": _maker(lambda _, ids: f"/api/webhooks/{ids['webhook']}"),
     "change_member_role": _maker(lambda org, _: f"/api/team/{org.employee_ids[Role.MEMBER]}"),
     "replace_project": _maker(lambda _, ids: f"/api/projects/{ids['project']}"),
     "update_project": _maker(lambda _, ids: f"/api/projects/{ids['project']}"),

@@ -72,6 +72,10 @@ async def _current_org(
     )
 
 
+# The pages beside this module (web/webhooks.py) find the org the same way.
+current_org = _current_org
+
+
 # -- sign-up, sign-in, sign-out -----------------------------------------------------------------
 
 
