@@ -109,13 +109,12 @@ async def test_llms_txt_has_one_line_per_page_and_the_full_file_has_them_all(
     assert "`validation_failed`" in full and "`PROJEKT_DATABASE_URL`" in full
 
 
-async def test_the_index_leaves_a_place_for_what_is_coming(client: httpx.AsyncClient) -> None:
+async def test_the_index_leads_to_every_feature_page(client: httpx.AsyncClient) -> None:
     text = (await client.get("/developers/")).text
-    assert 'id="coming"' in text
-    for name in ("Changes feed", "Webhooks", "MCP server"):
-        assert name in text
-    # Named as coming, not documented: no page or route claims them yet.
-    assert "/api/webhooks" not in text and "/api/changes" not in text
+    for page in ("changes-feed", "webhooks", "mcp"):
+        assert f'href="{page}.html"' in text or f'href="/developers/{page}.html"' in text, page
+    # Nothing is announced as coming once it has shipped.
+    assert 'id="coming"' not in text
 
 
 async def test_links_on_every_page_resolve(client: httpx.AsyncClient, app: FastAPI) -> None:

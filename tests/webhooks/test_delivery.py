@@ -432,8 +432,9 @@ async def test_a_slow_receiver_never_holds_up_requests(
 def _python_blocks() -> list[str]:
     from pathlib import Path
 
-    text = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
-    blocks = text.split("```python\n")[1:]
+    pages = Path(__file__).parents[2] / "src" / "projekt" / "developers" / "pages"
+    text = (pages / "webhooks.md").read_text()
+    blocks = text.split("```python receiver\n")[1:]
     return [block.split("```", 1)[0] for block in blocks]
 
 

@@ -29,8 +29,8 @@ from projekt.config import Settings
 from projekt.core.errors import all_error_classes
 
 # The portal's pages in reading order: (slug, source file). The first is /developers/ itself.
-# Pages others are building (webhooks) join this list with their features; PLANNED names
-# them on the overview until then, without documenting them.
+# A feature being built joins this list when it ships; PLANNED names it on the overview
+# until then, without documenting it.
 PAGES: tuple[tuple[str, str], ...] = (
     ("index", "index.md"),
     ("quickstart", "quickstart.md"),
@@ -42,11 +42,12 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("conditional-requests", "conditional-requests.md"),
     ("idempotency", "idempotency.md"),
     ("changes-feed", "changes-feed.md"),
+    ("webhooks", "webhooks.md"),
     ("mcp", "mcp.md"),
     ("self-hosting", "self-hosting.md"),
     ("changelog", "changelog.md"),
 )
-PLANNED = ("Webhooks",)
+PLANNED: tuple[str, ...] = ()
 
 _GENERATED = re.compile(r"<!-- generated: (\w+) -->")
 
