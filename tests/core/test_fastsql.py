@@ -143,3 +143,21 @@ async def test_sqlite_reads_answer_as_the_engine_does(app: FastAPI, factory: Fac
     assert fast_rows and [dict(r) for r in fast_rows] == [dict(r) for r in engine_rows]
     for key, value in fast_rows[0].items():
         assert type(value) is type(engine_rows[0][key]), key
+
+
+async def test_the_sqlite_reader_closes_twice_and_reads_again(
+    app: FastAPI, factory: Factory
+) -> None:
+    """A lifespan that runs twice in one process (a live server started twice) closes the
+    reader twice and then reads again: neither may fail."""
+    fast = app.state.services.fast
+    if fast.postgres:
+        pytest.skip("the SQLite reader runs on the SQLite leg")
+    reader = fast._sqlite
+    assert reader is not None
+    org = await factory.org()
+    project = await factory.project(org)
+    statement = select(Issue).where(Issue.project_id == bindparam("project_id"))
+    reader.close()
+    reader.close()
+    assert await fast.fetch(statement, {"project_id": project.id}) == []

@@ -338,7 +338,7 @@ class SqliteReader:
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projekt-sqlite")
+        self._thread: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
 
     async def fetch(self, compiled: _Compiled, params: Mapping[str, Any]) -> list[Row]:
@@ -348,7 +348,7 @@ class SqliteReader:
                 args[i] = process(args[i])
         loop = asyncio.get_running_loop()
         try:
-            raw = await loop.run_in_executor(self._thread, self._run, compiled.sql, args)
+            raw = await loop.run_in_executor(self._executor(), self._run, compiled.sql, args)
         except sqlite3.Error as exc:
             # As the engine raises it (``OperationalError`` etc.), so errors map alike (503).
             raise sa_exc.DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
@@ -372,14 +372,26 @@ class SqliteReader:
             self._conn = conn
         return conn.execute(sql, args).fetchall()
 
+    def _executor(self) -> ThreadPoolExecutor:
+        # Made on first use, and again after a close: an app whose lifespan runs more than once
+        # (a server started twice in one process) reads again rather than failing.
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projekt-sqlite")
+        return self._thread
+
     def close(self) -> None:
+        """Close the connection in its own thread and end the thread; closing twice is a no-op."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+
         def shut() -> None:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
-        self._thread.submit(shut).result()
-        self._thread.shutdown(wait=True)
+        thread.submit(shut).result()
+        thread.shutdown(wait=True)
 
 
 def _merged_server_settings(
