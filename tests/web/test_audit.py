@@ -185,3 +185,25 @@ async def test_a_cursor_of_another_org_shows_nothing_of_it(factory: Factory) -> 
     assert page.status_code == 400
     assert "another organization" in page.text
     assert "audit-row" not in page.text
+
+
+async def test_a_former_members_events_stay_and_filter_by_them(factory: Factory) -> None:
+    org = await factory.org(roles=(Role.MEMBER,))
+    project = await factory.project(org)
+    member = org.members[Role.MEMBER]
+    made = await member.client.post(
+        "/api/issues",
+        json={"project_id": str(project.id), "title": "before leaving"},
+        headers=member.headers(org.id),
+    )
+    assert made.status_code == 201, made.text
+    removed = await org.owner.client.delete(
+        f"/api/team/{org.employee_ids[Role.MEMBER]}", headers=org.owner.headers(org.id)
+    )
+    assert removed.status_code == 204, removed.text
+    owner = _current(org.owner, org)
+    page = await owner.client.get(AUDIT, params={"person": str(member.user_id)})
+    assert page.status_code == 200
+    assert [kind for _, kind in _rows(page.text)][-1] == "issue.created"
+    assert made.json()["id"][:8] in page.text
+    assert f'value="{member.user_id}" selected>A former member' in page.text

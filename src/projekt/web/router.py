@@ -649,14 +649,14 @@ class BadAuditFilter(ValueError):
     pass
 
 
-def _audit_filter_id(request: Request, name: str, label: str) -> uuid.UUID | None:
+def _audit_filter_id(request: Request, name: str) -> uuid.UUID | None:
     value = request.query_params.get(name, "").strip()
     if not value:
         return None
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise BadAuditFilter(f"The {label} filter is not a valid choice.") from None
+        raise BadAuditFilter(f"The {name} filter is not a valid choice.") from None
 
 
 def _audit_query(**params: str | None) -> str:
@@ -709,8 +709,8 @@ async def web_audit(
         if len(chosen["type"]) > AUDIT_TYPE_MAX:
             raise BadAuditFilter(f"An event type has at most {AUDIT_TYPE_MAX} characters.")
         filters = AuditFilters(
-            actor_id=_audit_filter_id(request, "person", "person"),
-            credential_id=_audit_filter_id(request, "key", "key"),
+            actor_id=_audit_filter_id(request, "person"),
+            credential_id=_audit_filter_id(request, "key"),
             type=chosen["type"] or None,
         )
         found = await AuditService(session, services, ctx).audit(
