@@ -28,6 +28,7 @@ import asyncpg
 import httpx
 
 from bench import seed
+from projekt.audit.service import encode_cursor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -73,7 +74,9 @@ def pg_dsn(database: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + database
 
 
-async def prepare_pg(database: str, issues: int) -> seed.Dataset:
+async def prepare_pg(
+    database: str, issues: int, events_per_org: int = seed.EVENTS_PER_ORG
+) -> seed.Dataset:
     admin = await asyncpg.connect(PG_ADMIN)
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
@@ -90,12 +93,13 @@ async def prepare_pg(database: str, issues: int) -> seed.Dataset:
         keys = await conn.fetchval(
             "SELECT count(*) FROM api_keys WHERE token_hash = $1", rows["api_keys"][0][4]
         )
+        events = await conn.fetchval("SELECT count(*) FROM events WHERE seq <= $1", events_per_org)
     finally:
         await conn.close()
-    if have != issues or not keys:
-        log(f"seeding {database}: {issues:,} issues")
+    if have != issues or not keys or events != events_per_org * seed.ORGS:
+        log(f"seeding {database}: {issues:,} issues, {events_per_org * seed.ORGS:,} events")
         started = time.perf_counter()
-        await seed.seed_postgres(pg_dsn(database), rows)
+        await seed.seed_postgres(pg_dsn(database), rows, data, events_per_org)
         log(f"seeded {database} in {time.perf_counter() - started:.1f}s")
     return data
 
@@ -363,6 +367,19 @@ def ours_requests(
                         "body": json.dumps(body),
                     }
                 )
+        elif kind == "changes":
+            # Issue 16: 100 changes after a cursor a client stored, cursors spread over the
+            # org's record (each page reads the current state of each resource on it).
+            for k in range(5):
+                after = (n * 53 + k * 211) % (seed.EVENTS_PER_ORG - 100)
+                cursor = encode_cursor(project.org_id, after)
+                requests.append(
+                    {
+                        "method": "GET",
+                        "path": f"/api/changes?since={cursor}&limit=100",
+                        "headers": headers,
+                    }
+                )
         elif kind in ("create", "create_idempotent"):
             headers["Content-Type"] = "application/json"
             body = json.dumps(
@@ -622,6 +639,10 @@ def main() -> int:
 
     data = asyncio.run(prepare_pg(f"{DB_PREFIX}_{size}", size))
     data_big = asyncio.run(prepare_pg(f"{DB_PREFIX}_{big}", big))
+    # Issue 16: the same issues with a record of a million events (a tenth of that when quick).
+    events_big = seed.EVENTS_PER_ORG_BIG // 10 if quick else seed.EVENTS_PER_ORG_BIG
+    events_db = f"{DB_PREFIX}_{size}_events{events_big * seed.ORGS}"
+    data_events = asyncio.run(prepare_pg(events_db, size, events_big))
     sqlite_path = ROOT / "var" / f"bench-{size}.db"
     sqlite_path.parent.mkdir(exist_ok=True)
     prepare_sqlite(sqlite_path, size)
@@ -648,6 +669,7 @@ def main() -> int:
         "sqlite": ours("sqlite", f"sqlite+aiosqlite:///{sqlite_path}"),
         "two": ours("two", pg_url, workers=2),
         "big": ours("big", pg_big),
+        "events": ours("events", "postgresql+asyncpg://" + pg_dsn(events_db).split("://", 1)[1]),
         "rl_off": ours("rl_off", pg_url, rate_limit="off"),
         "rl_local": ours("rl_local", pg_url, rate_limit="local"),
     }
@@ -666,6 +688,10 @@ def main() -> int:
             ("list_sqlite", "sqlite", ours_requests("list", data), 64),
             ("list_2w", "two", ours_requests("list", data), 64),
             ("list_1m", "big", ours_requests("list", data_big), 64),
+            ("list_events_1m", "events", ours_requests("list", data_events), 64),
+            # 8 connections: at 64 a page (a read per resource on it) queues for the pool past
+            # its 5 s wait and the 503s would count as throughput.
+            ("changes", "ours", ours_requests("changes", data), 8),
             ("list_ratelimit_off", "rl_off", ours_requests("list", data), 64),
             ("list_ratelimit_local", "rl_local", ours_requests("list", data), 64),
             ("list_unloaded", "ours", ours_requests("list", data), 1),
@@ -762,6 +788,14 @@ def summarize(
         ),
         row("list_2w", "list_2w:two", "list:ours", paired("list_2w:two", "list:ours")),
         row("list_1m", "list_1m:big", "list:ours", paired("list_1m:big", "list:ours")),
+        # Issue 16: the same list on the same issues with a million events in the record.
+        row(
+            "list_events_1m",
+            "list_events_1m:events",
+            "list:ours",
+            paired("list_events_1m:events", "list:ours"),
+        ),
+        row("changes", "changes:ours", "list:baseline", paired("changes:ours", "list:baseline")),
         # Issue 6: what the limiter costs, against the same server with limits off.
         row(
             "list_ratelimit_off",
@@ -793,7 +827,7 @@ def summarize(
         "scenarios": scenarios,
         "notes": {
             "ratio": "paired per round, median: list/get/create vs the baseline; list_304, "
-            "list_2w and list_1m vs our own list; create_idempotent vs our own create; "
+            "list_2w, list_1m and list_events_1m vs our own list; changes vs the baseline's list; create_idempotent vs our own create; "
             "mcp_get_issue vs our own get; list_sqlite and list_ratelimit_off vs the "
             "baseline's list; list_ratelimit_local and list_ratelimit_redis vs our list with "
             "limits off; list_unloaded is our p50 over the baseline's p50 (lower is better)",

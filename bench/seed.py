@@ -2,6 +2,8 @@
 
 10 orgs × 5 members, 10 projects per org, N issues spread evenly with descriptions, labels and
 some comments, and one PAT per member (plaintext kept in memory for the load generator).
+PostgreSQL also gets a record (``events``, issue 16): ``events_per_org`` issue events per org,
+with each org's counter at its last number, for the changes feed to read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import random
 import sqlite3
 import string
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +24,10 @@ import asyncpg
 ORGS = 10
 MEMBERS = 5
 PROJECTS_PER_ORG = 10
+# The record's size per org in every PostgreSQL bench database (the changes feed reads it), and
+# in the variant that holds a million events in all (the issue list must not slow down).
+EVENTS_PER_ORG = 1_000
+EVENTS_PER_ORG_BIG = 100_000
 ROLES = ("owner", "admin", "manager", "member", "viewer")
 STATUSES = ("Backlog", "To Do", "In Progress", "In Review", "Done")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -97,6 +104,10 @@ class Project:
 @dataclass
 class Dataset:
     projects: list[Project] = field(default_factory=list)
+    # Per org: (issue id, project id, reporter id) in creation order; what the record names.
+    issues_of: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]] = field(
+        default_factory=dict
+    )
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -161,6 +172,8 @@ def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tupl
                 issue_id = uuid.UUID(int=rng.getrandbits(128), version=4)
                 created = now - timedelta(minutes=per_project - n)
                 labels = rng.sample(LABELS, rng.randint(0, 3))
+                reporter = members[rng.randrange(4)]
+                data.issues_of.setdefault(org_id, []).append((issue_id, project_id, reporter))
                 rows["issues"].append(
                     (
                         issue_id,
@@ -173,7 +186,7 @@ def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tupl
                         rng.choice(PRIORITIES),
                         rng.choice(TYPES),
                         rng.choice([*members, None]),
-                        members[rng.randrange(4)],
+                        reporter,
                         json.dumps(labels),
                         rng.choice([None, 1.0, 2.0, 3.0, 5.0, 8.0]),
                         None,
@@ -226,15 +239,66 @@ COLUMNS_OF = {
 ORDER = ("orgs", "users", "memberships", "projects", "api_keys", "issues", "comments")
 
 
-async def seed_postgres(dsn: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+EVENT_COLUMNS = (
+    "id, org_id, seq, occurred_at, type, resource_type, resource_id, parent_id, project_id, "
+    "actor_user_id, credential_kind, credential_id, oauth_client_id, request_id, changes"
+)
+
+
+def event_rows(data: Dataset, per_org: int) -> Iterator[tuple[Any, ...]]:
+    """``per_org`` events per org, numbered 1…per_org: each issue's ``issue.created`` in
+    creation order, then ``issue.updated`` round after round over the same issues (a record
+    bigger than the issue count is a long history). Generated lazily: a million rows of tuples
+    would not fit in memory comfortably."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for org_id, issues in data.issues_of.items():
+        for seq in range(1, per_org + 1):
+            issue_id, project_id, reporter = issues[(seq - 1) % len(issues)]
+            if seq <= len(issues):
+                kind, changes = "issue.created", {"title": [None, f"Issue {seq}"]}
+            else:
+                before, after = PRIORITIES[seq % 4], PRIORITIES[(seq + 1) % 4]
+                kind, changes = "issue.updated", {"priority": [before, after]}
+            yield (
+                uuid.uuid4(),
+                org_id,
+                seq,
+                start + timedelta(seconds=seq),
+                kind,
+                "issue",
+                issue_id,
+                None,
+                project_id,
+                reporter,
+                "pat",
+                None,
+                None,
+                None,
+                json.dumps(changes),
+            )
+
+
+async def seed_postgres(
+    dsn: str, rows: dict[str, list[tuple[Any, ...]]], data: Dataset, events_per_org: int
+) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
-            for table in reversed(ORDER):
+            for table in ("events", "event_counters", *reversed(ORDER)):
                 await conn.execute(f"TRUNCATE {table} CASCADE")
             for table in ORDER:
                 columns = [c.strip() for c in COLUMNS_OF[table].split(",")]
                 await conn.copy_records_to_table(table, records=rows[table], columns=columns)
+            if events_per_org:
+                columns = [c.strip() for c in EVENT_COLUMNS.split(",")]
+                await conn.copy_records_to_table(
+                    "events", records=event_rows(data, events_per_org), columns=columns
+                )
+                await conn.copy_records_to_table(
+                    "event_counters",
+                    records=[(org_id, events_per_org) for org_id in data.issues_of],
+                    columns=["org_id", "seq"],
+                )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

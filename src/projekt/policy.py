@@ -171,6 +171,7 @@ POLICY: dict[str, Rule] = {
     "web_change_role": web(),
     "web_remove_member": web(),
     "web_revoke_invitation": web(),
+    "web_audit": web(),
     "web_join_page": web(),
     "web_join": web(),
     "web_webhooks": web(),

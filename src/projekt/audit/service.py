@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projekt.api_keys.service import ApiKeyService
 from projekt.audit.errors import BadCursor
 from projekt.audit.repository import AuditFilters, RecordRepository
+
+# The filters are part of this service's signature: callers outside audit (the web page) take
+# them from here, never from the repository.
+__all__ = ["AuditFilters", "AuditService", "decode_cursor", "encode_cursor"]
 from projekt.audit.schemas import (
     ActorRead,
     AuditEntry,

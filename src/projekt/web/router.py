@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from projekt.api_keys.schemas import ApiKeyCreate
 from projekt.api_keys.service import ApiKeyService
+from projekt.audit.service import AuditFilters, AuditService
 from projekt.auth.cookies import clear_session_cookies, set_session_cookies
 from projekt.auth.schemas import SignupIn
 from projekt.auth.service import AuthService
@@ -29,6 +31,7 @@ from projekt.web.pages import org_cookie_name, page
 INTEGRATIONS = "/app/organization/settings/general/integraciones"
 GENERAL = "/app/organization/settings/general"
 PEOPLE = "/app/organization/settings/people"
+AUDIT = "/app/organization/settings/audit"
 
 # Every form of these pages, present and future, is checked for where it was posted from.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
@@ -620,6 +623,122 @@ def _failure(exc: AppError | ValueError) -> tuple[int, str]:
         detail = "; ".join(m for msgs in (exc.errors or {}).values() for m in msgs)
         return exc.status, detail or exc.message
     return 422, _first_message(exc)
+
+
+# -- Organization → Settings → Audit (issue 16) ----------------------------------------------
+# The org's record for its admins, newest first, through the same AuditService as
+# GET /api/audit: filters by person, key and event type, and an "Older" link that carries the
+# page's cursor. Credentials are shown by name and last four only (the record holds no secret).
+
+AUDIT_PAGE_SIZE = 25
+# What the type field suggests; any type (a later domain's too) can be typed in.
+AUDIT_TYPES = (
+    "issue.created", "issue.updated", "issue.status_changed", "issue.transitioned",
+    "issue.assigned", "issue.closed", "issue.archived", "issue.deleted",
+    "comment.created", "comment.updated", "comment.deleted",
+    "project.created", "project.updated", "project.archived", "project.deleted",
+    "sprint.created", "sprint.updated", "sprint.started", "sprint.completed", "sprint.deleted",
+    "milestone.created", "milestone.updated", "milestone.completed", "milestone.deleted",
+    "org.created", "org.updated",
+    "member.added", "member.updated", "member.removed", "member.invited", "member.joined",
+    "member.invitation_revoked", "api_key.created", "api_key.revoked",
+    "time_entry.created", "time_entry.updated", "time_entry.deleted",
+    "time_entry.started", "time_entry.stopped",
+)  # fmt: skip
+AUDIT_TYPE_MAX = 64  # as GET /api/audit's ?type=
+CHANGE_SHOWN = 80  # characters of a changed value shown in a row
+
+
+class BadAuditFilter(ValueError):
+    pass
+
+
+def _audit_filter_id(request: Request, name: str) -> uuid.UUID | None:
+    value = request.query_params.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadAuditFilter(f"The {name} filter is not a valid choice.") from None
+
+
+def _audit_query(**params: str | None) -> str:
+    return urlencode({k: v for k, v in params.items() if v})
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= CHANGE_SHOWN else text[: CHANGE_SHOWN - 1] + "…"
+
+
+def _change_shown(field: str, pair: Any) -> tuple[str, str, str]:
+    if isinstance(pair, list) and len(pair) == 2:
+        before, after = pair
+        return (
+            field,
+            "" if before is None else _shown(before),
+            "—" if after is None else _shown(after),
+        )
+    return field, "", _shown(pair)
+
+
+@router.get(AUDIT)
+async def web_audit(
+    request: Request, principal: WebPrincipal, session: SessionDep, services: ServicesDep
+) -> Response:
+    ctx = await _admin_ctx(request, principal, session, services)
+    if isinstance(ctx, Response):
+        return ctx
+    query = request.query_params
+    chosen = {
+        "person": query.get("person", "").strip(),
+        "key": query.get("key", "").strip(),
+        "type": query.get("type", "").strip(),
+    }
+    team = await OrgService(session, services).team(ctx)
+    keys = await ApiKeyService(session, services).listing(ctx, everyone=True)
+    owners = {m.user_id: m.name for m in team}
+    shown: dict[str, Any] = {
+        "team": team,
+        "keys": keys,
+        "owners": owners,
+        "chosen": chosen,
+        "types": AUDIT_TYPES,
+        "entries": [],
+        "older": None,
+        "newest": f"{AUDIT}?{_audit_query(**chosen)}" if query.get("cursor") else None,
+    }
+    try:
+        if len(chosen["type"]) > AUDIT_TYPE_MAX:
+            raise BadAuditFilter(f"An event type has at most {AUDIT_TYPE_MAX} characters.")
+        filters = AuditFilters(
+            actor_id=_audit_filter_id(request, "person"),
+            credential_id=_audit_filter_id(request, "key"),
+            type=chosen["type"] or None,
+        )
+        found = await AuditService(session, services, ctx).audit(
+            filters, query.get("cursor") or None, AUDIT_PAGE_SIZE
+        )
+    except BadAuditFilter as exc:
+        return await _org_page(
+            request, principal, session, services, ctx, "audit.html", 400, error=str(exc), **shown
+        )
+    except AppError as exc:  # a malformed or foreign cursor
+        return await _org_page(
+            request, principal, session, services, ctx, "audit.html", exc.status,
+            error=exc.message, **shown,
+        )  # fmt: skip
+    shown["entries"] = [
+        {
+            "entry": entry,
+            "changes": [_change_shown(k, v) for k, v in entry.changes.items()],
+        }
+        for entry in found.data
+    ]
+    if found.meta.next_cursor:
+        shown["older"] = f"{AUDIT}?{_audit_query(**chosen, cursor=found.meta.next_cursor)}"
+    return await _org_page(request, principal, session, services, ctx, "audit.html", **shown)
 
 
 # -- end of Organization → Settings ----------------------------------------------------------
