@@ -63,6 +63,11 @@ RECORDS: dict[str, tuple[str, ...] | None] = {
     "replace_milestone": ("milestone.updated",),
     "update_milestone": ("milestone.updated",),
     "delete_milestone": ("milestone.deleted",),
+    "create_doc": ("doc.created",),
+    "replace_doc": ("doc.updated",),
+    "update_doc": ("doc.updated",),
+    "delete_doc": ("doc.deleted",),
+    "restore_doc": ("doc.restored",),
 }
 
 

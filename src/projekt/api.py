@@ -6,6 +6,7 @@ from projekt import health
 from projekt.api_keys.router import router as api_keys_router
 from projekt.audit.router import router as audit_router
 from projekt.auth.router import router as auth_router
+from projekt.docs.router import router as docs_router
 from projekt.issues.router import router as issues_router
 from projekt.milestones.router import router as milestones_router
 from projekt.oauth.router import router as oauth_router
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     projects_router,
     sprints_router,
     milestones_router,
+    docs_router,
     health.router,
     auth_router,
     oauth_router,

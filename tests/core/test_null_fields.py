@@ -33,7 +33,7 @@ Maker = Callable[[Factory], Awaitable[Target]]
 
 
 async def _seeded(factory: Factory) -> tuple[Org, dict[str, Any]]:
-    """An org with a project, a sprint, a milestone and an issue whose every field is set."""
+    """An org with a project, a sprint, a milestone, an issue and a doc whose every field is set."""
     org = await factory.org(roles=(Role.MEMBER,))
     owner = org.owner
     h = owner.headers(org.id)
@@ -97,8 +97,20 @@ async def _seeded(factory: Factory) -> tuple[Org, dict[str, Any]]:
             f"/api/issues/{issue['id']}/comments", json={"text": "c"}, headers=h
         )
     ).json()
+    parent_doc = (
+        await owner.client.post(f"/api/projects/{pid}/docs", json={"title": "P"}, headers=h)
+    ).json()
+    doc = (
+        await owner.client.post(
+            f"/api/projects/{pid}/docs",
+            json={"title": "D", "icon": "📘", "parent_doc_id": parent_doc["id"], "position": 2,
+                  "markdown": "Text"},
+            headers=h,
+        )
+    ).json()  # fmt: skip
     ids = {"project": pid, "sprint": sprint, "milestone": milestone, "issue": issue}
     ids["comment"] = comment
+    ids["doc"] = doc
     return org, ids
 
 
@@ -128,6 +140,8 @@ MAKERS: dict[str, Maker] = {
     "update_milestone": _maker(
         lambda _, ids: f"/api/projects/{ids['project']}/milestones/{ids['milestone']['id']}"
     ),
+    "replace_doc": _maker(lambda _, ids: f"/api/projects/{ids['project']}/docs/{ids['doc']['id']}"),
+    "update_doc": _maker(lambda _, ids: f"/api/projects/{ids['project']}/docs/{ids['doc']['id']}"),
 }
 
 

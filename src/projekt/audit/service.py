@@ -28,6 +28,7 @@ from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.errors import NotFound
 from projekt.core.record import Event
+from projekt.docs.service import DocService, doc_read
 from projekt.issues.schemas import CommentRead, IssueRead
 from projekt.issues.service import IssueService
 from projekt.milestones.service import MilestoneService
@@ -173,6 +174,7 @@ class AuditService:
             "project_member": self._project_member,
             "sprint": self._sprint,
             "milestone": self._milestone,
+            "doc": self._doc,
             "org": self._org,
             "membership": self._membership,
             "invitation": self._invitation,
@@ -215,6 +217,14 @@ class AuditService:
         project = await milestones.project(event.project_id)
         read, _ = await milestones.get(project, event.resource_id)
         return read.model_dump(mode="json")
+
+    async def _doc(self, event: Event) -> Representation:
+        if event.project_id is None:
+            return None
+        doc = await DocService(self.session, self.services, self.ctx).get(
+            event.project_id, event.resource_id
+        )
+        return doc_read(doc).model_dump(mode="json")
 
     async def _org(self, event: Event) -> Representation:
         return (await OrgService(self.session, self.services).get_org(self.ctx)).model_dump(
