@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from projekt.core.context import Role
 from projekt.core.record import Event
@@ -360,3 +360,35 @@ async def test_paging_and_sorting_follow_the_list_rules(factory: Factory) -> Non
     assert [d["title"] for d in paged.json()["data"]] == ["b", "a"]
     assert paged.json()["meta"]["total"] == 3
     assert (await member.client.get(base + "?sort=size", headers=headers)).status_code == 400
+
+
+async def test_deleting_the_project_deletes_its_docs_and_versions(factory: Factory) -> None:
+    org, member, headers, project_id = await _world(factory)
+    root = await _doc(member, headers, project_id)
+    await _doc(member, headers, project_id, parent_doc_id=root["id"])
+    owner = org.owner
+    response = await owner.client.delete(
+        f"/api/projects/{project_id}", headers=owner.headers(org.id)
+    )
+    assert response.status_code == 204, response.text
+    async with factory.services.db.read() as session:
+        for table in ("docs", "doc_versions"):
+            column = "project_id" if table == "docs" else "org_id"
+            value = uuid.UUID(project_id) if table == "docs" else org.id
+            if factory.services.db.dialect == "sqlite":
+                value = value.hex  # type: ignore[assignment]
+            found = await session.execute(
+                text(f"SELECT count(*) FROM {table} WHERE {column} = :v"), {"v": value}
+            )
+            assert found.scalar_one() == 0, table
+
+
+async def test_a_new_title_is_searchable_at_once(factory: Factory) -> None:
+    org, member, headers, project_id = await _world(factory)
+    doc = await _doc(member, headers, project_id, title="Before")
+    word = "renamed" + uuid.uuid4().hex[:6]
+    await member.client.patch(_url(project_id, doc["id"]), json={"title": word}, headers=headers)
+    found = await member.client.get(
+        f"/api/projects/{project_id}/docs", params={"q": word}, headers=headers
+    )
+    assert [d["id"] for d in found.json()] == [doc["id"]]
