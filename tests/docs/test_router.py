@@ -392,3 +392,19 @@ async def test_a_new_title_is_searchable_at_once(factory: Factory) -> None:
         f"/api/projects/{project_id}/docs", params={"q": word}, headers=headers
     )
     assert [d["id"] for d in found.json()] == [doc["id"]]
+
+
+async def test_a_matching_if_none_match_is_304(factory: Factory) -> None:
+    org, member, headers, project_id = await _world(factory)
+    doc = await _doc(member, headers, project_id)
+    url = _url(project_id, doc["id"])
+    tags = {}
+    for accept in ("application/json", "text/markdown"):
+        sent = {**headers, "Accept": accept}
+        tags[accept] = (await member.client.get(url, headers=sent)).headers["etag"]
+        again = await member.client.get(url, headers={**sent, "If-None-Match": tags[accept]})
+        assert again.status_code == 304, accept
+    await member.client.patch(url, json={"title": "New"}, headers=headers)
+    for accept, tag in tags.items():
+        sent = {**headers, "Accept": accept, "If-None-Match": tag}
+        assert (await member.client.get(url, headers=sent)).status_code == 200, accept
