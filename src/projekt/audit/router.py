@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -11,7 +11,7 @@ from projekt.audit.repository import AuditFilters
 from projekt.audit.schemas import AuditPage, ChangesPage
 from projekt.audit.service import AuditService
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep
-from projekt.core.errors import BadPaging, ValidationFailed
+from projekt.core.errors import ValidationFailed
 from projekt.core.openapi import IN_ORG, ROLE, errors
 
 router = APIRouter(tags=["audit"])
@@ -28,31 +28,30 @@ async def get_audit_service(
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 
 
-def _limit(raw: str | None) -> int:
-    """``limit`` as the lists read it (API.md §2): 1 to 200, else 400."""
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadPaging(f"The limit must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(raw)
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time without an offset is read as UTC (API.md §2: timestamps are UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 LimitQuery = Annotated[
-    str | None, Query(description=f"Events per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).")
+    int,
+    Query(ge=1, le=MAX_LIMIT, description=f"Events per page, 1 to {MAX_LIMIT}."),
 ]
 
 
 @router.get(
     "/api/audit",
     response_model=AuditPage,
-    responses=errors(*IN_ORG, *ROLE, BadCursor, BadPaging, ValidationFailed),
+    responses=errors(*IN_ORG, *ROLE, BadCursor, ValidationFailed),
 )
 async def audit_log(
     audit: AuditServiceDep,
     cursor: Annotated[
         str | None, Query(description="`meta.next_cursor` of the page before.")
     ] = None,
-    limit: LimitQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
     actor_id: uuid.UUID | None = None,
     credential_id: uuid.UUID | None = None,
     credential_kind: Literal["pat", "oauth", "session", "extension", "system"] | None = None,
@@ -72,23 +71,23 @@ async def audit_log(
         resource_id=resource_id,
         type=type,
         project_id=project_id,
-        since=since,
-        until=until,
+        since=_aware(since),
+        until=_aware(until),
     )
-    return await audit.audit(filters, cursor, _limit(limit))
+    return await audit.audit(filters, cursor, limit)
 
 
 @router.get(
     "/api/changes",
     response_model=ChangesPage,
-    responses=errors(*IN_ORG, BadCursor, BadPaging, ValidationFailed),
+    responses=errors(*IN_ORG, BadCursor, ValidationFailed),
 )
 async def list_changes(
     audit: AuditServiceDep,
     since: Annotated[
         str | None, Query(description="A `cursor` or `next_cursor` this feed returned.")
     ] = None,
-    limit: LimitQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> ChangesPage:
     """What changed since a cursor, oldest first, each resource as it is now (null: deleted)."""
-    return await audit.changes(since, _limit(limit))
+    return await audit.changes(since, limit)

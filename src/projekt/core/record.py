@@ -212,12 +212,6 @@ def record(
     session.info.setdefault(PENDING, []).append(event)
 
 
-def pending(session: AsyncSession) -> list[Draft]:
-    """The drafts of the unit of work not yet written."""
-    drafts: list[Draft] = session.info.get(PENDING, [])
-    return list(drafts)
-
-
 # -- changes ------------------------------------------------------------------------------------
 
 
@@ -342,8 +336,3 @@ class Recorder:
             first = last - len(events) + 1
             rows = [e.row(first + n, occurred_at) for n, e in enumerate(events)]
             await session.execute(insert(Event), rows)
-
-    @staticmethod
-    def discard(session: AsyncSession) -> None:
-        """Forget the drafts of a unit of work that will not commit."""
-        session.info.pop(PENDING, None)
