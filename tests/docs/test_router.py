@@ -346,6 +346,7 @@ async def test_list_and_get_run_a_constant_number_of_statements(
         assert got.status_code == 200
         assert len(statements) <= 3, statements
     assert counts[0] == counts[1] <= 3
+    # An empty page asks whether the project exists: 404 for a project the caller cannot see.
 
 
 async def test_paging_and_sorting_follow_the_list_rules(factory: Factory) -> None:

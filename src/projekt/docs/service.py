@@ -56,10 +56,12 @@ class DocService:
     async def listing(
         self, project_id: uuid.UUID, listed: ListQuery, *, include_archived: bool, q: str | None
     ) -> tuple[list[DocSummary], int]:
-        await self._project(project_id)
         words = search_words(q) if q else []
         if q is not None and not words:
+            await self._project(project_id)
             return [], 0  # nothing to look for: no doc matches
+        # The statement applies the project's visibility itself; only an empty page asks
+        # whether the project is there at all (404), so a warm list is one statement.
         rows, total = await self.docs.listing(
             self.ctx.user_id,
             project_id,
@@ -69,6 +71,8 @@ class DocService:
             limit=listed.limit,
             offset=listed.offset,
         )
+        if not rows:
+            await self._project(project_id)
         return [DocSummary.model_validate(row) for row in rows], total
 
     async def get(self, project_id: uuid.UUID, doc_id: uuid.UUID) -> Doc:
