@@ -433,6 +433,59 @@ def baseline_requests(kind: str, data: seed.Dataset) -> list[dict[str, Any]]:
     return requests
 
 
+# -- docs (issue 19): a project's doc list, and one 20 KB doc -------------------------------------
+
+DOCS_PER_PROJECT = 20
+HANDBOOK = "Handbook"
+
+
+def handbook_markdown() -> str:
+    """About 20 KB of markdown: headings, paragraphs, a nested list, a table, code."""
+    parts = []
+    for n in range(24):
+        parts.append(f"## Section {n}\n\n" + " ".join(seed.WORDS * 3) + ".\n")
+        parts.append("- one\n  - nested **bold** item\n- two\n")
+        parts.append("| key | value |\n|---|---|\n| a | 1 |\n| b | 2 |\n")
+        parts.append("```py\nprint('section')\n```\n")
+    return "\n".join(parts)
+
+
+def seed_docs(server: Server, data: seed.Dataset) -> dict[str, str]:
+    """Each project's docs, made through the API once per database; the handbook's id by
+    project (the handbook is the 20 KB doc ``doc_get`` reads)."""
+    handbooks: dict[str, str] = {}
+    markdown = handbook_markdown()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for project in data.projects:
+            headers = {"Authorization": f"Bearer {project.token}"}
+            base = f"/api/projects/{project.id}/docs"
+            listed = client.get(base, params={"limit": 200}, headers=headers)
+            listed.raise_for_status()
+            docs = listed.json()["data"]
+            found = [d["id"] for d in docs if d["title"] == HANDBOOK]
+            if not found:
+                made = client.post(base, json={"title": HANDBOOK, "markdown": markdown},
+                                   headers=headers)  # fmt: skip
+                made.raise_for_status()
+                found = [made.json()["id"]]
+                docs.append(made.json())
+            for n in range(len(docs), DOCS_PER_PROJECT):
+                body = {"title": f"Page {n}", "position": n, "markdown": f"Page {n}: notes.\n"}
+                client.post(base, json=body, headers=headers).raise_for_status()
+            handbooks[str(project.id)] = found[0]
+    return handbooks
+
+
+def docs_requests(kind: str, data: seed.Dataset, handbooks: dict[str, str]) -> list[dict[str, Any]]:
+    requests = []
+    for project in data.projects:
+        headers = {"Authorization": f"Bearer {project.token}"}
+        base = f"/api/projects/{project.id}/docs"
+        path = base if kind == "docs_list" else f"{base}/{handbooks[str(project.id)]}"
+        requests.append({"method": "GET", "path": path, "headers": headers})
+    return requests
+
+
 def collect_etags(server: Server, data: seed.Dataset) -> dict[str, str]:
     etags = {}
     for r in ours_requests("list", data):
@@ -699,12 +752,19 @@ def main() -> int:
             ("create", "ours", ours_requests("create", data), 64),
             ("create", "baseline", baseline_requests("create", data), 64),
             ("create_idempotent", "ours", ours_requests("create_idempotent", data), 64),
+            ("docs_list", "ours", "docs_list", 64),
+            ("doc_get", "ours", "doc_get", 64),
         ]
+        handbooks: dict[str, str] = {}
 
         def prepared(requests: Any) -> list[dict[str, Any]]:
             # Creates change the lists: the validators are read again just before each run.
             if requests == "list_304":
                 return ours_requests("list_304", data, collect_etags(servers["ours"], data))
+            if requests in ("docs_list", "doc_get"):
+                if not handbooks:
+                    handbooks.update(seed_docs(servers["ours"], data))
+                return docs_requests(requests, data, handbooks)
             return list(requests)
 
         log("warming up")
@@ -815,6 +875,14 @@ def summarize(
             "list_ratelimit_off:rl_off",
             paired("list:ours", "list_ratelimit_off:rl_off"),
         ),
+        # Issue 19: docs against the bare baseline's issue list (target >= 0.3).
+        row(
+            "docs_list",
+            "docs_list:ours",
+            "list:baseline",
+            paired("docs_list:ours", "list:baseline"),
+        ),
+        row("doc_get", "doc_get:ours", "list:baseline", paired("doc_get:ours", "list:baseline")),
         row(
             "list_unloaded",
             "list_unloaded:ours",
@@ -828,7 +896,7 @@ def summarize(
         "notes": {
             "ratio": "paired per round, median: list/get/create vs the baseline; list_304, "
             "list_2w, list_1m and list_events_1m vs our own list; changes vs the baseline's list; create_idempotent vs our own create; "
-            "mcp_get_issue vs our own get; list_sqlite and list_ratelimit_off vs the "
+            "mcp_get_issue vs our own get; docs_list and doc_get vs the baseline's list; list_sqlite and list_ratelimit_off vs the "
             "baseline's list; list_ratelimit_local and list_ratelimit_redis vs our list with "
             "limits off; list_unloaded is our p50 over the baseline's p50 (lower is better)",
             "rounds": rounds,

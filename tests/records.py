@@ -83,6 +83,11 @@ RECORDS: dict[str, tuple[str, ...] | None] = {
     "ping_webhook": None,
     "redeliver_webhook_delivery": None,
     "replay_webhook": None,
+    "create_doc": ("doc.created",),
+    "replace_doc": ("doc.updated",),
+    "update_doc": ("doc.updated",),
+    "delete_doc": ("doc.deleted",),
+    "restore_doc": ("doc.restored",),
 }
 
 

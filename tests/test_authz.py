@@ -44,6 +44,11 @@ class World:
     timer_id: uuid.UUID  # the owner's running timer, on the issue
     webhook_id: uuid.UUID
     delivery_id: uuid.UUID
+    doc_id: uuid.UUID
+
+
+def _doc(w: World, rest: str = "") -> str:
+    return f"/api/projects/{w.project_id}/docs/{w.doc_id}{rest}"
 
 
 def _project_key() -> str:
@@ -337,6 +342,20 @@ RECIPES: dict[str, Recipe] = {
         f"/api/webhooks/{w.webhook_id}/replay",
         {"since": "2026-01-01T00:00:00Z"},
     ),
+    "list_docs": lambda w: ("GET", f"/api/projects/{w.project_id}/docs", None),
+    "create_doc": lambda w: (
+        "POST",
+        f"/api/projects/{w.project_id}/docs",
+        {"title": "Guide", "markdown": "# Guide\n\n- one\n- two"},
+    ),
+    "get_doc": lambda w: ("GET", _doc(w), None),
+    "replace_doc": lambda w: ("PUT", _doc(w), {"title": "Renamed"}),
+    "update_doc": lambda w: ("PATCH", _doc(w), {"icon": "📘"}),
+    "delete_doc": lambda w: ("DELETE", _doc(w), None),
+    "list_doc_versions": lambda w: ("GET", _doc(w, "/versions"), None),
+    "get_doc_version": lambda w: ("GET", _doc(w, "/versions/1"), None),
+    "diff_doc_versions": lambda w: ("GET", _doc(w, "/versions/1/diff/1"), None),
+    "restore_doc": lambda w: ("POST", _doc(w, "/restore"), {"version": 1}),
 }
 
 # A 403 that a route's rule admitted: the object itself refuses (someone else's comment).
@@ -477,6 +496,13 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
     webhook_id = uuid.UUID(webhook.json()["id"])
     ping = await owner.client.post(f"/api/webhooks/{webhook_id}/ping", headers=headers)
     delivery_id = uuid.UUID(ping.json()["id"])
+    doc = await owner.client.post(
+        f"/api/projects/{project.id}/docs",
+        json={"title": "Target", "blocks": {"blocks": [{"type": "paragraph",
+                                                        "data": {"text": "Target"}}]}},
+        headers=headers,
+    )  # fmt: skip
+    doc_id = uuid.UUID(doc.json()["id"])
     return World(
         org,
         key_id,
@@ -491,6 +517,7 @@ async def build_world(factory: Factory, people: dict[str, Person]) -> World:
         uuid.UUID(timer.json()["timer_id"]),
         webhook_id,
         delivery_id,
+        doc_id,
     )
 
 
@@ -618,6 +645,8 @@ async def snapshot(factory: Factory, world: World) -> str:
             "time_entries",
             "webhooks",
             "webhook_deliveries",
+            "docs",
+            "doc_versions",
         ):
             column = "id" if table == "orgs" else "org_id"
             rows = await session.execute(
@@ -651,7 +680,7 @@ def _takes_json_object(recipe: Recipe) -> bool:
         **{k: uuid.uuid4() for k in ("key_id", "project_id", "issue_id", "comment_id",
                                      "sprint_id", "milestone_id", "invitation_id",
                                      "time_entry_id", "timer_id",
-                                     "webhook_id", "delivery_id")},
+                                     "webhook_id", "delivery_id", "doc_id")},
     )  # fmt: skip
     return isinstance(recipe(world)[2], dict)  # type: ignore[arg-type]
 

@@ -266,6 +266,10 @@ TAG_SOURCES: dict[str, TagSource] = {
         lambda w: (f"/api/projects/{w.project_id}/milestones/{w.milestone_id}", None),
     ),
     **dict.fromkeys(
+        ("replace_doc", "update_doc", "delete_doc", "restore_doc"),
+        lambda w: (f"/api/projects/{w.project_id}/docs/{w.doc_id}", None),
+    ),
+    **dict.fromkeys(
         ("edit_comment", "delete_comment"),
         lambda w: (f"/api/issues/{w.issue_id}/comments/{w.comment_id}", None),
     ),

@@ -67,6 +67,14 @@ NOT_GENERATABLE = {
     "start_timer",
     "start_issue_timer",
     "timesheet",
+    # a doc's parent must be a doc of the same project and not below it; its blocks' data is
+    # checked per block type (and its inline HTML against a tag list), which the loose object
+    # schema of EditorJS content does not spell out
+    "create_doc",
+    "replace_doc",
+    "update_doc",
+    # a version number names a save that exists
+    "restore_doc",
     # a code, client or token of the protocol is 400 unless it was issued (RFC 6749 §5.2)
     "authorize_page",
     "authorize_decision",

@@ -7,6 +7,7 @@ from projekt.api_keys.router import router as api_keys_router
 from projekt.audit.router import router as audit_router
 from projekt.auth.router import router as auth_router
 from projekt.developers.router import router as developers_router
+from projekt.docs.router import router as docs_router
 from projekt.issues.router import router as issues_router
 from projekt.milestones.router import router as milestones_router
 from projekt.oauth.router import router as oauth_router
@@ -28,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     sprints_router,
     milestones_router,
     time_router,
+    docs_router,
     health.router,
     auth_router,
     oauth_router,

@@ -5,6 +5,7 @@ from projekt.auth import models as auth_models
 from projekt.core import idempotency as idempotency_models
 from projekt.core import record as record_models
 from projekt.core.db import Base
+from projekt.docs import models as docs_models
 from projekt.issues import models as issues_models
 from projekt.milestones import models as milestones_models
 from projekt.oauth import models as oauth_models
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "api_keys_models",
     "auth_models",
+    "docs_models",
     "idempotency_models",
     "issues_models",
     "milestones_models",

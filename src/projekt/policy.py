@@ -117,6 +117,17 @@ POLICY: dict[str, Rule] = {
     "update_time_entry": org(Role.MEMBER),
     "delete_time_entry": org(Role.MEMBER),
     "stop_time_entry": org(Role.MEMBER),
+    # docs: viewers read, members write (a private project's docs: who sees the project)
+    "list_docs": org(Role.VIEWER),
+    "create_doc": org(Role.MEMBER),
+    "get_doc": org(Role.VIEWER),
+    "replace_doc": org(Role.MEMBER),
+    "update_doc": org(Role.MEMBER),
+    "delete_doc": org(Role.MEMBER),
+    "list_doc_versions": org(Role.VIEWER),
+    "get_doc_version": org(Role.VIEWER),
+    "diff_doc_versions": org(Role.VIEWER),
+    "restore_doc": org(Role.MEMBER),
     # the record's readers
     "audit_log": org(Role.ADMIN),
     "list_changes": org(Role.VIEWER),

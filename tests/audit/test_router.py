@@ -222,9 +222,13 @@ async def test_changes_are_filtered_to_what_the_caller_may_read(factory: Factory
     await _issue(org, headers, str(secret.id), "hidden")
     await org.owner.client.post("/api/orgs/invitations", json={"role": "member"}, headers=headers)
     theirs = await org.owner.client.post("/api/api-keys", json={"name": "owner's"}, headers=headers)
+    hook = {"url": "http://127.0.0.1:9/feed", "events": ["*"], "active": False}
+    assert (await org.owner.client.post("/api/webhooks", json=hook, headers=headers)).is_success
     await factory.key(org.id, member, "mine")
     seen = await _feed(member.client, member_headers, start)
-    assert all(c["resource_type"] != "invitation" for c in seen["data"])
+    assert all(c["resource_type"] not in ("invitation", "webhook") for c in seen["data"])
+    owners = await _feed(org.owner.client, headers, start)
+    assert "webhook" in {c["resource_type"] for c in owners["data"]}
     assert str(secret.id) not in {c["resource_id"] for c in seen["data"]}
     assert "hidden" not in str(seen)
     keys = [c for c in seen["data"] if c["resource_type"] == "api_key"]

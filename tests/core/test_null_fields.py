@@ -33,7 +33,7 @@ Maker = Callable[[Factory], Awaitable[Target]]
 
 
 async def _seeded(factory: Factory) -> tuple[Org, dict[str, Any]]:
-    """An org with a project, a sprint, a milestone and an issue whose every field is set."""
+    """An org with a project, a sprint, a milestone, an issue and a doc whose every field is set."""
     org = await factory.org(roles=(Role.MEMBER,))
     owner = org.owner
     h = owner.headers(org.id)
@@ -125,6 +125,18 @@ async def _seeded(factory: Factory) -> tuple[Org, dict[str, Any]]:
         headers=h,
     )
     ids["webhook"] = webhook.json()["id"]
+    parent_doc = (
+        await owner.client.post(f"/api/projects/{pid}/docs", json={"title": "P"}, headers=h)
+    ).json()
+    doc = (
+        await owner.client.post(
+            f"/api/projects/{pid}/docs",
+            json={"title": "D", "icon": "📘", "parent_doc_id": parent_doc["id"], "position": 2,
+                  "markdown": "Text"},
+            headers=h,
+        )
+    ).json()  # fmt: skip
+    ids["doc"] = doc
     return org, ids
 
 
@@ -157,6 +169,8 @@ MAKERS: dict[str, Maker] = {
     ),
     "replace_time_entry": _maker(lambda _, ids: f"/api/time-entries/{ids['time_entry']['id']}"),
     "update_time_entry": _maker(lambda _, ids: f"/api/time-entries/{ids['time_entry']['id']}"),
+    "replace_doc": _maker(lambda _, ids: f"/api/projects/{ids['project']}/docs/{ids['doc']['id']}"),
+    "update_doc": _maker(lambda _, ids: f"/api/projects/{ids['project']}/docs/{ids['doc']['id']}"),
 }
 
 

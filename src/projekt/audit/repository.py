@@ -17,6 +17,9 @@ from projekt.oauth.models import OAuthClient
 from projekt.projects.models import Project
 from projekt.projects.visibility import visible_to
 
+# What only admins and owners manage, so only they read its changes.
+ADMIN_ONLY = ("invitation", "webhook")
+
 
 @dataclass(frozen=True, slots=True)
 class AuditFilters:
@@ -98,8 +101,9 @@ class RecordRepository(OrgScopedRepository[Event]):
         """Oldest first: ``limit`` events above seq ``after`` that the user may read.
 
         ``everything``: admins and owners, who read every project and key. Everyone else reads
-        no invitation, only their own keys, and only events of projects they can see now (a
-        deleted project's events included: who could see it is no longer known).
+        no invitation or webhook (``ADMIN_ONLY``), only their own keys, and only events of
+        projects they can see now (a deleted project's events included: who could see it is no
+        longer known).
         """
         stmt = self.select().where(Event.seq > after)
         if not everything:
@@ -111,7 +115,7 @@ class RecordRepository(OrgScopedRepository[Event]):
             own_key = exists().where(ApiKey.id == Event.resource_id, ApiKey.user_id == user_id)
             stmt = stmt.where(
                 or_(Event.project_id.is_(None), project_visible),
-                Event.resource_type != "invitation",
+                Event.resource_type.not_in(ADMIN_ONLY),
                 or_(Event.resource_type != "api_key", and_(own_key)),
             )
         stmt = stmt.order_by(Event.seq).limit(limit)

@@ -32,6 +32,7 @@ from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.errors import NotFound
 from projekt.core.record import Event
+from projekt.docs.service import DocService, doc_read
 from projekt.issues.schemas import CommentRead, IssueRead
 from projekt.issues.service import IssueService
 from projekt.milestones.service import MilestoneService
@@ -40,6 +41,7 @@ from projekt.projects.service import ProjectService, project_read
 from projekt.sprints.schemas import SprintRead
 from projekt.sprints.service import SprintService
 from projekt.time_tracking.service import TimeService
+from projekt.webhooks.service import WebhookService
 
 Representation = dict[str, Any] | None
 
@@ -178,11 +180,13 @@ class AuditService:
             "project_member": self._project_member,
             "sprint": self._sprint,
             "milestone": self._milestone,
+            "doc": self._doc,
             "org": self._org,
             "membership": self._membership,
             "invitation": self._invitation,
             "api_key": self._api_key,
             "time_entry": self._time_entry,
+            "webhook": self._webhook,
         }
 
     async def _issue(self, event: Event) -> Representation:
@@ -222,6 +226,14 @@ class AuditService:
         read, _ = await milestones.get(project, event.resource_id)
         return read.model_dump(mode="json")
 
+    async def _doc(self, event: Event) -> Representation:
+        if event.project_id is None:
+            return None
+        doc = await DocService(self.session, self.services, self.ctx).get(
+            event.project_id, event.resource_id
+        )
+        return doc_read(doc).model_dump(mode="json")
+
     async def _org(self, event: Event) -> Representation:
         return (await OrgService(self.session, self.services).get_org(self.ctx)).model_dump(
             mode="json"
@@ -243,3 +255,7 @@ class AuditService:
     async def _time_entry(self, event: Event) -> Representation:
         time = TimeService(self.session, self.services, self.ctx)
         return time.read(await time.get(event.resource_id)).model_dump(mode="json")
+
+    async def _webhook(self, event: Event) -> Representation:
+        read, _ = await WebhookService(self.session, self.services, self.ctx).get(event.resource_id)
+        return read.model_dump(mode="json")

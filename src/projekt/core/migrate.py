@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # Indexes made by hand in migrations because the models cannot express them portably (a
 # PostgreSQL-only expression index); autogenerate and the drift test leave them alone.
-MIGRATION_ONLY_INDEXES = frozenset({"ix_issues_fts"})
+MIGRATION_ONLY_INDEXES = frozenset({"ix_issues_fts", "ix_docs_fts"})
 
 
 def include_object(

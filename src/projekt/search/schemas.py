@@ -7,7 +7,7 @@ from projekt.core.schemas import OutputModel
 
 
 class PaletteHit(OutputModel):
-    type: Literal["project", "issue", "person"]
+    type: Literal["project", "issue", "person", "doc"]
     id: uuid.UUID
     title: str
     subtitle: str | None = None
