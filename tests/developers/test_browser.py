@@ -18,7 +18,16 @@ async def _open(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    # A request the browser cancels itself because the next page is loading (the favicon,
+    # fetched after "load") is not a failure of the server: net::ERR_ABORTED is left out.
+    page.on(
+        "requestfailed",
+        lambda r: (
+            None
+            if "ERR_ABORTED" in (r.failure or "")
+            else problems.append(f"failed: {r.url} ({r.failure})")
+        ),
+    )
     # Nothing may be fetched from anywhere but this server.
     page.on(
         "request",
