@@ -328,7 +328,7 @@ class TimeService:
             self._check_date(day, "entry_date")
         if entry.minutes is not None and {"minutes", "entry_date"} & sent.keys():
             minutes = sent.get("minutes", entry.minutes)
-            await self._check_day(entry, day, minutes, "minutes")
+            await self._check_day(entry.user_id, day, minutes, "minutes", entry.id)
         before = snapshot(entry, RECORDED)
         for field, value in sent.items():
             setattr(entry, field, value)
@@ -415,18 +415,21 @@ class TimeService:
             raise FutureDate(errors={field: [FutureDate.message]})
 
     async def _check_day(
-        self, entry: TimeEntry | None, day: date, minutes: int, field: str
+        self,
+        person: uuid.UUID | None,
+        day: date,
+        minutes: int,
+        field: str,
+        exclude: uuid.UUID | None = None,
     ) -> None:
-        person = entry.user_id if entry is not None else self.ctx.user_id
+        """One person's entries of a day hold 24 hours at most (``exclude``: the entry being
+        changed, whose old minutes do not count)."""
         if person is None:
             return
-        exclude = entry.id if entry is not None else None
         logged = await self.entries.day_total(person, day, exclude)
         if logged + minutes > DAY_MINUTES:
             left = max(0, DAY_MINUTES - logged)
-            raise DayOverLimit(
-                errors={field: [f"{day.isoformat()} has {left} minutes left for this person."]}
-            )
+            raise DayOverLimit(errors={field: [f"{day.isoformat()} has {left} minutes left."]})
 
     async def _lock_person(self, user_id: uuid.UUID) -> None:
         if not await self.entries.lock_person(user_id):
@@ -448,12 +451,7 @@ class TimeService:
         self._check_date(day, date_field)
         await self._lock_person(person)
         await self._settle(person)
-        logged = await self.entries.day_total(person, day)
-        if logged + minutes > DAY_MINUTES:
-            left = max(0, DAY_MINUTES - logged)
-            raise DayOverLimit(
-                errors={minutes_field: [f"{day.isoformat()} has {left} minutes left."]}
-            )
+        await self._check_day(person, day, minutes, minutes_field)
         now = self._now()
         entry = TimeEntry(
             id=uuid.uuid4(),
@@ -534,7 +532,9 @@ class TimeService:
         minutes = max(1, math.ceil(seconds / 60))
         if minutes >= self.limit_minutes:
             minutes, entry.auto_stopped = self.limit_minutes, True
-        await self._check_day(entry, entry.entry_date, minutes, "duration_minutes")
+        await self._check_day(
+            entry.user_id, entry.entry_date, minutes, "duration_minutes", entry.id
+        )
         before = snapshot(entry, RECORDED)
         entry.running = False
         entry.minutes = minutes
