@@ -21,10 +21,11 @@ from projekt.config import Settings
 from projekt.core.conditional import IfMatch
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
-from projekt.core.errors import AppError, PreconditionFailed
+from projekt.core.errors import AppError
 from projekt.core.record import Actor
 from projekt.orgs.schemas import InvitationCreate, OrgCreate, OrgUpdate, RoleChange
 from projekt.orgs.service import OrgService, find_membership
+from projekt.web.forms import Shown, again_with, submit
 from projekt.web.origin import require_same_origin
 from projekt.web.pages import org_cookie_name, page
 
@@ -45,7 +46,12 @@ def install_web_handlers(app: FastAPI) -> None:
     async def to_login(_request: Request, _exc: Exception) -> Response:
         return RedirectResponse("/app/login", status_code=303)
 
+    async def show(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Shown)
+        return exc.response
+
     app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(Shown, show)
 
 
 async def web_principal(request: Request) -> Principal:
@@ -96,14 +102,13 @@ async def web_signup(
     password: Annotated[str, Form()],
     name: Annotated[str, Form()],
 ) -> Response:
-    try:
-        data = SignupIn(email=email, password=password, name=name)
-        _, raw = await AuthService(session, services).signup(data)
-    except AppError as exc:
-        return page(request, "signup.html", exc.status, error=exc.message, email=email, name=name)
-    except ValueError as exc:
-        message = _first_message(exc)
-        return page(request, "signup.html", 422, error=message, email=email, name=name)
+    async def again(status_code: int, message: str) -> Response:
+        return page(request, "signup.html", status_code, error=message, email=email, name=name)
+
+    auth = AuthService(session, services)
+    _, raw = await submit(
+        lambda: auth.signup(SignupIn(email=email, password=password, name=name)), again
+    )
     response = RedirectResponse("/app", status_code=303)
     set_session_cookies(response, services.settings, raw)
     return response
@@ -130,14 +135,17 @@ async def web_login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/app",
 ) -> Response:
-    auth = AuthService(session, services)
-    try:
-        await auth.throttle_login(email)
-        _, raw = await auth.login(email, password)
-    except AppError as exc:
+    async def again(status_code: int, message: str) -> Response:
         return page(
-            request, "login.html", exc.status, error=exc.message, email=email, next=_safe_next(next)
+            request, "login.html", status_code, error=message, email=email, next=_safe_next(next)
         )
+
+    async def sign_in() -> str:
+        await auth.throttle_login(email)
+        return (await auth.login(email, password))[1]
+
+    auth = AuthService(session, services)
+    raw = await submit(sign_in, again)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookies(response, services.settings, raw)
     return response
@@ -194,14 +202,16 @@ async def web_create_org(
     name: Annotated[str, Form()],
 ) -> Response:
     orgs = OrgService(session, services)
-    try:
-        actor = Actor.of(principal, request.scope["state"].get("request_id"))
-        created = await orgs.create_org(principal.user_id, OrgCreate(name=name), actor)
-    except (AppError, ValueError) as exc:
+
+    async def again(_status_code: int, message: str) -> Response:
         me = await AuthService(session, services).get_user(principal.user_id)
-        message = exc.message if isinstance(exc, AppError) else _first_message(exc)
         listing = (await orgs.me_orgs(principal)).orgs
         return page(request, "home.html", 422, me=me, orgs=listing, current=None, error=message)
+
+    actor = Actor.of(principal, request.scope["state"].get("request_id"))
+    created = await submit(
+        lambda: orgs.create_org(principal.user_id, OrgCreate(name=name), actor), again
+    )
     return _switch_to(created.id, services.settings)
 
 
@@ -291,24 +301,16 @@ async def web_mint_key(
     ctx = await _current_org(request, principal, session)
     if ctx is None:
         return RedirectResponse("/app", status_code=303)
+    again = again_with(_integrations, request, principal, session, services)
     if not ctx.role.at_least(Role.MANAGER):
-        return await _integrations(
-            request, principal, session, services, 403, error="Your role cannot create API keys."
-        )
-    try:
+        return await again(403, "Your role cannot create API keys.")
+
+    async def mint() -> Any:
         expires_at = _end_of_day(expires_on) if expires_on else None
-        created = await ApiKeyService(session, services).mint(
-            ctx, ApiKeyCreate(name=name, expires_at=expires_at)
-        )
-    except AppError as exc:
-        detail = "; ".join(m for msgs in (exc.errors or {}).values() for m in msgs)
-        return await _integrations(
-            request, principal, session, services, exc.status, error=detail or exc.message
-        )
-    except ValueError as exc:
-        return await _integrations(
-            request, principal, session, services, 422, error=_first_message(exc)
-        )
+        data = ApiKeyCreate(name=name, expires_at=expires_at)
+        return await ApiKeyService(session, services).mint(ctx, data)
+
+    created = await submit(mint, again)
     return await _integrations(request, principal, session, services, 201, created=created)
 
 
@@ -323,12 +325,10 @@ async def web_revoke_key(
     ctx = await _current_org(request, principal, session)
     if ctx is None:
         return RedirectResponse("/app", status_code=303)
-    try:
-        await ApiKeyService(session, services).revoke(ctx, key_id)
-    except AppError as exc:
-        return await _integrations(
-            request, principal, session, services, exc.status, error=exc.message
-        )
+    await submit(
+        lambda: ApiKeyService(session, services).revoke(ctx, key_id),
+        again_with(_integrations, request, principal, session, services),
+    )
     return RedirectResponse(INTEGRATIONS, status_code=303)
 
 
@@ -365,13 +365,13 @@ async def _org_page(
 
 async def _admin_ctx(
     request: Request, principal: Principal, session: SessionDep, services: ServicesDep
-) -> OrgContext | Response:
-    """The current org if the caller administers it; else where to send them instead."""
+) -> OrgContext:
+    """The current org if the caller administers it; else ``Shown`` with where they go."""
     ctx = await _current_org(request, principal, session)
     if ctx is None:
-        return RedirectResponse("/app", status_code=303)
+        raise Shown(RedirectResponse("/app", status_code=303))
     if not ctx.role.at_least(Role.ADMIN):
-        return await _org_page(
+        denied = await _org_page(
             request,
             principal,
             session,
@@ -382,6 +382,7 @@ async def _admin_ctx(
             error=f"Your role here is {ctx.role.value}: only admins and owners manage "
             "the organization's settings and people.",
         )
+        raise Shown(denied)
     return ctx
 
 
@@ -390,8 +391,6 @@ async def web_settings_general(
     request: Request, principal: WebPrincipal, session: SessionDep, services: ServicesDep
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
     saved = request.query_params.get("saved") == "1"
     return await _org_page(
         request, principal, session, services, ctx, "settings_general.html", saved=saved
@@ -410,17 +409,13 @@ async def web_update_org(
     discoverable: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
-    try:
-        data = OrgUpdate(name=name, slug=slug, discoverable=discoverable == "on")
-        await OrgService(session, services).update_org(ctx, data, _form_if_match(etag))
-    except (AppError, ValueError) as exc:
-        status_code, message = _failure(exc)
-        return await _org_page(
-            request, principal, session, services, ctx, "settings_general.html", status_code,
-            error=message,
-        )  # fmt: skip
+    await submit(
+        lambda: OrgService(session, services).update_org(
+            ctx, OrgUpdate(name=name, slug=slug, discoverable=discoverable == "on"),
+            _form_if_match(etag),
+        ),
+        again_with(_org_page, request, principal, session, services, ctx, "settings_general.html"),
+    )  # fmt: skip
     return RedirectResponse(f"{GENERAL}?saved=1", status_code=303)
 
 
@@ -434,25 +429,16 @@ async def web_delete_org(
     etag: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
     orgs = OrgService(session, services)
     org = await orgs.get_org(ctx)
-    problem = None
+    again = again_with(
+        _org_page, request, principal, session, services, ctx, "settings_general.html"
+    )
     if ctx.role is not Role.OWNER:
-        problem = (403, "Only owners can delete the organization.")
-    elif confirm.strip() != org.slug:
-        problem = (422, f"Type the organization's slug, {org.slug}, to confirm.")
-    else:
-        try:
-            await orgs.delete_org(ctx, _form_if_match(etag))
-        except AppError as exc:
-            problem = _failure(exc)
-    if problem is not None:
-        return await _org_page(
-            request, principal, session, services, ctx, "settings_general.html", problem[0],
-            error=problem[1],
-        )  # fmt: skip
+        return await again(403, "Only owners can delete the organization.")
+    if confirm.strip() != org.slug:
+        return await again(422, f"Type the organization's slug, {org.slug}, to confirm.")
+    await submit(lambda: orgs.delete_org(ctx, _form_if_match(etag)), again)
     response = RedirectResponse("/app", status_code=303)
     response.delete_cookie(
         org_cookie_name(services.settings), path="/", secure=services.settings.secure_cookies
@@ -490,8 +476,6 @@ async def web_people(
     request: Request, principal: WebPrincipal, session: SessionDep, services: ServicesDep
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
     return await _people(request, principal, session, services, ctx)
 
 
@@ -505,14 +489,12 @@ async def web_invite(
     email: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
-    try:
-        data = InvitationCreate.model_validate({"email": email.strip() or None, "role": role})
-        invited = await OrgService(session, services).invite(ctx, data)
-    except (AppError, ValueError) as exc:
-        status_code, message = _failure(exc)
-        return await _people(request, principal, session, services, ctx, status_code, error=message)
+    invited = await submit(
+        lambda: OrgService(session, services).invite(
+            ctx, InvitationCreate.model_validate({"email": email.strip() or None, "role": role})
+        ),
+        again_with(_people, request, principal, session, services, ctx),
+    )
     link = f"{str(request.base_url).rstrip('/')}/app/join?{urlencode({'code': invited.code})}"
     return await _people(
         request, principal, session, services, ctx, 201, invited=invited, join_link=link
@@ -530,16 +512,13 @@ async def web_change_role(
     etag: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
-    try:
-        new_role = RoleChange.model_validate({"role": role}).role
-        await OrgService(session, services).change_role(
-            ctx, employee_id, Role(new_role), _form_if_match(etag)
-        )
-    except (AppError, ValueError) as exc:
-        status_code, message = _failure(exc)
-        return await _people(request, principal, session, services, ctx, status_code, error=message)
+    await submit(
+        lambda: OrgService(session, services).change_role(
+            ctx, employee_id, Role(RoleChange.model_validate({"role": role}).role),
+            _form_if_match(etag),
+        ),
+        again_with(_people, request, principal, session, services, ctx),
+    )  # fmt: skip
     return RedirectResponse(PEOPLE, status_code=303)
 
 
@@ -553,13 +532,10 @@ async def web_remove_member(
     etag: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
-    try:
-        await OrgService(session, services).remove_member(ctx, employee_id, _form_if_match(etag))
-    except AppError as exc:
-        status_code, message = _failure(exc)
-        return await _people(request, principal, session, services, ctx, status_code, error=message)
+    await submit(
+        lambda: OrgService(session, services).remove_member(ctx, employee_id, _form_if_match(etag)),
+        again_with(_people, request, principal, session, services, ctx),
+    )
     if employee_id == ctx.membership_id:  # they left: the org is no longer theirs to show
         return RedirectResponse("/app", status_code=303)
     return RedirectResponse(PEOPLE, status_code=303)
@@ -575,15 +551,12 @@ async def web_revoke_invitation(
     etag: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
-    try:
-        await OrgService(session, services).revoke_invitation(
+    await submit(
+        lambda: OrgService(session, services).revoke_invitation(
             ctx, invitation_id, _form_if_match(etag)
-        )
-    except AppError as exc:
-        status_code, message = _failure(exc)
-        return await _people(request, principal, session, services, ctx, status_code, error=message)
+        ),
+        again_with(_people, request, principal, session, services, ctx),
+    )
     return RedirectResponse(PEOPLE, status_code=303)
 
 
@@ -603,26 +576,19 @@ async def web_join(
     services: ServicesDep,
     code: Annotated[str, Form()],
 ) -> Response:
-    try:
-        joined = await OrgService(session, services).join(principal.user_id, code.strip())
-    except AppError as exc:
+    async def again(status_code: int, message: str) -> Response:
         me = await AuthService(session, services).get_user(principal.user_id)
-        return page(request, "join.html", exc.status, me=me, code=code, error=exc.message)
+        return page(request, "join.html", status_code, me=me, code=code, error=message)
+
+    joined = await submit(
+        lambda: OrgService(session, services).join(principal.user_id, code.strip()), again
+    )
     return _switch_to(joined.org_id, services.settings)
 
 
 def _form_if_match(etag: str) -> IfMatch:
     """A form carries the ETag of what it showed: a change made meanwhile answers 412."""
     return IfMatch.parse(etag) if etag else IfMatch()
-
-
-def _failure(exc: AppError | ValueError) -> tuple[int, str]:
-    if isinstance(exc, PreconditionFailed):
-        return exc.status, "Someone changed this meanwhile. The page now shows what is current."
-    if isinstance(exc, AppError):
-        detail = "; ".join(m for msgs in (exc.errors or {}).values() for m in msgs)
-        return exc.status, detail or exc.message
-    return 422, _first_message(exc)
 
 
 # -- Organization → Settings → Audit (issue 16) ----------------------------------------------
@@ -688,8 +654,6 @@ async def web_audit(
     request: Request, principal: WebPrincipal, session: SessionDep, services: ServicesDep
 ) -> Response:
     ctx = await _admin_ctx(request, principal, session, services)
-    if isinstance(ctx, Response):
-        return ctx
     query = request.query_params
     chosen = {
         "person": query.get("person", "").strip(),
@@ -747,12 +711,3 @@ async def web_audit(
 def _end_of_day(value: str) -> datetime:
     day = datetime.strptime(value, "%Y-%m-%d").date()
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
-
-
-def _first_message(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg"))
-    return str(exc)

@@ -13,9 +13,9 @@ from starlette.responses import RedirectResponse, Response
 from projekt.core.conditional import IfMatch
 from projekt.core.context import Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
-from projekt.core.errors import AppError
 from projekt.core.pagination import ListQuery
 from projekt.orgs.service import OrgService
+from projekt.web.forms import Again, Shown, again_with, submit
 from projekt.web.origin import require_same_origin
 from projekt.web.pages import page
 from projekt.web.router import INTEGRATIONS, WebPrincipal, current_org
@@ -63,15 +63,14 @@ async def _webhooks(
 
 
 async def _service(request: Request, principal: Principal, session: SessionDep,
-                   services: ServicesDep) -> WebhookService | None:  # fmt: skip
+                   services: ServicesDep) -> tuple[WebhookService, Again]:  # fmt: skip
+    """The service for an admin of the current org, and the page a refused form shows;
+    anyone else is sent back to the page (which tells them why)."""
     ctx = await current_org(request, principal, session)
     if ctx is None or not ctx.role.at_least(Role.ADMIN):
-        return None
-    return WebhookService(session, services, ctx)
-
-
-def _detail(exc: AppError) -> str:
-    return "; ".join(m for msgs in (exc.errors or {}).values() for m in msgs) or exc.message
+        raise Shown(RedirectResponse(WEBHOOKS, status_code=303))
+    again = again_with(_webhooks, request, principal, session, services)
+    return WebhookService(session, services, ctx), again
 
 
 @router.post(WEBHOOKS)
@@ -84,18 +83,14 @@ async def web_create_webhook(
     events: Annotated[str, Form()] = "*",
     description: Annotated[str, Form()] = "",
 ) -> Response:
-    hooks = await _service(request, principal, session, services)
-    if hooks is None:
-        return RedirectResponse(WEBHOOKS, status_code=303)
+    hooks, again = await _service(request, principal, session, services)
     names = [e.strip() for e in events.replace(",", " ").split() if e.strip()]
-    try:
-        data = WebhookCreate(url=url, events=names or ["*"], description=description or None)
-        created, _ = await hooks.create(data)
-    except AppError as exc:
-        return await _webhooks(request, principal, session, services, exc.status,
-                               error=_detail(exc))  # fmt: skip
-    except ValueError as exc:
-        return await _webhooks(request, principal, session, services, 422, error=str(exc))
+    created, _ = await submit(
+        lambda: hooks.create(
+            WebhookCreate(url=url, events=names or ["*"], description=description or None)
+        ),
+        again,
+    )
     return await _webhooks(request, principal, session, services, 201, created=created)
 
 
@@ -108,13 +103,10 @@ async def web_pause_webhook(
     webhook_id: uuid.UUID,
     active: Annotated[str, Form()],
 ) -> Response:
-    hooks = await _service(request, principal, session, services)
-    if hooks is not None:
-        try:
-            await hooks.update(webhook_id, WebhookUpdate(active=active == "true"), IfMatch())
-        except AppError as exc:
-            return await _webhooks(request, principal, session, services, exc.status,
-                                   error=_detail(exc))  # fmt: skip
+    hooks, again = await _service(request, principal, session, services)
+    await submit(
+        lambda: hooks.update(webhook_id, WebhookUpdate(active=active == "true"), IfMatch()), again
+    )
     return RedirectResponse(WEBHOOKS, status_code=303)
 
 
@@ -126,13 +118,8 @@ async def web_delete_webhook(
     services: ServicesDep,
     webhook_id: uuid.UUID,
 ) -> Response:
-    hooks = await _service(request, principal, session, services)
-    if hooks is not None:
-        try:
-            await hooks.delete(webhook_id, IfMatch())
-        except AppError as exc:
-            return await _webhooks(request, principal, session, services, exc.status,
-                                   error=_detail(exc))  # fmt: skip
+    hooks, again = await _service(request, principal, session, services)
+    await submit(lambda: hooks.delete(webhook_id, IfMatch()), again)
     return RedirectResponse(WEBHOOKS, status_code=303)
 
 
@@ -144,13 +131,8 @@ async def web_ping_webhook(
     services: ServicesDep,
     webhook_id: uuid.UUID,
 ) -> Response:
-    hooks = await _service(request, principal, session, services)
-    if hooks is not None:
-        try:
-            await hooks.ping(webhook_id)
-        except AppError as exc:
-            return await _webhooks(request, principal, session, services, exc.status,
-                                   error=_detail(exc))  # fmt: skip
+    hooks, again = await _service(request, principal, session, services)
+    await submit(lambda: hooks.ping(webhook_id), again)
     return RedirectResponse(WEBHOOKS, status_code=303)
 
 
@@ -163,11 +145,6 @@ async def web_redeliver_webhook(
     webhook_id: uuid.UUID,
     delivery_id: uuid.UUID,
 ) -> Response:
-    hooks = await _service(request, principal, session, services)
-    if hooks is not None:
-        try:
-            await hooks.redeliver(webhook_id, delivery_id)
-        except AppError as exc:
-            return await _webhooks(request, principal, session, services, exc.status,
-                                   error=_detail(exc))  # fmt: skip
+    hooks, again = await _service(request, principal, session, services)
+    await submit(lambda: hooks.redeliver(webhook_id, delivery_id), again)
     return RedirectResponse(WEBHOOKS, status_code=303)
