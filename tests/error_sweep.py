@@ -90,10 +90,10 @@ class ErrorSweep:
                         "has no error class",
                     )
             app = self.apps[key]
-            spec = getattr(app.state, "openapi_json", None)
+            spec = getattr(app.state, "openapi", None)
             if spec is None:
                 continue  # an app the suite built by hand, without the spec
-            declared = declared_codes(json.loads(spec))
+            declared = declared_codes(spec.document())
             resolve = _resolver(app)
             for answer in answers:
                 if answer.status in UNDECLARED_STATUSES:

@@ -143,9 +143,9 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _openapi(settings: Settings, _args: argparse.Namespace) -> int:
     from projekt.main import create_app
-    from projekt.spec import served_yaml
+    from projekt.spec import served_spec
 
-    sys.stdout.write(served_yaml(create_app(settings)).decode())
+    sys.stdout.write(served_spec(create_app(settings)).yaml().decode())
     return 0
 
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from projekt.core.deps import ServicesDep
 from projekt.core.errors import DbUnavailable, RedisUnavailable
 from projekt.core.responses import JSONResponse
-from projekt.spec import served_yaml
+from projekt.spec import served_spec
 
 router = APIRouter(tags=["meta"])
 
@@ -55,11 +55,13 @@ async def metrics(services: ServicesDep) -> Response:
 
 @router.get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request) -> Response:
-    return Response(request.app.state.openapi_json, media_type="application/json")
+    # Built off the event loop the first time it is asked for, then cached.
+    body = await asyncio.to_thread(served_spec(request.app).json)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/openapi.yaml", include_in_schema=False)
 async def openapi_yaml(request: Request) -> Response:
     # Rendered off the event loop the first time (about a second of CPU), then cached.
-    body = await asyncio.to_thread(served_yaml, request.app)
+    body = await asyncio.to_thread(served_spec(request.app).yaml)
     return Response(body, media_type="application/yaml")

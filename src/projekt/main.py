@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -58,7 +57,7 @@ from projekt.middleware.methods import Methods, PathMethods
 from projekt.middleware.security_headers import SecurityHeaders
 from projekt.oauth.cimd import MetadataFetcher
 from projekt.policy import LIMITS, POLICY
-from projekt.spec import build_openapi
+from projekt.spec import ServedSpec, build_openapi
 from projekt.web.pages import STATIC_DIR
 from projekt.web.router import install_web_handlers
 from projekt.webhooks.delivery import Deliverer
@@ -271,12 +270,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if (rule := POLICY.get(route.name)) is not None and rule.audience is Audience.PUBLIC
     )
     public = {name for name, rule in POLICY.items() if rule.audience is Audience.PUBLIC}
-    spec = build_openapi(
-        app, POLICY, API_DESCRIPTION, [lambda spec: idempotency_spec(spec, public)]
-    )
-    dry_run_spec(spec)  # after: its header goes on every answer the builder declared
-    app.state.openapi_json = json.dumps(spec, indent=2, sort_keys=False).encode() + b"\n"
-    app.state.openapi_spec = spec  # its YAML (about 1 s to render) is made when first asked
+
+    def document() -> dict[str, Any]:
+        spec = build_openapi(
+            app, POLICY, API_DESCRIPTION, [lambda spec: idempotency_spec(spec, public)]
+        )
+        dry_run_spec(spec)  # after: its header goes on every answer the builder declared
+        return spec
+
+    app.state.openapi = ServedSpec(document)
     logging.getLogger("projekt").setLevel(settings.log_level.upper())
     logs.install()
     return app

@@ -22,6 +22,8 @@ routes do, for every operation it applies to:
 from __future__ import annotations
 
 import copy
+import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -484,14 +486,40 @@ def _describe_security(operation: dict[str, Any], rule: Rule | None) -> None:
     }
 
 
-def served_yaml(app: FastAPI) -> bytes:
-    """The document as YAML, rendered once, on first use: it is not needed to start serving,
-    and rendering it took most of ``create_app``'s time (every worker, every test app)."""
-    cached: bytes | None = getattr(app.state, "openapi_yaml", None)
-    if cached is None:
-        cached = render_yaml(app.state.openapi_spec).encode()
-        app.state.openapi_yaml = cached
-    return cached
+class ServedSpec:
+    """The document an app serves, made when first asked for (``/openapi.json``,
+    ``/openapi.yaml``, ``projekt openapi``). Building it was most of ``create_app``'s time and
+    about 16 MB of each worker's memory, and a worker that serves the API never needs it."""
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+        self._lock = threading.Lock()  # the first two askers build it once
+        self._json: bytes | None = None
+        self._yaml: bytes | None = None
+
+    def json(self) -> bytes:
+        with self._lock:
+            if self._json is None:
+                self._json = json.dumps(self._build(), indent=2).encode() + b"\n"
+            return self._json
+
+    def document(self) -> dict[str, Any]:
+        """A copy of the document, the caller's to read or change."""
+        loaded: dict[str, Any] = json.loads(self.json())
+        return loaded
+
+    def yaml(self) -> bytes:
+        """The same document as YAML (about a second to render: done once)."""
+        if self._yaml is None:
+            rendered = render_yaml(self.document()).encode()
+            with self._lock:
+                self._yaml = rendered
+        return self._yaml
+
+
+def served_spec(app: FastAPI) -> ServedSpec:
+    spec: ServedSpec = app.state.openapi
+    return spec
 
 
 def render_yaml(spec: dict[str, Any]) -> str:

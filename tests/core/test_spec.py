@@ -15,7 +15,7 @@ from tests.core.test_strict_models import iter_api_routes
 
 @pytest.fixture(scope="module")
 def spec(app: FastAPI) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(app.state.openapi_json)
+    loaded: dict[str, Any] = app.state.openapi.document()
     return loaded
 
 
