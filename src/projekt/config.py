@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     webhook_replay_max: int = Field(default=10_000, ge=1, le=1_000_000)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # FastAPI's own OpenTelemetry spans, metrics and logs. Off: nothing in this install
+    # exports them, and FastAPI otherwise asks OpenTelemetry on every request whether a
+    # provider has appeared (about 7 µs). On: configure a provider (e.g. opentelemetry-instrument).
+    opentelemetry: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +62,8 @@ from projekt.spec import ServedSpec, build_openapi
 from projekt.web.pages import STATIC_DIR
 from projekt.web.router import install_web_handlers
 from projekt.webhooks.delivery import Deliverer
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 API_DESCRIPTION = (
     "The Projekt REST API: orgs, projects, issues and more, for scripts, apps and AI agents. "
@@ -245,6 +248,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
         # A redirect to the slashless path would be built from the Host header; paths are exact.
         redirect_slashes=False,
+        telemetry=None if settings.opentelemetry else NO_TELEMETRY,
     )
     app.state.services = services
     app.state.policy = POLICY
