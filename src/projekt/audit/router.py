@@ -4,13 +4,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from projekt.audit.errors import BadCursor
 from projekt.audit.repository import AuditFilters
 from projekt.audit.schemas import AuditPage, ChangesPage
 from projekt.audit.service import AuditService, ChangesFeed
-from projekt.core.deps import OrgDep, ServicesDep, SessionDep, UnitOfWorkDep
+from projekt.core.deps import (
+    OrgDep,
+    ServicesDep,
+    SessionDep,
+    org_context_of,
+    services_of,
+)
 from projekt.core.errors import ValidationFailed
 from projekt.core.openapi import IN_ORG, ROLE, errors
 from projekt.core.responses import dumps
@@ -29,10 +35,10 @@ async def get_audit_service(
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 
 
-async def get_changes_feed(uow: UnitOfWorkDep, services: ServicesDep, ctx: OrgDep) -> ChangesFeed:
-    # A unit of work opened only if a reader needs a session: the page of events and the
-    # busiest readers run on the fast path.
-    return ChangesFeed(uow, services, ctx)
+async def get_changes_feed(request: Request) -> ChangesFeed:
+    # One dependency reading the request (as the issue reader does), and no unit of work: the
+    # feed only reads; a reader that needs a session opens a read-only one (core.feed.Read).
+    return ChangesFeed(services_of(request), org_context_of(request))
 
 
 ChangesFeedDep = Annotated[ChangesFeed, Depends(get_changes_feed)]

@@ -27,7 +27,7 @@ from projekt.audit.schemas import (
     CursorMeta,
 )
 from projekt.core.context import OrgContext, Role
-from projekt.core.deps import AppServices, UnitOfWork
+from projekt.core.deps import AppServices
 from projekt.core.feed import Read, Representations
 from projekt.core.record import Event
 
@@ -38,12 +38,17 @@ def encode_cursor(org_id: uuid.UUID, seq: int) -> str:
 
 
 def cursors(org_id: uuid.UUID) -> Callable[[int], str]:
-    """``encode_cursor`` for one org, for a page of them."""
-    prefix = f"{org_id.hex}."
-    encode = base64.urlsafe_b64encode
+    """``encode_cursor`` for one org, for a page of them. The org's part is 33 bytes (a
+    multiple of 3), so its base64 does not depend on what follows: it is encoded once."""
+    head = f"{org_id.hex}.".encode()
+    assert len(head) % 3 == 0
+    prefix = base64.urlsafe_b64encode(head).decode()
+    b64, urlsafe = binascii.b2a_base64, bytes.maketrans(b"+/", b"-_")
 
     def cursor(seq: int) -> str:
-        return encode(f"{prefix}{seq}".encode()).decode().rstrip("=")
+        return prefix + b64(str(seq).encode(), newline=False).translate(urlsafe).decode().rstrip(
+            "="
+        )
 
     return cursor
 
@@ -136,8 +141,7 @@ class ChangesFeed:
     domain declares it (``core.feed``, collected in ``audit/feeds.py``).
     """
 
-    def __init__(self, uow: UnitOfWork, services: AppServices, ctx: OrgContext) -> None:
-        self.uow = uow
+    def __init__(self, services: AppServices, ctx: OrgContext) -> None:
         self.services = services
         self.ctx = ctx
 
@@ -184,9 +188,12 @@ class ChangesFeed:
         wanted: dict[str, dict[uuid.UUID, None]] = {}
         for event in events:
             wanted.setdefault(event["resource_type"], {})[event["resource_id"]] = None
-        read = Read(self.uow, self.services, self.ctx)
+        read = Read(self.services, self.ctx)
         current: dict[str, Representations] = {}
-        for kind, ids in wanted.items():
-            reader = READERS.get(kind)
-            current[kind] = {} if reader is None else await reader(read, list(ids))
+        try:
+            for kind, ids in wanted.items():
+                reader = READERS.get(kind)
+                current[kind] = {} if reader is None else await reader(read, list(ids))
+        finally:
+            await read.close()
         return current

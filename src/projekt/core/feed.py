@@ -32,30 +32,39 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from projekt.core.context import OrgContext
-from projekt.core.deps import AppServices, UnitOfWork
+from projekt.core.deps import AppServices
 
 Representations = Mapping[uuid.UUID, Mapping[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
 class Read:
-    """What a reader runs with: the request's unit of work (a session opened only if a reader
-    uses it: readers on ``services.fast`` never pay for one), the app's services and the
-    caller's org context."""
+    """What a reader runs with: the app's services, the caller's org context, and a read-only
+    session opened only if a reader asks for one (readers on ``services.fast`` never pay for
+    it); whoever made the ``Read`` closes it."""
 
-    uow: UnitOfWork
-    services: AppServices
-    ctx: OrgContext
+    __slots__ = ("_session", "ctx", "services")
+
+    def __init__(self, services: AppServices, ctx: OrgContext) -> None:
+        self.services = services
+        self.ctx = ctx
+        self._session: AsyncSession | None = None
 
     @property
     def session(self) -> AsyncSession:
-        return self.uow.session
+        if self._session is None:
+            self._session = self.services.db.new_session(write=False)
+        return self._session
 
     @property
     def scope(self) -> dict[str, Any]:
         """The bind parameters every precompiled reader statement takes: the org and the
         caller (for ``visible_to``)."""
         return {"org_id": self.ctx.org_id, "user_id": self.ctx.user_id}
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
 
 ReadMany = Callable[[Read, Sequence[uuid.UUID]], Awaitable[Representations]]
