@@ -1,6 +1,6 @@
 """CPU per request of the app alone: raw ASGI calls in a loop, no server, no wrk.
 
-``python -m bench.inprocess [--n 2000] [--only list,get,create] [--profile out.prof]``
+``python -m bench.inprocess [--n 2000] [--only list,get,create,changes] [--profile out.prof]``
 
 The same requests as ``make bench`` (a list, a get, a create, each with its org's PAT) against
 a seeded PostgreSQL database and Redis, timed with ``time.process_time``: PostgreSQL and Redis
@@ -101,6 +101,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     from projekt.config import Settings
     from projekt.main import create_app
 
+    if args.unrecorded:  # the record's writes patched out, as the `unrecorded` server
+        from bench.unrecorded import unrecord
+
+        unrecord()
+
     if args.sqlite:
         path = ROOT / "var" / f"bench-{SIZE}.db"
         path.parent.mkdir(exist_ok=True)
@@ -157,6 +162,9 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="the embedded default")
     parser.add_argument("--no-redis", action="store_true", help="in-process limiter")
     parser.add_argument("--no-limits", action="store_true", help="rate limiting off")
+    parser.add_argument(
+        "--unrecorded", action="store_true", help="the record's writes patched out (issue 16)"
+    )
     parser.add_argument("--profile", help="write a cProfile of the timed calls here")
     args = parser.parse_args()
     result = asyncio.run(run(args))

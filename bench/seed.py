@@ -2,8 +2,9 @@
 
 10 orgs × 5 members, 10 projects per org, N issues spread evenly with descriptions, labels and
 some comments, and one PAT per member (plaintext kept in memory for the load generator).
-PostgreSQL also gets a record (``events``, issue 16): ``events_per_org`` issue events per org,
-with each org's counter at its last number, for the changes feed to read.
+PostgreSQL also gets a record (``events``, issue 16): ``events_per_org`` events per org (mostly
+issues', with comments' and projects' mixed in, so a page of the changes feed reads three
+resource types), with each org's counter at its last number, for the changes feed to read.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ class Dataset:
     issues_of: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]] = field(
         default_factory=dict
     )
+    # Per org: (comment id, issue id, project id, author id), and the projects' ids.
+    comments_of: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]]] = field(
+        default_factory=dict
+    )
+    projects_of: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -168,6 +174,7 @@ def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tupl
             )
             # members 0..3 can write issues; the load uses the member's key (role member).
             data.projects.append(Project(project_id, org_id, key, per_project, tokens[3]))
+            data.projects_of.setdefault(org_id, []).append(project_id)
             for n in range(1, per_project + 1):
                 issue_id = uuid.UUID(int=rng.getrandbits(128), version=4)
                 created = now - timedelta(minutes=per_project - n)
@@ -201,9 +208,13 @@ def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tupl
                 )
                 if n % 5 == 0:
                     for c in range(2):
+                        comment_id = uuid.uuid4()
+                        data.comments_of.setdefault(org_id, []).append(
+                            (comment_id, issue_id, project_id, members[c])
+                        )
                         rows["comments"].append(
                             (
-                                uuid.uuid4(),
+                                comment_id,
                                 org_id,
                                 issue_id,
                                 members[c],
@@ -246,30 +257,47 @@ EVENT_COLUMNS = (
 
 
 def event_rows(data: Dataset, per_org: int) -> Iterator[tuple[Any, ...]]:
-    """``per_org`` events per org, numbered 1…per_org: each issue's ``issue.created`` in
-    creation order, then ``issue.updated`` round after round over the same issues (a record
-    bigger than the issue count is a long history). Generated lazily: a million rows of tuples
-    would not fit in memory comfortably."""
+    """``per_org`` events per org, numbered 1…per_org. Every tenth is a comment's edit and
+    every 25th a project's, so each page of the changes feed holds three resource types; the
+    rest are each issue's ``issue.created`` in creation order, then ``issue.updated`` round
+    after round over the same issues (a record bigger than the issue count is a long history).
+    Generated lazily: a million rows of tuples would not fit in memory comfortably."""
     start = datetime(2026, 11, 1, tzinfo=UTC)
     for org_id, issues in data.issues_of.items():
+        comments, projects = data.comments_of[org_id], data.projects_of[org_id]
+        n_issue = n_comment = 0
         for seq in range(1, per_org + 1):
-            issue_id, project_id, reporter = issues[(seq - 1) % len(issues)]
-            if seq <= len(issues):
-                kind, changes = "issue.created", {"title": [None, f"Issue {seq}"]}
+            parent_id = None
+            if seq % 10 == 4:
+                resource_id, parent_id, project_id, actor = comments[n_comment % len(comments)]
+                n_comment += 1
+                kind, resource_type = "comment.updated", "comment"
+                changes = {"text": ["before", "after"]}
+            elif seq % 25 == 7:
+                resource_id = project_id = projects[seq % len(projects)]
+                actor = issues[0][2]
+                kind, resource_type = "project.updated", "project"
+                changes = {"description": ["before", "after"]}
             else:
-                before, after = PRIORITIES[seq % 4], PRIORITIES[(seq + 1) % 4]
-                kind, changes = "issue.updated", {"priority": [before, after]}
+                resource_id, project_id, actor = issues[n_issue % len(issues)]
+                n_issue += 1
+                resource_type = "issue"
+                if n_issue <= len(issues):
+                    kind, changes = "issue.created", {"title": [None, f"Issue {n_issue}"]}
+                else:
+                    before, after = PRIORITIES[seq % 4], PRIORITIES[(seq + 1) % 4]
+                    kind, changes = "issue.updated", {"priority": [before, after]}
             yield (
                 uuid.uuid4(),
                 org_id,
                 seq,
                 start + timedelta(seconds=seq),
                 kind,
-                "issue",
-                issue_id,
-                None,
+                resource_type,
+                resource_id,
+                parent_id,
                 project_id,
-                reporter,
+                actor,
                 "pat",
                 None,
                 None,

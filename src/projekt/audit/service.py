@@ -5,50 +5,52 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.api_keys.service import ApiKeyService
 from projekt.audit.errors import BadCursor
-from projekt.audit.repository import AuditFilters, RecordRepository
+from projekt.audit.feeds import READERS
+from projekt.audit.repository import FEED_PAGE, LAST_SEQ, AuditFilters, RecordRepository
 
 # The filters are part of this service's signature: callers outside audit (the web page) take
 # them from here, never from the repository.
-__all__ = ["AuditFilters", "AuditService", "decode_cursor", "encode_cursor"]
+__all__ = ["AuditFilters", "AuditService", "ChangesFeed", "decode_cursor", "encode_cursor"]
 from projekt.audit.schemas import (
     ActorRead,
     AuditEntry,
     AuditPage,
-    Change,
-    ChangesPage,
     CredentialRef,
     CursorMeta,
 )
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
-from projekt.core.errors import NotFound
+from projekt.core.feed import Read, Representations
 from projekt.core.record import Event
-from projekt.docs.service import DocService, doc_read
-from projekt.issues.schemas import CommentRead, IssueRead
-from projekt.issues.service import IssueService
-from projekt.milestones.service import MilestoneService
-from projekt.orgs.service import OrgService
-from projekt.projects.service import ProjectService, project_read
-from projekt.sprints.schemas import SprintRead
-from projekt.sprints.service import SprintService
-from projekt.time_tracking.service import TimeService
-from projekt.webhooks.service import WebhookService
-
-Representation = dict[str, Any] | None
 
 
 def encode_cursor(org_id: uuid.UUID, seq: int) -> str:
     """A position in one org's record: opaque to clients, and naming its org."""
     return base64.urlsafe_b64encode(f"{org_id.hex}.{seq}".encode()).decode().rstrip("=")
+
+
+def cursors(org_id: uuid.UUID) -> Callable[[int], str]:
+    """``encode_cursor`` for one org, for a page of them. The org's part is 33 bytes (a
+    multiple of 3), so its base64 does not depend on what follows: it is encoded once."""
+    head = f"{org_id.hex}.".encode()
+    assert len(head) % 3 == 0
+    prefix = base64.urlsafe_b64encode(head).decode()
+    b64, urlsafe = binascii.b2a_base64, bytes.maketrans(b"+/", b"-_")
+
+    def cursor(seq: int) -> str:
+        return prefix + b64(str(seq).encode(), newline=False).translate(urlsafe).decode().rstrip(
+            "="
+        )
+
+    return cursor
 
 
 def decode_cursor(cursor: str, org_id: uuid.UUID) -> int:
@@ -130,132 +132,68 @@ class AuditService:
             changes=event.changes,
         )
 
-    # -- the changes feed ---------------------------------------------------------------------
 
-    async def changes(self, since: str | None, limit: int) -> ChangesPage:
-        """Oldest first after ``since``, with each resource as it is now (None: gone)."""
-        after = decode_cursor(since, self.ctx.org_id) if since else 0
-        last = await self.record.last_seq()
-        if after > last:
-            raise BadCursor("The cursor points past this organization's record.")
+class ChangesFeed:
+    """``GET /api/changes``: the record oldest first after a cursor, each resource as it is now.
+
+    A page costs a constant number of statements whatever its size: the page of events (on the
+    fast path), then one batched read per resource type on it, by that type's reader as its
+    domain declares it (``core.feed``, collected in ``audit/feeds.py``).
+    """
+
+    def __init__(self, services: AppServices, ctx: OrgContext) -> None:
+        self.services = services
+        self.ctx = ctx
+
+    async def page(self, since: str | None, limit: int) -> dict[str, Any]:
+        """``{data, next_cursor}``, JSON-ready for ``core.responses.dumps``."""
+        org_id = self.ctx.org_id
+        after = decode_cursor(since, org_id) if since else 0
+        fast = self.services.fast
         everything = self.ctx.role.at_least(Role.ADMIN)
-        events = await self.record.feed(after, limit, self.ctx.user_id, everything)
-        current: dict[tuple[str, uuid.UUID], Representation] = {}
+        params = {"org_id": org_id, "user_id": self.ctx.user_id, "after": after, "limit": limit}
+        events = await fast.fetch(FEED_PAGE[everything], params)
+        if not events:
+            # Nothing the caller may read after ``after`` yet. Take the end of the record, then
+            # look again: every number up to that end had committed before the second look, so
+            # a page that is still empty may resume from there without skipping anything.
+            row = await fast.fetchrow(LAST_SEQ, {"org_id": org_id})
+            last = int(row["seq"]) if row is not None else 0
+            if after > last:
+                raise BadCursor("The cursor points past this organization's record.")
+            events = await fast.fetch(FEED_PAGE[everything], params)
+            if not events:
+                return {"data": [], "next_cursor": encode_cursor(org_id, max(after, last))}
+        current = await self._current(events)
+        cursor = cursors(org_id)
         data = []
         for event in events:
-            key = (event.resource_type, event.resource_id)
-            if key not in current:
-                current[key] = await self._current(event)
-            resource = current[key]
+            kind = event["resource_type"]
+            resource = current[kind].get(event["resource_id"])
             data.append(
-                Change(
-                    cursor=encode_cursor(self.ctx.org_id, event.seq),
-                    type=event.type,
-                    resource_type=event.resource_type,
-                    resource_id=event.resource_id,
-                    action="delete" if resource is None else "upsert",
-                    resource=resource,
-                )
+                {
+                    "cursor": cursor(event["seq"]),
+                    "type": event["type"],
+                    "resource_type": kind,
+                    "resource_id": event["resource_id"],
+                    "action": "delete" if resource is None else "upsert",
+                    "resource": resource,
+                }
             )
-        # Nothing (more) the caller may read: resume from the end of the record as it was
-        # before the page was read; every smaller number had committed by then.
-        next_cursor = data[-1].cursor if data else encode_cursor(self.ctx.org_id, max(after, last))
-        return ChangesPage(data=data, next_cursor=next_cursor)
+        return {"data": data, "next_cursor": data[-1]["cursor"]}
 
-    async def _current(self, event: Event) -> Representation:
-        """The resource as the caller would read it now, or None when it is gone."""
-        read = self._readers().get(event.resource_type)
-        if read is None:
-            return None
+    async def _current(self, events: Sequence[Mapping[str, Any]]) -> dict[str, Representations]:
+        """Each resource on the page as the caller would read it now, by type and id (absent:
+        gone or hidden), one reader call per resource type."""
+        wanted: dict[str, dict[uuid.UUID, None]] = {}
+        for event in events:
+            wanted.setdefault(event["resource_type"], {})[event["resource_id"]] = None
+        read = Read(self.services, self.ctx)
+        current: dict[str, Representations] = {}
         try:
-            return await read(event)
-        except NotFound:
-            return None
-
-    def _readers(self) -> dict[str, Callable[[Event], Awaitable[Representation]]]:
-        return {
-            "issue": self._issue,
-            "comment": self._comment,
-            "project": self._project,
-            "project_member": self._project_member,
-            "sprint": self._sprint,
-            "milestone": self._milestone,
-            "doc": self._doc,
-            "org": self._org,
-            "membership": self._membership,
-            "invitation": self._invitation,
-            "api_key": self._api_key,
-            "time_entry": self._time_entry,
-            "webhook": self._webhook,
-        }
-
-    async def _issue(self, event: Event) -> Representation:
-        found = await IssueService(self.session, self.services, self.ctx).representation(
-            event.resource_id
-        )
-        return None if found is None else IssueRead.model_validate(found).model_dump(mode="json")
-
-    async def _comment(self, event: Event) -> Representation:
-        if event.parent_id is None:
-            return None
-        issues = IssueService(self.session, self.services, self.ctx)
-        if await issues.representation(event.parent_id) is None:
-            return None
-        comment = await issues.comment(event.parent_id, event.resource_id)
-        return CommentRead.model_validate(comment).model_dump(mode="json")
-
-    async def _project(self, event: Event) -> Representation:
-        projects = ProjectService(self.session, self.services)
-        project = await projects.get_visible(self.ctx, event.resource_id)
-        return project_read(project).model_dump(mode="json")
-
-    async def _project_member(self, event: Event) -> Representation:
-        projects = ProjectService(self.session, self.services)
-        member = await projects.member_by_id(self.ctx, event.resource_id)
-        return None if member is None else member.model_dump(mode="json")
-
-    async def _sprint(self, event: Event) -> Representation:
-        sprint = await SprintService(self.session, self.services, self.ctx).get(event.resource_id)
-        return SprintRead.model_validate(sprint).model_dump(mode="json")
-
-    async def _milestone(self, event: Event) -> Representation:
-        if event.project_id is None:
-            return None
-        milestones = MilestoneService(self.session, self.services, self.ctx)
-        project = await milestones.project(event.project_id)
-        read, _ = await milestones.get(project, event.resource_id)
-        return read.model_dump(mode="json")
-
-    async def _doc(self, event: Event) -> Representation:
-        if event.project_id is None:
-            return None
-        doc = await DocService(self.session, self.services, self.ctx).get(
-            event.project_id, event.resource_id
-        )
-        return doc_read(doc).model_dump(mode="json")
-
-    async def _org(self, event: Event) -> Representation:
-        return (await OrgService(self.session, self.services).get_org(self.ctx)).model_dump(
-            mode="json"
-        )
-
-    async def _membership(self, event: Event) -> Representation:
-        team = await OrgService(self.session, self.services).team(self.ctx)
-        member = next((m for m in team if m.employee_id == event.resource_id), None)
-        return None if member is None else member.model_dump(mode="json", exclude={"etag"})
-
-    async def _invitation(self, event: Event) -> Representation:
-        orgs = OrgService(self.session, self.services)
-        return (await orgs.invitation(self.ctx, event.resource_id)).model_dump(mode="json")
-
-    async def _api_key(self, event: Event) -> Representation:
-        keys = ApiKeyService(self.session, self.services)
-        return (await keys.get(self.ctx, event.resource_id)).model_dump(mode="json")
-
-    async def _time_entry(self, event: Event) -> Representation:
-        time = TimeService(self.session, self.services, self.ctx)
-        return time.read(await time.get(event.resource_id)).model_dump(mode="json")
-
-    async def _webhook(self, event: Event) -> Representation:
-        read, _ = await WebhookService(self.session, self.services, self.ctx).get(event.resource_id)
-        return read.model_dump(mode="json")
+            for kind, ids in wanted.items():
+                reader = READERS.get(kind)
+                current[kind] = {} if reader is None else await reader(read, list(ids))
+        finally:
+            await read.close()
+        return current
