@@ -26,10 +26,13 @@ from projekt.webhooks.router import router as webhooks_router
 ROUTERS: list[APIRouter] = [
     issues_router,
     projects_router,
+    # Docs and time entries are read far more often than sprints and milestones are managed
+    # (a doc's page, a timer, a summary): ahead of them, a doc's GET is matched after about
+    # 40 routes instead of 64 (bench/README.md).
+    docs_router,
+    time_router,
     sprints_router,
     milestones_router,
-    time_router,
-    docs_router,
     health.router,
     auth_router,
     oauth_router,
