@@ -1,7 +1,8 @@
 """CPU per request of the app alone: raw ASGI calls in a loop, no server, no wrk.
 
 ``python -m bench.inprocess [--n 2000] [--only list,get,create] [--profile out.prof]``
-(``--only`` also takes ``docs_list`` and ``doc_get``: their docs are made through the app once.)
+(``--only`` also takes ``docs_list`` and ``doc_get``, whose docs are made through the app once,
+and ``time_summary``, whose 10,000 entries are seeded once.)
 
 The same requests as ``make bench`` (a list, a get, a create, each with its org's PAT) against
 a seeded PostgreSQL database and Redis, timed with ``time.process_time``: PostgreSQL and Redis
@@ -175,6 +176,13 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
                 handbooks = await seed_docs(app, data)
                 plans[kind] = docs_requests(kind, data, handbooks)
+            elif kind == "time_summary":
+                from bench.__main__ import TIME_ENTRIES, time_requests
+
+                assert not args.sqlite, "time_summary is seeded on PostgreSQL only"
+                dsn = pg_dsn(f"{DB_PREFIX}_{SIZE}")
+                await seed.seed_time_postgres(dsn, data, TIME_ENTRIES)
+                plans[kind] = time_requests(data)
             else:
                 plans[kind] = requests_for(kind, data)
         for kind in kinds:  # warm: caches, prepared statements, pools
