@@ -143,6 +143,29 @@ class TimeEntryRepository(OrgScopedRepository[TimeEntry]):
         )
         return list((await self.session.execute(stmt)).all())
 
+    async def logged_on(
+        self,
+        viewer_id: uuid.UUID,
+        issue_ids: Sequence[uuid.UUID],
+        first: date,
+        last: date,
+        minutes: ColumnElement[Any],
+    ) -> list[Row[Any]]:
+        """Minutes per (person, day) logged on these issues from ``first`` to ``last``."""
+        total = func.sum(minutes)
+        stmt = (
+            self._visible(viewer_id, TimeEntry.user_id, TimeEntry.entry_date, total.label("total"))
+            .where(
+                TimeEntry.issue_id.in_(issue_ids),
+                TimeEntry.entry_date >= first,
+                TimeEntry.entry_date <= last,
+                minutes.is_not(None),
+            )
+            .group_by(TimeEntry.user_id, TimeEntry.entry_date)
+            .order_by(TimeEntry.entry_date)
+        )
+        return list((await self.session.execute(stmt)).all())
+
     async def week_of(
         self,
         viewer_id: uuid.UUID,

@@ -106,6 +106,15 @@ class EntryFilters:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedTime:
+    """Minutes one person logged on one day (``user_id`` None: a deleted account's)."""
+
+    user_id: uuid.UUID | None
+    day: date
+    minutes: int
+
+
 def parse_week(text: str) -> tuple[str, date]:
     """``2026-W48`` → the label and that week's Monday."""
     year, sep, week = text.partition("-W")
@@ -250,6 +259,19 @@ class TimeService:
             entries_count=sum(g.entries_count for g in found),
             groups=found,
         )
+
+    async def logged_on_issues(
+        self, issue_ids: Sequence[uuid.UUID], first: date, last: date
+    ) -> list[LoggedTime]:
+        """Minutes logged on these issues from ``first`` to ``last`` (both included), per
+        person and day, counted as the sums count them (a timer past its limit counts the
+        limit, a running one nothing); what sprints report beside their estimates."""
+        if not issue_ids:
+            return []
+        rows = await self.entries.logged_on(
+            self.ctx.user_id, issue_ids, first, last, self._minutes()
+        )
+        return [LoggedTime(row.user_id, row.entry_date, int(row.total)) for row in rows]
 
     async def issue_summary(self, project_id: uuid.UUID, ref: str) -> IssueTimeSummary:
         issue_id = await self._issue_in(project_id, ref)
