@@ -59,6 +59,7 @@ class DocService:
         self.services = services
         self.ctx = ctx
         self.reads = DocReads(services.fast, ctx.org_id, ctx.user_id)
+        self._docs = None if session is None else DocRepository(session, ctx.org_id)
 
     @property
     def session(self) -> AsyncSession:
@@ -68,7 +69,9 @@ class DocService:
 
     @property
     def docs(self) -> DocRepository:
-        return DocRepository(self.session, self.ctx.org_id)
+        if self._docs is None:
+            raise RuntimeError("a read-only DocService was asked for a session")
+        return self._docs
 
     async def _project(self, project_id: uuid.UUID) -> uuid.UUID:
         """The project's id, if the caller sees it (404 otherwise)."""
