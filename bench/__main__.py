@@ -489,6 +489,38 @@ def docs_requests(kind: str, data: seed.Dataset, handbooks: dict[str, str]) -> l
     return requests
 
 
+# -- time (issue 19): the org-wide summary of a month of 30 people's entries -----------------------
+
+# Entries in the main database, and in the variant whose table holds a million (a tenth when
+# quick): the month read is the same 1,320 rows in both, the rest is older history.
+TIME_ENTRIES = 10_000
+TIME_ENTRIES_BIG = 1_000_000
+TIME_GROUPINGS = ("user", "project", "issue", "day", "week")
+
+
+def prepare_time(database: str, data: seed.Dataset, total: int) -> None:
+    started = time.perf_counter()
+    if asyncio.run(seed.seed_time_postgres(pg_dsn(database), data, total)):
+        log(
+            f"seeded {database} with {total:,} time entries in {time.perf_counter() - started:.1f}s"
+        )
+
+
+def time_requests(data: seed.Dataset) -> list[dict[str, Any]]:
+    """The month's summary in each grouping, asked by a member of org 0 (its 30 people)."""
+    first, last = seed.TIME_MONTH
+    token = next(p.token for p in data.projects if p.org_id == data.projects[0].org_id)
+    headers = {"Authorization": f"Bearer {token}"}
+    return [
+        {
+            "method": "GET",
+            "path": f"/api/time-entries/summary?group_by={by}&from={first}&to={last}",
+            "headers": headers,
+        }
+        for by in TIME_GROUPINGS
+    ]
+
+
 def collect_etags(server: Server, data: seed.Dataset) -> dict[str, str]:
     etags = {}
     for r in ours_requests("list", data):
@@ -710,6 +742,12 @@ def main() -> int:
     sqlite_path = ROOT / "var" / f"bench-{size}.db"
     sqlite_path.parent.mkdir(exist_ok=True)
     prepare_sqlite(sqlite_path, size)
+    # Issue 19: time entries in the main database, and a copy with a million of them.
+    prepare_time(f"{DB_PREFIX}_{size}", data, TIME_ENTRIES)
+    time_big = TIME_ENTRIES_BIG // 10 if quick else TIME_ENTRIES_BIG
+    time_db = f"{DB_PREFIX}_{size}_time{time_big}"
+    data_time = asyncio.run(prepare_pg(time_db, size))
+    prepare_time(time_db, data_time, time_big)
 
     pg_url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{size}").split("://", 1)[1]
     pg_big = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{big}").split("://", 1)[1]
@@ -739,6 +777,7 @@ def main() -> int:
         "unrecorded": unrecorded_server(pg_url),
         "rl_off": ours("rl_off", pg_url, rate_limit="off"),
         "rl_local": ours("rl_local", pg_url, rate_limit="local"),
+        "time_big": ours("time_big", "postgresql+asyncpg://" + pg_dsn(time_db).split("://", 1)[1]),
     }
     runs: dict[str, list[Run]] = {}
     rss_by_round: list[float] = []
@@ -770,6 +809,8 @@ def main() -> int:
             ("create_idempotent", "ours", ours_requests("create_idempotent", data), 64),
             ("docs_list", "ours", "docs_list", 64),
             ("doc_get", "ours", "doc_get", 64),
+            ("time_summary", "ours", time_requests(data), 64),
+            ("time_summary_1m", "time_big", time_requests(data_time), 64),
         ]
         handbooks: dict[str, str] = {}
 
@@ -913,6 +954,20 @@ def summarize(
             paired("docs_list:ours", "list:baseline"),
         ),
         row("doc_get", "doc_get:ours", "list:baseline", paired("doc_get:ours", "list:baseline")),
+        # Issue 19: the month's summary against the bare baseline's list (target >= 0.3), and
+        # the same summary with a million entries in the table against 10,000 (>= 0.8).
+        row(
+            "time_summary",
+            "time_summary:ours",
+            "list:baseline",
+            paired("time_summary:ours", "list:baseline"),
+        ),
+        row(
+            "time_summary_1m",
+            "time_summary_1m:time_big",
+            "time_summary:ours",
+            paired("time_summary_1m:time_big", "time_summary:ours"),
+        ),
         row(
             "list_unloaded",
             "list_unloaded:ours",
@@ -926,7 +981,7 @@ def summarize(
         "notes": {
             "ratio": "paired per round, median: list/get/create/create_unrecorded vs the baseline; create_recorded is our create (with its event) vs create_unrecorded (the record's writes patched out); list_304, "
             "list_2w, list_1m and list_events_1m vs our own list; changes vs the baseline's list; create_idempotent vs our own create; "
-            "mcp_get_issue vs our own get; docs_list and doc_get vs the baseline's list; list_sqlite and list_ratelimit_off vs the "
+            "mcp_get_issue vs our own get; docs_list, doc_get and time_summary vs the baseline's list; time_summary_1m vs time_summary; list_sqlite and list_ratelimit_off vs the "
             "baseline's list; list_ratelimit_local and list_ratelimit_redis vs our list with "
             "limits off; list_unloaded is our p50 over the baseline's p50 (lower is better)",
             "rounds": rounds,

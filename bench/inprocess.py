@@ -1,6 +1,9 @@
 """CPU per request of the app alone: raw ASGI calls in a loop, no server, no wrk.
 
-``python -m bench.inprocess [--n 2000] [--only list,get,create,changes] [--profile out.prof]``
+``python -m bench.inprocess [--n 2000] [--only list,get,create,changes] [--unrecorded]
+[--profile out.prof]``
+(``--only`` also takes ``docs_list`` and ``doc_get``, whose docs are made through the app once,
+and ``time_summary``, whose 10,000 entries are seeded once.)
 
 The same requests as ``make bench`` (a list, a get, a create, each with its org's PAT) against
 a seeded PostgreSQL database and Redis, timed with ``time.process_time``: PostgreSQL and Redis
@@ -52,9 +55,15 @@ def scope_of(method: str, target: str, headers: dict[str, str], body: bytes) -> 
 
 
 async def call(app: Any, request: dict[str, Any]) -> int:
+    return (await exchange(app, request))[0]
+
+
+async def exchange(app: Any, request: dict[str, Any]) -> tuple[int, bytes]:
+    """One request through the app: its status and body."""
     body = request.get("body", "").encode()
     scope = scope_of(request["method"], request["path"], request["headers"], body)
     status = 0
+    chunks: list[bytes] = []
     sent = False
 
     async def receive() -> dict[str, Any]:
@@ -68,9 +77,11 @@ async def call(app: Any, request: dict[str, Any]) -> int:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+        else:
+            chunks.append(message.get("body", b""))
 
     await app(scope, receive, send)
-    return status
+    return status, b"".join(chunks)
 
 
 async def seeded_pg(database: str) -> seed.Dataset:
@@ -94,6 +105,39 @@ def requests_for(kind: str, data: seed.Dataset) -> list[dict[str, Any]]:
     from bench.__main__ import ours_requests
 
     return ours_requests(kind, data)
+
+
+async def _post(app: Any, path: str, headers: dict[str, str], made: dict[str, Any]) -> Any:
+    request = {"method": "POST", "path": path, "headers": headers, "body": json.dumps(made)}
+    status, body = await exchange(app, request)
+    assert status == 201, (status, body)
+    return json.loads(body)
+
+
+async def seed_docs(app: Any, data: seed.Dataset) -> dict[str, str]:
+    """``make bench``'s docs (each project's 20, the 20 KB handbook among them), made through the
+    app once per database; the handbook's id by project."""
+    from bench.__main__ import DOCS_PER_PROJECT, HANDBOOK, handbook_markdown
+
+    handbooks: dict[str, str] = {}
+    for project in data.projects:
+        headers = {"Authorization": f"Bearer {project.token}", "Content-Type": "application/json"}
+        base = f"/api/projects/{project.id}/docs"
+        status, body = await exchange(app, {"method": "GET", "path": base + "?limit=200",
+                                            "headers": headers})  # fmt: skip
+        assert status == 200, (status, body)
+        docs = json.loads(body)["data"]
+        found = [d["id"] for d in docs if d["title"] == HANDBOOK]
+
+        if not found:
+            made = {"title": HANDBOOK, "markdown": handbook_markdown()}
+            docs.append(await _post(app, base, headers, made))
+            found = [docs[-1]["id"]]
+        for n in range(len(docs), DOCS_PER_PROJECT):
+            page = {"title": f"Page {n}", "position": n, "markdown": f"Page {n}: notes.\n"}
+            await _post(app, base, headers, page)
+        handbooks[str(project.id)] = found[0]
+    return handbooks
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
@@ -128,10 +172,25 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     )
     app = create_app(settings)
     kinds = args.only.split(",")
-    plans = {kind: requests_for(kind, data) for kind in kinds}
     results: dict[str, list[float]] = {kind: [] for kind in kinds}
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     async with app.router.lifespan_context(app):
+        plans = {}
+        for kind in kinds:
+            if kind in ("docs_list", "doc_get"):
+                from bench.__main__ import docs_requests
+
+                handbooks = await seed_docs(app, data)
+                plans[kind] = docs_requests(kind, data, handbooks)
+            elif kind == "time_summary":
+                from bench.__main__ import TIME_ENTRIES, time_requests
+
+                assert not args.sqlite, "time_summary is seeded on PostgreSQL only"
+                dsn = pg_dsn(f"{DB_PREFIX}_{SIZE}")
+                await seed.seed_time_postgres(dsn, data, TIME_ENTRIES)
+                plans[kind] = time_requests(data)
+            else:
+                plans[kind] = requests_for(kind, data)
         for kind in kinds:  # warm: caches, prepared statements, pools
             for request in plans[kind][:50]:
                 status = await call(app, request)

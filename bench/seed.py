@@ -17,7 +17,7 @@ import string
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -355,3 +355,137 @@ def seed_sqlite(path: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         db.execute("ANALYZE")
     finally:
         db.close()
+
+
+# -- time entries (issue 19): a month of 30 people's time in org 0, and history behind it --------
+
+TIME_PEOPLE = 30  # org 0's 5 members and 25 more who log time
+TIME_MONTH = (date(2026, 10, 1), date(2026, 10, 31))
+TIME_PER_WORKDAY = 2  # entries per person and working day of the month
+TIME_EXTRA_PEOPLE_NS = uuid.UUID("5d1f5a0e-7f0e-4c55-9a51-3b0c5a1e7d19")
+
+
+def time_people() -> list[tuple[uuid.UUID, str]]:
+    """The 25 people who join org 0 to log time (fixed ids: seeding again changes nothing)."""
+    return [
+        (uuid.uuid5(TIME_EXTRA_PEOPLE_NS, f"person-{n}"), f"time{n}@bench.test")
+        for n in range(TIME_PEOPLE - MEMBERS)
+    ]
+
+
+def month_days() -> list[date]:
+    first, last = TIME_MONTH
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [day for day in days if day.weekday() < 5]
+
+
+def time_rows(
+    data: Dataset, members: dict[uuid.UUID, list[uuid.UUID]], total: int
+) -> Iterator[tuple[Any, ...]]:
+    """``total`` entries: two a working day of ``TIME_MONTH`` for each of org 0's people (the
+    same rows in every database), then older history of every org's people, working day after
+    working day backwards from the month before, until ``total``. Lazy: a million tuples at once would be heavy."""
+    projects: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for project in data.projects:
+        projects.setdefault(project.org_id, []).append(project.id)
+    issues: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for org_issues in data.issues_of.values():
+        for issue_id, project_id, _ in org_issues:
+            issues.setdefault(project_id, []).append(issue_id)
+    stamp = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def entry(n: int, org_id: uuid.UUID, user_id: uuid.UUID, day: date) -> tuple[Any, ...]:
+        project_id = projects[org_id][n % len(projects[org_id])]
+        in_project = issues.get(project_id) or [None]
+        issue_id = None if n % 4 == 0 else in_project[(n * 7) % len(in_project)]
+        return (
+            uuid.UUID(int=n + 1, version=4),
+            org_id,
+            project_id,
+            issue_id,
+            user_id,
+            15 + (n * 37) % 226,
+            day,
+            "Bench time",
+            n % 3 != 0,
+            False,
+            None,
+            None,
+            False,
+            None,
+            1,
+            stamp,
+            stamp,
+        )
+
+    first = data.projects[0].org_id
+    n = 0
+    for day in month_days():
+        for person in members[first]:
+            for _ in range(TIME_PER_WORKDAY):
+                if n == total:
+                    return
+                yield entry(n, first, person, day)
+                n += 1
+    orgs = list(members)
+    day = TIME_MONTH[0]
+    while n < total:
+        day -= timedelta(days=1)
+        if day.weekday() >= 5:
+            continue
+        for org_id in orgs:
+            for person in members[org_id]:
+                for _ in range(TIME_PER_WORKDAY):
+                    if n == total:
+                        return
+                    yield entry(n, org_id, person, day)
+                    n += 1
+
+
+TIME_COLUMNS = (
+    "id, org_id, project_id, issue_id, user_id, minutes, entry_date, description, billable, "
+    "running, started_at, ended_at, auto_stopped, invoice_id, revision, created_at, updated_at"
+)
+
+
+async def seed_time_postgres(dsn: str, data: Dataset, total: int) -> bool:
+    """Org 0's 30 people and ``total`` time entries; False (and nothing done) when the database
+    holds them already."""
+    first = data.projects[0].org_id
+    people = time_people()
+    conn = await asyncpg.connect(dsn)
+    try:
+        have = await conn.fetchval("SELECT count(*) FROM time_entries")
+        joined = await conn.fetchval("SELECT count(*) FROM memberships WHERE org_id = $1", first)
+        if have == total and joined == TIME_PEOPLE:
+            return False
+        now = datetime(2026, 11, 1, tzinfo=UTC)
+        async with conn.transaction():
+            await conn.execute("DELETE FROM time_entries")
+            await conn.executemany(
+                "INSERT INTO users (id, email, name, username, locale, password_hash, is_active,"
+                " created_at, updated_at) VALUES ($1, $2, $3, NULL, 'en', $4, true, $5, $5)"
+                " ON CONFLICT DO NOTHING",
+                [(uid, email, f"Time {n}", PASSWORD_HASH, now) for n, (uid, email) in
+                 enumerate(people)],
+            )  # fmt: skip
+            await conn.executemany(
+                "INSERT INTO memberships (id, org_id, user_id, role, joined_at)"
+                " VALUES ($1, $2, $3, 'member', $4) ON CONFLICT DO NOTHING",
+                [(uuid.uuid5(uid, "membership"), first, uid, now) for uid, _ in people],
+            )
+            members: dict[uuid.UUID, list[uuid.UUID]] = {}
+            for row in await conn.fetch(
+                "SELECT org_id, user_id FROM memberships ORDER BY joined_at, user_id"
+            ):
+                members.setdefault(row["org_id"], []).append(row["user_id"])
+            members = {p.org_id: members[p.org_id] for p in data.projects}  # in seed order
+            await conn.copy_records_to_table(
+                "time_entries",
+                records=time_rows(data, members, total),
+                columns=[c.strip() for c in TIME_COLUMNS.split(",")],
+            )
+        await conn.execute("ANALYZE time_entries")
+        return True
+    finally:
+        await conn.close()

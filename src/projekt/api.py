@@ -29,10 +29,13 @@ ROUTERS: list[APIRouter] = [
     # about a third of its CPU for matching them).
     audit_router,
     projects_router,
+    # Docs and time entries are read far more often than sprints and milestones are managed
+    # (a doc's page, a timer, a summary): ahead of them, a doc's GET is matched after about
+    # 40 routes instead of 64 (bench/README.md).
+    docs_router,
+    time_router,
     sprints_router,
     milestones_router,
-    time_router,
-    docs_router,
     health.router,
     auth_router,
     oauth_router,

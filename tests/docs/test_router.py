@@ -409,3 +409,64 @@ async def test_a_matching_if_none_match_is_304(factory: Factory) -> None:
     for accept, tag in tags.items():
         sent = {**headers, "Accept": accept, "If-None-Match": tag}
         assert (await member.client.get(url, headers=sent)).status_code == 200, accept
+
+
+async def test_a_304_reads_no_content(app: FastAPI, factory: Factory) -> None:
+    org, member, headers, project_id = await _world(factory)
+    doc = await _doc(member, headers, project_id, markdown="text " * 50)
+    url = _url(project_id, doc["id"])
+    for accept in ("application/json", "text/markdown"):
+        sent = {**headers, "Accept": accept}
+        tag = (await member.client.get(url, headers=sent)).headers["etag"]
+        with count_statements(app) as statements:
+            again = await member.client.get(url, headers={**sent, "If-None-Match": tag})
+        assert again.status_code == 304, accept
+        assert again.headers["etag"] == tag
+        assert statements and not [s for s in statements if "blocks" in s], statements
+    # A stale tag reads the doc (and a hidden doc is a 404 even with a tag).
+    stale = await member.client.get(url, headers={**headers, "If-None-Match": '"stale"'})
+    assert stale.status_code == 200 and stale.json() == doc
+    other = await factory.org(roles=(Role.MEMBER,))
+    outsider = other.members[Role.MEMBER]
+    sent = {**outsider.headers(other.id), "If-None-Match": "*"}
+    assert (await outsider.client.get(url, headers=sent)).status_code == 404
+
+
+async def test_a_page_past_the_end_still_counts_and_lists_show_the_summary(
+    factory: Factory,
+) -> None:
+    org, member, headers, project_id = await _world(factory)
+    for n in range(3):
+        await _doc(member, headers, project_id, title=f"Doc {n}", position=n)
+    base = f"/api/projects/{project_id}/docs"
+    past = await member.client.get(base + "?offset=10&limit=5", headers=headers)
+    assert past.status_code == 200
+    assert past.json()["data"] == []
+    assert past.json()["meta"]["total"] == 3
+    assert past.headers["x-total-count"] == "3"
+    listed = await member.client.get(base + "?limit=2", headers=headers)
+    assert listed.headers["link"].startswith(f"<{base}?")
+    first = listed.json()["data"][0]
+    assert set(first) == {
+        "id", "project_id", "parent_doc_id", "title", "icon", "position", "is_archived",
+        "version", "size", "created_by_id", "updated_by_id", "created_at", "updated_at",
+    }  # fmt: skip
+    got = (await member.client.get(_url(project_id, first["id"]), headers=headers)).json()
+    assert {k: v for k, v in got.items() if k != "blocks"} == first
+
+
+async def test_a_hidden_project_is_404_for_every_shape_of_list(factory: Factory) -> None:
+    org = await factory.org(roles=(Role.MEMBER,))
+    owner, member = org.owner, org.members[Role.MEMBER]
+    private = str((await factory.project(org, visibility="private")).id)
+    await _doc(owner, owner.headers(org.id), private, title="Hidden words")
+    base = f"/api/projects/{private}/docs"
+    h = member.headers(org.id)
+    for query in ("", "?q=hidden", "?q=!!!", "?include_archived=1&sort=-title", "?offset=50"):
+        assert (await member.client.get(base + query, headers=h)).status_code == 404, query
+        seen = await owner.client.get(base + query, headers=owner.headers(org.id))
+        assert seen.status_code == 200, query
+    missing = f"/api/projects/{uuid.uuid4()}/docs"
+    assert (await owner.client.get(missing, headers=owner.headers(org.id))).status_code == 404
+    words = await owner.client.get(base + "?q=HIDDEN+word", headers=owner.headers(org.id))
+    assert [d["title"] for d in words.json()] == ["Hidden words"]

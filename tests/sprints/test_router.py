@@ -307,3 +307,53 @@ async def test_capacity_flags_who_is_over(factory: Factory) -> None:
     assert rows[str(member.user_id)]["over"] is True
     assert rows[str(manager.user_id)]["capacity_hours"] == 60
     assert rows[str(manager.user_id)]["over"] is False
+
+
+async def test_logged_time_shows_beside_the_estimates(factory: Factory) -> None:
+    """Time logged on the sprint's issues on the sprint's days: per person in the capacity,
+    in all in the stats, summed up day by day in the burndown (whose remaining line stays the
+    open estimates)."""
+    org, manager, member, headers, project_id = await _world(factory)
+    owner = org.owner
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=4)
+    sprint = await _sprint(manager, headers, project_id, start, days=7)
+    url = f"/api/sprints/{sprint['id']}"
+    a = await _issue(
+        manager, headers, project_id, sprint_id=sprint["id"], estimated_hours=5,
+        assignee_id=str(member.user_id),
+    )  # fmt: skip
+    b = await _issue(
+        manager, headers, project_id, sprint_id=sprint["id"], estimated_hours=3,
+        assignee_id=str(manager.user_id),
+    )  # fmt: skip
+    elsewhere = await _issue(manager, headers, project_id)  # not in the sprint
+
+    async def log(person: Person, issue: Any, minutes: int, day: date) -> None:
+        response = await person.client.post(
+            f"/api/projects/{project_id}/issues/{issue['key']}/time-entries",
+            json={"duration_minutes": minutes, "date": day.isoformat()},
+            headers=person.headers(org.id),
+        )
+        assert response.status_code == 201, response.text
+
+    await log(member, a, 60, start)
+    await log(manager, b, 90, start + timedelta(days=1))
+    await log(member, a, 30, start + timedelta(days=2))
+    await log(owner, a, 30, start + timedelta(days=3))  # neither assignee nor rated: shown too
+    await log(member, elsewhere, 45, start + timedelta(days=1))  # another issue: not counted
+    await log(member, a, 120, start - timedelta(days=1))  # before the sprint: not counted
+
+    stats = (await manager.client.get(f"{url}/stats", headers=headers)).json()
+    assert (stats["total_hours"], stats["logged_hours"]) == (8, 3.5)
+    capacity = (await manager.client.get(f"{url}/capacity", headers=headers)).json()
+    logged = {r["user_id"]: r["logged_hours"] for r in capacity["members"]}
+    assert logged == {str(member.user_id): 1.5, str(manager.user_id): 1.5, str(owner.user_id): 0.5}
+    rows = {r["user_id"]: r for r in capacity["members"]}
+    assert rows[str(member.user_id)]["committed_hours"] == 5  # estimates, as before
+    burndown = (await manager.client.get(f"{url}/burndown", headers=headers)).json()
+    points = burndown["points"]
+    assert [p["logged_hours"] for p in points] == [1.0, 2.5, 3.0, 3.5, 3.5, None, None, None]
+    assert [p["remaining_hours"] for p in points][4] == 8  # logging time finishes no work
+    viewer_sees = await member.client.get(f"{url}/stats", headers=member.headers(org.id))
+    assert viewer_sees.json()["logged_hours"] == 3.5

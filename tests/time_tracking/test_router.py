@@ -402,3 +402,44 @@ async def test_timesheet_as_json_and_csv(factory: Factory) -> None:
     assert (await desk.call(Role.MEMBER, "GET", "/api/timesheets?week=2026-W53")).status_code == 200
     missing = await desk.call(Role.MEMBER, "GET", "/api/timesheets?week=2027-W53")
     assert missing.status_code == 422 and missing.json()["code"] == "bad_week"
+
+
+async def test_summaries_filter_and_hide_private_projects_and_other_orgs(factory: Factory) -> None:
+    desk = await _desk(factory)
+    yesterday = TODAY - timedelta(days=1)
+    assert (await desk.log(Role.MEMBER, 30, yesterday)).status_code == 201
+    assert (await desk.log(Role.ADMIN, 20, TODAY, n=1, billable=False)).status_code == 201
+    private = await factory.project(
+        desk.org, key="PS" + uuid.uuid4().hex[:4].upper(), visibility="private"
+    )
+    hidden = await desk.call(
+        Role.OWNER,
+        "POST",
+        "/api/time-entries",
+        {"minutes": 7, "entry_date": TODAY.isoformat(), "project_id": str(private.id)},
+    )
+    assert hidden.status_code == 201, hidden.text
+    other = await _desk(factory)  # another org's time never shows
+    assert (await other.log(Role.MEMBER, 500, yesterday)).status_code == 201
+    base = "/api/time-entries/summary?group_by=project"
+
+    async def total(role: Role, query: str = "") -> Any:
+        response = await desk.call(role, "GET", base + query)
+        assert response.status_code == 200, response.text
+        return response.json()["total_minutes"]
+
+    assert await total(Role.MEMBER) == 50
+    assert await total(Role.OWNER) == 57  # owners see private projects
+    member_id = desk.who(Role.MEMBER).user_id
+    assert await total(Role.MEMBER, f"&user_id={member_id}") == 30
+    assert await total(Role.OWNER, f"&project_id={private.id}") == 7
+    assert await total(Role.MEMBER, f"&project_id={private.id}") == 0
+    assert await total(Role.MEMBER, f"&from={TODAY}") == 20
+    assert await total(Role.MEMBER, f"&to={yesterday}") == 30
+    assert await total(Role.MEMBER, "&billable=false") == 20
+    assert await total(Role.MEMBER, f"&from={TODAY}&to={yesterday}") == 0
+    labels = (await desk.call(Role.OWNER, "GET", base)).json()["groups"]
+    assert {g["key"]: g["label"] for g in labels} == {
+        desk.project_id: desk.issues[0]["key"].split("-")[0],
+        str(private.id): private.key,
+    }

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
-from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep, org_context_of, services_of
 from projekt.docs.service import DocService
 
 
@@ -13,5 +13,14 @@ async def get_doc_service(session: SessionDep, services: ServicesDep, ctx: OrgDe
 
 
 DocServiceDep = Annotated[DocService, Depends(get_doc_service)]
+
+
+async def get_doc_reader(request: Request) -> DocService:
+    """For the list and the get, which read on the fast path only: no unit of work (a generator
+    dependency costs an exit stack per request) and no sub-dependencies to resolve."""
+    return DocService(None, services_of(request), org_context_of(request))
+
+
+DocReaderDep = Annotated[DocService, Depends(get_doc_reader)]
 # A version number as the path names it (1 is the first save).
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version's number.")]

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from projekt.core.conditional import IfMatchDep, version_etag
 from projekt.core.errors import PreconditionFailed, ValidationFailed
+from projekt.core.http import none_match
 from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
-from projekt.docs.dependencies import DocServiceDep, VersionNumber
+from projekt.docs.dependencies import DocReaderDep, DocServiceDep, VersionNumber
 from projekt.docs.errors import DocHasChildren, DocNotFound, DocVersionNotFound
 from projekt.docs.models import Doc
 from projekt.docs.schemas import (
@@ -22,7 +23,7 @@ from projekt.docs.schemas import (
     DocVersionRead,
     DocVersionSummary,
 )
-from projekt.docs.service import doc_etag, doc_markdown, doc_read, version_read
+from projekt.docs.service import doc_etag, doc_json, doc_markdown, doc_read, version_read
 from projekt.projects.errors import ProjectNotFound
 
 router = APIRouter(tags=["docs"])
@@ -51,7 +52,7 @@ def _tagged(doc: Doc, status_code: int = 200) -> Response:
 )
 async def list_docs(
     project_id: uuid.UUID,
-    docs: DocServiceDep,
+    docs: DocReaderDep,
     listed: DocList,
     include_archived: Annotated[bool, Query(description="Archived docs too.")] = False,
     q: Annotated[
@@ -89,21 +90,32 @@ async def get_doc(
     project_id: uuid.UUID,
     doc_id: uuid.UUID,
     request: Request,
-    docs: DocServiceDep,
+    docs: DocReaderDep,
     format: Annotated[
         Literal["json", "markdown"] | None,
         Query(description="`markdown`: the content as markdown (as `Accept: text/markdown`)."),
     ] = None,
 ) -> Response:
     """One doc with its content; as markdown with ?format=markdown or Accept: text/markdown."""
-    doc = await docs.get(project_id, doc_id)
     accept = request.headers.get("accept", "")
-    if format == "markdown" or (format is None and "text/markdown" in accept):
-        headers = {"ETag": version_etag("doc-markdown", doc.id, doc.revision), "Vary": "Accept"}
-        return Response(doc_markdown(doc).encode(), 200, headers, media_type=MARKDOWN)
-    response = _tagged(doc)
-    response.headers["Vary"] = "Accept"
-    return response
+    as_markdown = format == "markdown" or (format is None and "text/markdown" in accept)
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match:
+        # The validator is the doc's revision: a 304 reads no content.
+        etag = _etag(doc_id, await docs.revision(project_id, doc_id), as_markdown)
+        if none_match(if_none_match, etag):
+            return Response(status_code=304, headers={"ETag": etag, "Vary": "Accept"})
+    found = await docs.read(project_id, doc_id)
+    headers = {"ETag": _etag(doc_id, found.revision, as_markdown), "Vary": "Accept"}
+    if as_markdown:
+        return Response(doc_markdown(found).encode(), 200, headers, media_type=MARKDOWN)
+    return Response(doc_json(found), 200, headers, media_type="application/json")
+
+
+def _etag(doc_id: uuid.UUID, revision: int, as_markdown: bool) -> str:
+    if as_markdown:
+        return version_etag("doc-markdown", doc_id, revision)
+    return doc_etag(doc_id, revision)
 
 
 async def _update(

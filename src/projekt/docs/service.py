@@ -6,6 +6,7 @@ import difflib
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.conditional import IfMatch, version_etag
@@ -14,21 +15,29 @@ from projekt.core.deps import AppServices
 from projekt.core.errors import ValidationFailed
 from projekt.core.pagination import ListQuery
 from projekt.core.record import changes, record, snapshot
+from projekt.core.responses import dumps
 from projekt.docs.content import ContentError, check_size, from_markdown, search_text, to_markdown
 from projekt.docs.errors import DocHasChildren, DocNotFound, DocVersionNotFound
 from projekt.docs.models import Doc, DocVersion
-from projekt.docs.repository import SORTABLE, VERSION_SORTABLE, DocRepository, search_words
+from projekt.docs.repository import (
+    VERSION_SORTABLE,
+    DocBody,
+    DocReads,
+    DocRepository,
+    DocSummaryRow,
+    search_words,
+)
 from projekt.docs.schemas import (
     DocContent,
     DocCreate,
     DocDiff,
     DocRead,
-    DocSummary,
     DocUpdate,
     DocVersionRead,
     DocVersionSummary,
     EditorJs,
 )
+from projekt.projects.errors import ProjectNotFound
 from projekt.projects.service import ProjectService
 
 # What a doc's events compare (its content is in its versions: the events say which).
@@ -40,11 +49,29 @@ def doc_etag(doc_id: uuid.UUID, revision: int) -> str:
 
 
 class DocService:
-    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
-        self.session = session
+    """``session`` is None for the routes that only read a list or a doc: those run on the
+    fast path (``DocReads``) and never open a unit of work."""
+
+    def __init__(
+        self, session: AsyncSession | None, services: AppServices, ctx: OrgContext
+    ) -> None:
+        self._session = session
         self.services = services
         self.ctx = ctx
-        self.docs = DocRepository(session, ctx.org_id)
+        self.reads = DocReads(services.fast, ctx.org_id, ctx.user_id)
+        self._docs = None if session is None else DocRepository(session, ctx.org_id)
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("a read-only DocService was asked for a session")
+        return self._session
+
+    @property
+    def docs(self) -> DocRepository:
+        if self._docs is None:
+            raise RuntimeError("a read-only DocService was asked for a session")
+        return self._docs
 
     async def _project(self, project_id: uuid.UUID) -> uuid.UUID:
         """The project's id, if the caller sees it (404 otherwise)."""
@@ -55,25 +82,38 @@ class DocService:
 
     async def listing(
         self, project_id: uuid.UUID, listed: ListQuery, *, include_archived: bool, q: str | None
-    ) -> tuple[list[DocSummary], int]:
+    ) -> tuple[list[DocSummaryRow], int]:
         words = search_words(q) if q else []
         if q is not None and not words:
-            await self._project(project_id)
-            return [], 0  # nothing to look for: no doc matches
-        # The statement applies the project's visibility itself; only an empty page asks
-        # whether the project is there at all (404), so a warm list is one statement.
-        rows, total = await self.docs.listing(
-            self.ctx.user_id,
+            # Nothing to look for: no doc matches (a project the caller cannot see is still 404).
+            if not await self.reads.project_seen(project_id):
+                raise ProjectNotFound()
+            return [], 0
+        page = await self.reads.page(
             project_id,
             include_archived=include_archived,
             words=words,
-            order=listed.order_by(SORTABLE),
+            sort=listed.sort,
             limit=listed.limit,
             offset=listed.offset,
         )
-        if not rows:
-            await self._project(project_id)
-        return [DocSummary.model_validate(row) for row in rows], total
+        if page is None:
+            raise ProjectNotFound()
+        return page.rows, page.total
+
+    async def read(self, project_id: uuid.UUID, doc_id: uuid.UUID) -> DocBody:
+        """The doc as a GET answers it (fast path)."""
+        found = await self.reads.body(project_id, doc_id)
+        if found is None:
+            raise DocNotFound()
+        return found
+
+    async def revision(self, project_id: uuid.UUID, doc_id: uuid.UUID) -> int:
+        """The doc's revision, what its validators are made of (fast path, no content)."""
+        found = await self.reads.revision(project_id, doc_id)
+        if found is None:
+            raise DocNotFound()
+        return found
 
     async def get(self, project_id: uuid.UUID, doc_id: uuid.UUID) -> Doc:
         doc = await self.docs.visible_one(self.ctx.user_id, project_id, doc_id)
@@ -296,8 +336,15 @@ def version_read(version: DocVersion) -> DocVersionRead:
     )
 
 
-def doc_markdown(doc: Doc) -> str:
-    return to_markdown(doc.blocks)
+def doc_json(found: DocBody) -> bytes:
+    """``DocRead`` as JSON: the summary rendered, the stored blocks spliced in as they are (a
+    20 KB doc's blocks are neither decoded nor encoded again on the way out)."""
+    head = dumps(found.summary)
+    return head[:-1] + b',"blocks":{"blocks":' + found.blocks_json.encode() + b"}}"
+
+
+def doc_markdown(found: DocBody) -> str:
+    return to_markdown(orjson.loads(found.blocks_json))
 
 
 def _document(title: str, blocks: list[dict[str, Any]]) -> str:

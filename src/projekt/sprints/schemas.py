@@ -69,6 +69,10 @@ class SprintStats(OutputModel):
     removed_issues: int
     completion_percent: float
     completion_percent_hours: float
+    logged_hours: float = Field(
+        description="Hours logged on the sprint's issues on the sprint's days (time tracking), "
+        "beside the estimates of total_hours."
+    )
 
 
 class BurndownPoint(OutputModel):
@@ -76,6 +80,10 @@ class BurndownPoint(OutputModel):
     remaining_hours: float | None
     remaining_issues: int | None
     ideal_hours: float
+    logged_hours: float | None = Field(
+        description="Hours logged on the sprint's issues from its first day through this one "
+        "(null after today); the remaining line stays the open estimates."
+    )
 
 
 class Burndown(OutputModel):
@@ -92,6 +100,9 @@ class CapacityRow(OutputModel):
     capacity_hours: float
     hours_per_day: float
     over: bool
+    logged_hours: float = Field(
+        description="Hours this person logged on the sprint's issues on the sprint's days."
+    )
 
 
 class Capacity(OutputModel):

@@ -37,6 +37,7 @@ from projekt.sprints.schemas import (
     SprintStats,
     SprintUpdate,
 )
+from projekt.time_tracking.service import LoggedTime, TimeService
 
 DEFAULT_HOURS_PER_DAY = 6.0
 # What a sprint's events compare.
@@ -255,6 +256,7 @@ class SprintService:
             bucket.hours += issue.estimated_hours or 0.0
         total = len(issues)
         hours = sum(i.estimated_hours or 0.0 for i in issues)
+        logged = await self._logged(sprint, [i.id for i in issues])
         done = by_category["done"]
         committed = sprint.committed
         now_ids = {str(i.id) for i in issues}
@@ -272,6 +274,7 @@ class SprintService:
             removed_issues=len(set(committed) - now_ids) if committed is not None else 0,
             completion_percent=round(100.0 * done.issues / total, 1) if total else 0.0,
             completion_percent_hours=round(100.0 * done.hours / hours, 1) if hours else 0.0,
+            logged_hours=_hours(sum(t.minutes for t in logged)),
         )
 
     async def burndown(self, sprint: Sprint) -> Burndown:
@@ -306,6 +309,16 @@ class SprintService:
             *zip(hours_by_day, count_by_day, strict=True),
             *([None] * (len(days) - len(past))),
         ]
+        # Time logged on the sprint's issues (as they are now) on its days, summed up each day.
+        current = [i.id for i in issues if i.sprint_id == sprint.id]
+        logged_on: dict[date, int] = {}
+        for entry in await self._logged(sprint, current):
+            logged_on[entry.day] = logged_on.get(entry.day, 0) + entry.minutes
+        logged_by_day: list[float | None] = []
+        so_far = 0
+        for day in days:
+            so_far += logged_on.get(day, 0)
+            logged_by_day.append(_hours(so_far) if day <= today else None)
         first = next((r for r in remaining_by_day if r is not None), (0.0, 0))
         start_hours = (
             sum(v or 0.0 for v in sprint.committed.values()) if sprint.committed else first[0]
@@ -317,8 +330,11 @@ class SprintService:
                 remaining_hours=remaining[0] if remaining else None,
                 remaining_issues=remaining[1] if remaining else None,
                 ideal_hours=round(start_hours * (1 - n / span), 2),
+                logged_hours=logged,
             )
-            for n, (day, remaining) in enumerate(zip(days, remaining_by_day, strict=True))
+            for n, (day, remaining, logged) in enumerate(
+                zip(days, remaining_by_day, logged_by_day, strict=True)
+            )
         ]
         return Burndown(
             sprint_id=sprint.id,
@@ -335,9 +351,13 @@ class SprintService:
                 committed[issue.assignee_id] = committed.get(issue.assignee_id, 0.0) + (
                     issue.estimated_hours or 0.0
                 )
+        logged: dict[uuid.UUID, int] = {}
+        for entry in await self._logged(sprint, [i.id for i in issues]):
+            if entry.user_id is not None:
+                logged[entry.user_id] = logged.get(entry.user_id, 0) + entry.minutes
         days = working_days(sprint.start_date, sprint.end_date)
         rates = await self.sprints.member_rates(sprint.project_id)
-        people = set(committed) | set(rates)
+        people = set(committed) | set(rates) | set(logged)
         names = await self.sprints.names(people)
         members = []
         for user_id in sorted(people, key=lambda u: names.get(u, "")):
@@ -351,12 +371,22 @@ class SprintService:
                     capacity_hours=per_day * days,
                     hours_per_day=per_day,
                     over=hours > per_day * days,
+                    logged_hours=_hours(logged.get(user_id, 0)),
                 )
             )
         return Capacity(sprint_id=sprint.id, working_days=days, members=members)
 
+    async def _logged(self, sprint: Sprint, issue_ids: list[uuid.UUID]) -> list[LoggedTime]:
+        """Time logged on these issues on the sprint's days (docs/decisions.md, "Sprints")."""
+        time_tracking = TimeService(self.session, self.services, self.ctx)
+        return await time_tracking.logged_on_issues(issue_ids, sprint.start_date, sprint.end_date)
+
 
 _CATEGORIES = ("todo", "in_progress", "done", "cancelled")
+
+
+def _hours(minutes: int) -> float:
+    return round(minutes / 60, 2)
 
 
 def _categories(project: Project) -> dict[str, str]:

@@ -20,6 +20,8 @@ class TimeEntry(Base):
     __tablename__ = "time_entries"
     __table_args__ = (
         Index("ix_time_entries_org_id_user_id_entry_date", "org_id", "user_id", "entry_date"),
+        # The org's entries of a period (the org-wide summary): one range of one index.
+        Index("ix_time_entries_org_id_entry_date", "org_id", "entry_date"),
         Index("ix_time_entries_project_id_entry_date", "project_id", "entry_date"),
         Index("ix_time_entries_issue_id", "issue_id"),
         Index(

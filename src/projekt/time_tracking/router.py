@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from projekt.core.conditional import IfMatchDep
-from projekt.core.deps import OrgDep, ServicesDep, SessionDep
+from projekt.core.deps import OrgDep, ServicesDep, SessionDep, org_context_of, services_of
 from projekt.core.errors import PreconditionFailed, ValidationFailed
 from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
@@ -52,6 +52,15 @@ async def get_time_service(session: SessionDep, services: ServicesDep, ctx: OrgD
 
 
 TimeServiceDep = Annotated[TimeService, Depends(get_time_service)]
+
+
+async def get_time_reader(request: Request) -> TimeService:
+    """For the summary, which reads on the fast path only: no unit of work (a generator
+    dependency costs an exit stack per request) and no sub-dependencies to resolve."""
+    return TimeService(None, services_of(request), org_context_of(request))
+
+
+TimeReaderDep = Annotated[TimeService, Depends(get_time_reader)]
 EntryList = Annotated[ListQuery, Depends(list_params(*SORTABLE, default="-entry_date"))]
 ISSUE_BASE = "/api/projects/{project_id}/issues/{ref}"
 BASE = "/api/time-entries"
@@ -215,7 +224,7 @@ async def active_timer(response: Response, time: TimeServiceDep) -> TimeEntryRea
     responses=errors(*IN_ORG, ValidationFailed),
 )
 async def time_summary(
-    time: TimeServiceDep,
+    time: TimeReaderDep,
     group_by: GroupBy = "project",
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,

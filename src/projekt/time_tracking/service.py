@@ -37,7 +37,7 @@ from projekt.time_tracking.errors import (
     TimerAlreadyRunning,
 )
 from projekt.time_tracking.models import TimeEntry
-from projekt.time_tracking.repository import TimeEntryRepository, effective_minutes
+from projekt.time_tracking.repository import TimeEntryRepository, TimeReads, effective_minutes
 from projekt.time_tracking.schemas import (
     IssueTimeIn,
     IssueTimeSummary,
@@ -106,6 +106,15 @@ class EntryFilters:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedTime:
+    """Minutes one person logged on one day (``user_id`` None: a deleted account's)."""
+
+    user_id: uuid.UUID | None
+    day: date
+    minutes: int
+
+
 def parse_week(text: str) -> tuple[str, date]:
     """``2026-W48`` → the label and that week's Monday."""
     year, sep, week = text.partition("-W")
@@ -124,12 +133,30 @@ def week_label(day: date) -> str:
 
 
 class TimeService:
-    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
-        self.session = session
+    """``session`` is None for the summary route, which reads on the fast path only
+    (``TimeReads``) and never opens a unit of work."""
+
+    def __init__(
+        self, session: AsyncSession | None, services: AppServices, ctx: OrgContext
+    ) -> None:
+        self._session = session
         self.services = services
         self.ctx = ctx
-        self.entries = TimeEntryRepository(session, ctx.org_id)
+        self._entries = None if session is None else TimeEntryRepository(session, ctx.org_id)
+        self.reads = TimeReads(services.fast, ctx.org_id, ctx.user_id)
         self.limit_minutes = services.settings.timer_limit_hours * 60
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("a read-only TimeService was asked for a session")
+        return self._session
+
+    @property
+    def entries(self) -> TimeEntryRepository:
+        if self._entries is None:
+            raise RuntimeError("a read-only TimeService was asked for a session")
+        return self._entries
 
     # -- what an entry is, now ---------------------------------------------------------------
 
@@ -200,10 +227,20 @@ class TimeService:
 
     async def summary(self, group_by: str, filters: EntryFilters) -> TimeSummary:
         by = "day" if group_by == "week" else group_by
-        rows = await self.entries.grouped(self.ctx.user_id, by, filters.clauses(), self._minutes())
+        rows = await self.reads.summary(
+            by,
+            cutoff=self._now() - timedelta(minutes=self.limit_minutes),
+            limit_minutes=self.limit_minutes,
+            project_id=filters.project_id,
+            user_id=filters.user_id,
+            from_date=filters.from_date,
+            to_date=filters.to_date,
+            billable=filters.billable,
+        )
         groups: dict[str | None, SummaryGroup] = {}
         for row in rows:
-            key = week_label(row.key) if group_by == "week" else _text(row.key)
+            weekly = group_by == "week"
+            key = week_label(row.key) if isinstance(row.key, date) and weekly else _text(row.key)
             label = key if group_by in ("day", "week") else _text(row.label)
             group = groups.get(key) or SummaryGroup(
                 key=key, label=label, total_minutes=0, billable_minutes=0, entries_count=0
@@ -222,6 +259,19 @@ class TimeService:
             entries_count=sum(g.entries_count for g in found),
             groups=found,
         )
+
+    async def logged_on_issues(
+        self, issue_ids: Sequence[uuid.UUID], first: date, last: date
+    ) -> list[LoggedTime]:
+        """Minutes logged on these issues from ``first`` to ``last`` (both included), per
+        person and day, counted as the sums count them (a timer past its limit counts the
+        limit, a running one nothing); what sprints report beside their estimates."""
+        if not issue_ids:
+            return []
+        rows = await self.entries.logged_on(
+            self.ctx.user_id, issue_ids, first, last, self._minutes()
+        )
+        return [LoggedTime(row.user_id, row.entry_date, int(row.total)) for row in rows]
 
     async def issue_summary(self, project_id: uuid.UUID, ref: str) -> IssueTimeSummary:
         issue_id = await self._issue_in(project_id, ref)
