@@ -459,3 +459,33 @@ async def test_the_receiver_checks_in_the_docs_accept_a_delivery_and_refuse_a_fo
     exec(plain, scope)
     assert scope["verified"](got.body, headers) is True
     assert scope["verified"](forged, headers) is False
+
+
+async def test_an_endpoint_paused_while_served_is_served_at_once_when_resumed(
+    app: FastAPI, factory: Factory, org: Org, inbox: Inbox, deliverer: Deliverer
+) -> None:
+    """The worker that held it lets go of its lease when it finds it paused: a resume does not
+    wait for the lease to run out."""
+    project = await factory.project(org)
+    url, port = inbox.url()
+    hook = await make_webhook(org, url, events=["issue.created"])
+    path = f"/api/webhooks/{hook['id']}"
+
+    async def pause_on_first(request: httpx.Request) -> httpx.Response:
+        if len(inbox.at(port)) == 1:
+            paused = await org.owner.client.patch(path, json={"active": False}, headers=h(org))
+            assert paused.status_code == 200
+        return httpx.Response(200)
+
+    inbox.answers[port] = pause_on_first
+    for title in ("first", "second"):
+        await make_issue(org, project.id, title)
+    await drain(deliverer)
+    assert len(inbox.at(port)) == 2  # the turn's sends went out; then it was paused
+    await make_issue(org, project.id, "while paused")
+    await drain(deliverer)
+    assert len(inbox.at(port)) == 2
+    resumed = await org.owner.client.patch(path, json={"active": True}, headers=h(org))
+    assert resumed.status_code == 200
+    await drain(deliverer)
+    assert [r.json["data"]["title"] for r in inbox.at(port)] == ["first", "second", "while paused"]
