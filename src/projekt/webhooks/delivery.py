@@ -66,6 +66,11 @@ USER_AGENT = "Projekt-Webhooks/1.0"
 # Deliveries picked per turn (sent one at a time): a worker killed mid-turn sends them again.
 # A turn costs ~8 database round trips; 100 sends share them (32 did not: docs/decisions.md).
 SEND_AHEAD = 100
+# Retention: finished deliveries are deleted in batches of this many rows (a short transaction
+# each), at most PRUNE_ROUNDS batches a pass, a pass every PRUNE_EVERY (sooner while behind).
+PRUNE_BATCH = 500
+PRUNE_ROUNDS = 20
+PRUNE_EVERY = timedelta(minutes=10)
 # Batches of the record read per turn of an endpoint that has nothing to send meanwhile.
 MAX_QUEUE_ROUNDS = 50
 
@@ -130,11 +135,13 @@ class Deliverer:
         )
         self.lease_s = self.settings.webhook_lease_s
         self.lease = timedelta(seconds=self.lease_s)
+        self.next_prune_at: datetime | None = None
 
     # -- driving -------------------------------------------------------------------------------
 
     async def tick(self) -> int:
         """Claim what is due, serve it, and return how much was done (0: nothing was due)."""
+        await self.prune_when_due()
         ids = await self._claim(self.settings.webhook_concurrency)
         if not ids:
             return 0
@@ -150,6 +157,10 @@ class Deliverer:
             while not stop.is_set():
                 free = self.settings.webhook_concurrency - len(running)
                 claimed: list[uuid.UUID] = []
+                try:
+                    await self.prune_when_due()
+                except Exception as exc:  # the database is away: pruning can wait
+                    log.warning("webhook delivery pruning failed: %s", type(exc).__name__)
                 if free > 0:
                     try:
                         claimed = await self._claim(free)
@@ -179,6 +190,26 @@ class Deliverer:
             with contextlib.suppress(Exception):
                 async with self.services.db.session() as session:
                     await DeliveryQueue(session).release_all(self.owner)
+
+    async def prune_when_due(self) -> int:
+        """Delete finished deliveries older than the retention, in bounded batches, when a
+        pass is due (every ``PRUNE_EVERY``, at once again while it is behind); the count."""
+        days = self.settings.webhook_delivery_retention_days
+        now = self.services.clock.now()
+        if days is None or (self.next_prune_at is not None and now < self.next_prune_at):
+            return 0
+        before = now - timedelta(days=days)
+        pruned = 0
+        for _ in range(PRUNE_ROUNDS):
+            async with self.services.db.session() as session:
+                deleted = await DeliveryQueue(session).prune_finished(before, PRUNE_BATCH)
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                self.next_prune_at = now + PRUNE_EVERY
+                return pruned
+            await asyncio.sleep(0)  # let the other tasks (requests, in `serve`) run between
+        self.next_prune_at = now  # behind: the next look goes on
+        return pruned
 
     async def close(self) -> None:
         await self.sender.aclose()

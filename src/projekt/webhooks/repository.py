@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.record import Event, EventCounter
@@ -302,6 +302,23 @@ class DeliveryQueue(Repository[WebhookDelivery]):
         """Write attempts' results (each row names its delivery by ``id``), in one statement."""
         if rows:
             await self.session.execute(update(WebhookDelivery), rows)
+
+    async def prune_finished(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` deliveries that finished before ``before``; the count deleted.
+        Workers pruning side by side skip each other's rows (PostgreSQL)."""
+        batch = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.completed_at < before,
+                WebhookDelivery.status.in_(("succeeded", "failed")),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self.session.execute(batch)).scalars())
+        if ids:
+            await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        return len(ids)
 
     async def mark_endpoint(self, webhook_id: uuid.UUID, values: Mapping[str, Any]) -> None:
         await self.session.execute(update(Webhook).where(Webhook.id == webhook_id).values(**values))
