@@ -153,6 +153,11 @@ class Deliverer:
         on its own task; look for more whenever one finishes or every ``webhook_poll_s``."""
         running: set[asyncio.Task[int]] = set()
         stopping = asyncio.create_task(stop.wait())
+        if self.next_prune_at is None:
+            # Not at start-up: workers started together would all prune at once, and a
+            # starting server has better things to do.
+            delay = timedelta(seconds=self.rng.uniform(10, 60))
+            self.next_prune_at = self.services.clock.now() + delay
         try:
             while not stop.is_set():
                 free = self.settings.webhook_concurrency - len(running)
