@@ -193,12 +193,6 @@ class KeepAliveSender:
             oldest = min(self._idle, key=lambda k: self._idle[k].used_at)
             self._idle.pop(oldest).close()
 
-    def forget(self, key: uuid.UUID) -> None:
-        """Close the endpoint's kept connection (it was paused, deleted or let go)."""
-        conn = self._idle.pop(key, None)
-        if conn is not None:
-            conn.close()
-
     def _context(self) -> ssl.SSLContext:
         if self._tls is None:
             # The trust store httpx used (certifi's), so moving off httpx trusts the same CAs.
