@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     webhook_batch: int = Field(default=200, ge=1, le=10_000)  # record events read at once
     webhook_disable_after_hours: float = Field(default=72.0, gt=0, le=24 * 30)
     webhook_replay_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Finished deliveries (the delivery log) are deleted this many days after they finished;
+    # None keeps them all. Pending ones are never pruned.
+    webhook_delivery_retention_days: int | None = Field(default=30, ge=1)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # FastAPI's own OpenTelemetry spans, metrics and logs. Off: nothing in this install

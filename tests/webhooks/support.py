@@ -1,4 +1,6 @@
-"""A receiver behind httpx's MockTransport, and helpers to drive a deliverer by hand."""
+"""A fake receiver behind the deliverer's ``Sender`` (answers written as httpx responses), and
+helpers to drive a deliverer by hand. The real client is tested in test_sender.py and by the
+reliability tests' real receivers."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import orjson
 from fastapi import FastAPI
 
 from projekt.webhooks.delivery import Deliverer
+from projekt.webhooks.sender import Reply, SendFailed
+from projekt.webhooks.targets import Target
 from tests.factories import Org
 
 _ports = itertools.count(20_000)
@@ -61,9 +65,30 @@ class Inbox:
         return await result
 
 
+@dataclass
+class InboxSender:
+    """The deliverer's sender, delivering into an ``Inbox``: what it would put on the wire
+    becomes an ``httpx.Request``; an answer's ``httpx.ReadTimeout`` is a timed-out send."""
+
+    inbox: Inbox
+
+    async def post(
+        self, key: uuid.UUID, target: Target, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Reply:
+        url = target.pinned_url(f"{target.scheme}://{target.host_header}{path}")
+        request = httpx.Request("POST", url, headers=headers, content=body)
+        try:
+            response = await self.inbox.handle(request)
+        except httpx.TimeoutException as exc:
+            raise SendFailed("Timed out") from exc
+        return Reply(response.status_code, response.headers.get("retry-after"))
+
+    async def aclose(self) -> None:
+        return None
+
+
 def deliverer_for(app: FastAPI, inbox: Inbox, **kwargs: Any) -> Deliverer:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(inbox.handle))
-    return Deliverer(app.state.services, client=client, **kwargs)
+    return Deliverer(app.state.services, sender=InboxSender(inbox), **kwargs)
 
 
 async def drain(deliverer: Deliverer, rounds: int = 50) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from projekt.core.record import Event
+from projekt.webhooks import delivery
 from projekt.webhooks.delivery import MAX_ATTEMPTS, RETRY_DELAYS, Deliverer
 from projekt.webhooks.models import WebhookDelivery
 from tests.factories import Factory, Org
@@ -459,3 +460,96 @@ async def test_the_receiver_checks_in_the_docs_accept_a_delivery_and_refuse_a_fo
     exec(plain, scope)
     assert scope["verified"](got.body, headers) is True
     assert scope["verified"](forged, headers) is False
+
+
+async def test_finished_deliveries_are_pruned_after_the_retention_in_bounded_batches(
+    app: FastAPI, factory: Factory, org: Org, inbox: Inbox, deliverer: Deliverer,
+    time_travel: MovableClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Succeeded and failed deliveries go once they are older than the retention (30 days by
+    default); younger ones and pending ones stay; a pass deletes in bounded batches."""
+    assert app.state.services.settings.webhook_delivery_retention_days == 30
+    project = await factory.project(org)
+    url, port = inbox.url()
+    inbox.answers[port] = lambda r: httpx.Response(410 if b"refused" in r.content else 200)
+    done = await make_webhook(org, url, events=["issue.created"])
+    url2, port2 = inbox.url()
+    inbox.answers[port2] = lambda r: httpx.Response(503)
+    waiting = await make_webhook(org, url2, events=["issue.created"])
+    await make_issue(org, project.id, "delivered")
+    await make_issue(org, project.id, "refused")
+    await drain(deliverer)
+    time_travel.advance(timedelta(days=20))
+    await make_issue(org, project.id, "recent")
+    await drain(deliverer)
+    before = [(r.status, r.payload) for r in await deliveries(app, done["id"])]
+    assert [s for s, _ in before] == ["succeeded", "failed", "succeeded"]
+    assert {r.status for r in await deliveries(app, waiting["id"])} == {"pending"}
+    # 31 days after the first two finished (11 after the third): one row per batch, one
+    # batch per pass; a pass that is cut short leaves the next one due at once.
+    time_travel.advance(timedelta(days=11))
+    monkeypatch.setattr(delivery, "PRUNE_BATCH", 1)
+    monkeypatch.setattr(delivery, "PRUNE_ROUNDS", 1)
+    assert await deliverer.prune_when_due() == 1
+    assert deliverer.next_prune_at is not None and deliverer.next_prune_at <= time_travel.now()
+    for _ in range(200):  # other tests' old rows go too; bounded
+        if await deliverer.prune_when_due() == 0:
+            break
+    kept = await deliveries(app, done["id"])
+    assert [(r.status, r.payload) for r in kept] == [before[2]]
+    # (the failing endpoint was paused at its retry 20 days on: "recent" was never queued)
+    assert [r.status for r in await deliveries(app, waiting["id"])] == ["pending"] * 2
+    # After a pass that caught up, the next one waits PRUNE_EVERY.
+    assert deliverer.next_prune_at is not None
+    assert deliverer.next_prune_at - time_travel.now() > delivery.PRUNE_EVERY - timedelta(minutes=1)
+
+
+async def test_no_retention_keeps_every_delivery(
+    app: FastAPI, factory: Factory, org: Org, inbox: Inbox, time_travel: MovableClock
+) -> None:
+    services = app.state.services
+    relaxed = services.settings
+    services.settings = relaxed.model_copy(update={"webhook_delivery_retention_days": None})
+    made = deliverer_for(app, inbox)
+    try:
+        project = await factory.project(org)
+        url, _ = inbox.url()
+        hook = await make_webhook(org, url, events=["issue.created"])
+        await make_issue(org, project.id, "kept")
+        await drain(made)
+        time_travel.advance(timedelta(days=400))
+        assert await made.prune_when_due() == 0
+    finally:
+        services.settings = relaxed
+        await made.close()
+    assert [r.status for r in await deliveries(app, hook["id"])] == ["succeeded"]
+
+
+async def test_an_endpoint_paused_while_served_is_served_at_once_when_resumed(
+    app: FastAPI, factory: Factory, org: Org, inbox: Inbox, deliverer: Deliverer
+) -> None:
+    """The worker that held it lets go of its lease when it finds it paused: a resume does not
+    wait for the lease to run out."""
+    project = await factory.project(org)
+    url, port = inbox.url()
+    hook = await make_webhook(org, url, events=["issue.created"])
+    path = f"/api/webhooks/{hook['id']}"
+
+    async def pause_on_first(request: httpx.Request) -> httpx.Response:
+        if len(inbox.at(port)) == 1:
+            paused = await org.owner.client.patch(path, json={"active": False}, headers=h(org))
+            assert paused.status_code == 200
+        return httpx.Response(200)
+
+    inbox.answers[port] = pause_on_first
+    for title in ("first", "second"):
+        await make_issue(org, project.id, title)
+    await drain(deliverer)
+    assert len(inbox.at(port)) == 2  # the turn's sends went out; then it was paused
+    await make_issue(org, project.id, "while paused")
+    await drain(deliverer)
+    assert len(inbox.at(port)) == 2
+    resumed = await org.owner.client.patch(path, json={"active": True}, headers=h(org))
+    assert resumed.status_code == 200
+    await drain(deliverer)
+    assert [r.json["data"]["title"] for r in inbox.at(port)] == ["first", "second", "while paused"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.utils
 import logging
 import os
@@ -38,13 +39,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from projekt.core.deps import AppServices
 from projekt.core.record import SYSTEM, record
 from projekt.webhooks.events import subscribed
 from projekt.webhooks.payloads import event_body
 from projekt.webhooks.repository import DeliveryQueue, Due, Held
+from projekt.webhooks.sender import KeepAliveSender, Sender, SendFailed
 from projekt.webhooks.signing import SecretBox, signatures
 from projekt.webhooks.targets import TargetRefused, resolve
 
@@ -63,9 +63,14 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 JITTER = 0.1
 MAX_RETRY_AFTER = timedelta(hours=24)
 USER_AGENT = "Projekt-Webhooks/1.0"
-MAX_RESPONSE_BYTES = 64 * 1024
 # Deliveries picked per turn (sent one at a time): a worker killed mid-turn sends them again.
-SEND_AHEAD = 32
+# A turn costs ~8 database round trips; 100 sends share them (32 did not: docs/decisions.md).
+SEND_AHEAD = 100
+# Retention: finished deliveries are deleted in batches of this many rows (a short transaction
+# each), at most PRUNE_ROUNDS batches a pass, a pass every PRUNE_EVERY (sooner while behind).
+PRUNE_BATCH = 500
+PRUNE_ROUNDS = 20
+PRUNE_EVERY = timedelta(minutes=10)
 # Batches of the record read per turn of an endpoint that has nothing to send meanwhile.
 MAX_QUEUE_ROUNDS = 50
 
@@ -115,7 +120,7 @@ class Deliverer:
         services: AppServices,
         *,
         owner: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        sender: Sender | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.services = services
@@ -124,22 +129,19 @@ class Deliverer:
         self.box = SecretBox.from_settings(self.settings)
         self.rng = rng or random.Random()
         timeout = self.settings.webhook_timeout_s
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            follow_redirects=False,  # a redirect could lead anywhere the guard refuses
-            trust_env=False,  # a proxy would connect where the guard did not look
-            limits=httpx.Limits(
-                max_connections=self.settings.webhook_concurrency * 2,
-                max_keepalive_connections=self.settings.webhook_concurrency,
-            ),
+        self.sender: Sender = sender or KeepAliveSender(
+            connect_timeout=min(5.0, timeout),
+            max_idle=self.settings.webhook_concurrency * 2,
         )
         self.lease_s = self.settings.webhook_lease_s
         self.lease = timedelta(seconds=self.lease_s)
+        self.next_prune_at: datetime | None = None
 
     # -- driving -------------------------------------------------------------------------------
 
     async def tick(self) -> int:
         """Claim what is due, serve it, and return how much was done (0: nothing was due)."""
+        await self.prune_when_due()
         ids = await self._claim(self.settings.webhook_concurrency)
         if not ids:
             return 0
@@ -151,10 +153,19 @@ class Deliverer:
         on its own task; look for more whenever one finishes or every ``webhook_poll_s``."""
         running: set[asyncio.Task[int]] = set()
         stopping = asyncio.create_task(stop.wait())
+        if self.next_prune_at is None:
+            # Not at start-up: workers started together would all prune at once, and a
+            # starting server has better things to do.
+            delay = timedelta(seconds=self.rng.uniform(10, 60))
+            self.next_prune_at = self.services.clock.now() + delay
         try:
             while not stop.is_set():
                 free = self.settings.webhook_concurrency - len(running)
                 claimed: list[uuid.UUID] = []
+                try:
+                    await self.prune_when_due()
+                except Exception as exc:  # the database is away: pruning can wait
+                    log.warning("webhook delivery pruning failed: %s", type(exc).__name__)
                 if free > 0:
                     try:
                         claimed = await self._claim(free)
@@ -185,14 +196,36 @@ class Deliverer:
                 async with self.services.db.session() as session:
                     await DeliveryQueue(session).release_all(self.owner)
 
+    async def prune_when_due(self) -> int:
+        """Delete finished deliveries older than the retention, in bounded batches, when a
+        pass is due (every ``PRUNE_EVERY``, at once again while it is behind); the count."""
+        days = self.settings.webhook_delivery_retention_days
+        now = self.services.clock.now()
+        if days is None or (self.next_prune_at is not None and now < self.next_prune_at):
+            return 0
+        before = now - timedelta(days=days)
+        pruned = 0
+        for _ in range(PRUNE_ROUNDS):
+            async with self.services.db.session() as session:
+                deleted = await DeliveryQueue(session).prune_finished(before, PRUNE_BATCH)
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                self.next_prune_at = now + PRUNE_EVERY
+                return pruned
+            await asyncio.sleep(0)  # let the other tasks (requests, in `serve`) run between
+        self.next_prune_at = now  # behind: the next look goes on
+        return pruned
+
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.sender.aclose()
 
     async def _claim(self, limit: int) -> list[uuid.UUID]:
         now = self.services.clock.now()
-        async with self.services.db.session(write=False) as session:
-            if not await DeliveryQueue(session).any_due(now):
-                return []
+        if self.services.db.dialect == "sqlite":  # idle workers take no write lock
+            async with self.services.db.session(write=False) as session:
+                if not await DeliveryQueue(session).any_due(now):
+                    return []
+        # (PostgreSQL: a claim that finds nothing writes nothing; looking first cost a turn.)
         async with self.services.db.session() as session:
             return await DeliveryQueue(session).claim(self.owner, now, now + self.lease, limit)
 
@@ -216,19 +249,23 @@ class Deliverer:
                 held = await queue.hold(webhook_id, self.owner, now + self.lease)
                 disabled = await self._write_outcomes(session, queue, webhook_id, held, sent)
                 sent = []
-                if held is None or disabled:
+                if held is None or disabled:  # paused, deleted, or the lease was lost
+                    await queue.let_go(webhook_id, self.owner)
                     return attempts
-                pending = await queue.pending(webhook_id, SEND_AHEAD)
-                due = []
-                for item in pending:
-                    if (item.next_attempt_at or now) > now:
-                        break
-                    due.append(item)
+                pending, due = await self._pick(queue, webhook_id, now)
                 # Queue the record's next events, also behind a delivery that waits for its
-                # retry (else the endpoint would be claimed again and again for them).
-                if not due and rounds < MAX_QUEUE_ROUNDS and await self._enqueue(queue, held, now):
+                # retry (else the endpoint would be claimed again and again for them), in this
+                # transaction: a look that finds nothing costs no turn of its own.
+                queued_rows = 0
+                while not due and rounds < MAX_QUEUE_ROUNDS and queued_rows < SEND_AHEAD:
+                    moved = await self._enqueue(queue, held, now)
+                    if moved is None:
+                        break
+                    held, queued = moved
+                    queued_rows += queued
                     rounds += 1
-                    continue
+                    if queued:
+                        pending, due = await self._pick(queue, webhook_id, now)
                 if not due or attempts >= self.settings.webhook_batch:
                     # Nothing due: wake up at the head's retry time, or at once if cut short.
                     head = pending[0] if pending else None
@@ -250,11 +287,28 @@ class Deliverer:
                 if not outcome.ok:
                     break
 
-    async def _enqueue(self, queue: DeliveryQueue, held: Held, now: datetime) -> bool:
-        """Queue the record's next events for the endpoint; False when there were none."""
-        events = await queue.events_after(held.org_id, held.cursor_seq, self.settings.webhook_batch)
-        if not events:
-            return False
+    async def _pick(self, queue: DeliveryQueue, webhook_id: uuid.UUID, now: datetime
+                    ) -> tuple[list[Due], list[Due]]:  # fmt: skip
+        """The head of the endpoint's queue, and its part that is due now (in order, up to the
+        first that waits for its retry)."""
+        pending = await queue.pending(webhook_id, SEND_AHEAD)
+        due = []
+        for item in pending:
+            if (item.next_attempt_at or now) > now:
+                break
+            due.append(item)
+        return pending, due
+
+    async def _enqueue(
+        self, queue: DeliveryQueue, held: Held, now: datetime
+    ) -> tuple[Held, int] | None:
+        """Queue the record's next events for the endpoint: the endpoint as it now stands and
+        the deliveries queued; None when the record had nothing past its cursor."""
+        events, cursor = await queue.events_after(
+            held.org_id, held.cursor_seq, self.settings.webhook_batch, held.project_id
+        )
+        if cursor == held.cursor_seq:
+            return None
         rows = []
         position = held.next_position
         for event in events:
@@ -280,8 +334,8 @@ class Deliverer:
                 }
             )
             position += 1
-        await queue.enqueue(held.id, rows, events[-1].seq, position)
-        return True
+        await queue.enqueue(held.id, rows, cursor, position)
+        return dataclasses.replace(held, cursor_seq=cursor, next_position=position), len(rows)
 
     def _secrets(self, held: Held, now: datetime) -> list[str]:
         live = [self.box.open(held.secret_sealed, held.id)]
@@ -305,48 +359,32 @@ class Deliverer:
         timestamp = int(now.timestamp())
         body = head.payload.encode()
         message_id = str(head.event_id)
-        headers = {
-            "host": target.host_header,
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signatures(secrets, message_id, timestamp, body),
-            "x-projekt-event": head.event_type,
-        }
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        headers = [
+            ("host", target.host_header),
+            ("content-type", "application/json"),
+            ("user-agent", USER_AGENT),
+            ("webhook-id", message_id),
+            ("webhook-timestamp", str(timestamp)),
+            ("webhook-signature", signatures(secrets, message_id, timestamp, body)),
+            ("x-projekt-event", head.event_type),
+        ]
         started = time.monotonic()
         try:
             async with asyncio.timeout(settings.webhook_timeout_s):
-                request = self.client.build_request(
-                    "POST", target.pinned_url(held.url), content=body, headers=headers,
-                    extensions=extensions,
-                )  # fmt: skip
-                response = await self.client.send(request, stream=True)
-                try:
-                    # Only the status counts; a short body is read so the connection can be
-                    # reused, a long one is cut off (the connection is then closed).
-                    read = 0
-                    if not response.is_stream_consumed:
-                        async for chunk in response.aiter_raw():
-                            read += len(chunk)
-                            if read > MAX_RESPONSE_BYTES:
-                                break
-                finally:
-                    await response.aclose()
+                reply = await self.sender.post(held.id, target, target.path, headers, body)
         except TimeoutError:
             elapsed = int((time.monotonic() - started) * 1000)
             limit = settings.webhook_timeout_s
             return Outcome(False, True, elapsed_ms=elapsed, error=f"No answer within {limit:g} s")
-        except httpx.HTTPError as exc:
+        except SendFailed as exc:
             elapsed = int((time.monotonic() - started) * 1000)
-            return Outcome(False, True, elapsed_ms=elapsed, error=_connection_error(exc))
+            return Outcome(False, True, elapsed_ms=elapsed, error=str(exc))
         elapsed = int((time.monotonic() - started) * 1000)
-        status = response.status_code
+        status = reply.status
         if 200 <= status < 300:
             return Outcome(True, False, status, elapsed)
         if status == 429 or status >= 500:
-            wait = parse_retry_after(response.headers.get("retry-after"), now)
+            wait = parse_retry_after(reply.retry_after, now)
             return Outcome(False, True, status, elapsed, f"HTTP {status}", wait)
         if 300 <= status < 400:
             return Outcome(
@@ -415,11 +453,3 @@ class Deliverer:
                project_id=held.project_id,
                changes={"active": [True, False], "disabled_reason": [None, reason]})  # fmt: skip
         return True
-
-
-def _connection_error(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "Timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return "Could not connect"
-    return f"Connection failed ({type(exc).__name__})"

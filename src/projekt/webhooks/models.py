@@ -67,6 +67,8 @@ class WebhookDelivery(Base):
             "ix_webhook_deliveries_webhook_id_status_position", "webhook_id", "status", "position"
         ),
         Index("ix_webhook_deliveries_webhook_id_position", "webhook_id", "position", unique=True),
+        # What retention prunes: finished deliveries by age.
+        Index("ix_webhook_deliveries_completed_at", "completed_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

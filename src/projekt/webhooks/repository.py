@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.record import Event, EventCounter
@@ -59,7 +59,7 @@ def _events() -> Any:
 
 
 def _recorded(row: Row[Any]) -> RecordedEvent:
-    return RecordedEvent(**row._asdict())
+    return RecordedEvent(*row)  # type: ignore[call-arg]  # _events()'s columns, in order
 
 
 async def last_seq(session: AsyncSession, org_id: uuid.UUID) -> int:
@@ -234,6 +234,15 @@ class DeliveryQueue(Repository[WebhookDelivery]):
             .values(lease_owner=None, lease_until=None, next_run_at=next_run_at)
         )
 
+    async def let_go(self, webhook_id: uuid.UUID, owner: str) -> None:
+        """Drop this worker's lease of a paused or deleted endpoint (a resume is then served at
+        once, not after the lease runs out); nothing when another worker holds it."""
+        await self.session.execute(
+            update(Webhook)
+            .where(Webhook.id == webhook_id, Webhook.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
     async def release_all(self, owner: str) -> None:
         """Give back every endpoint this worker holds (it is stopping)."""
         await self.session.execute(
@@ -254,16 +263,27 @@ class DeliveryQueue(Repository[WebhookDelivery]):
             .order_by(WebhookDelivery.position)
             .limit(limit)
         )  # fmt: skip
-        return [Due(**row._asdict()) for row in (await self.session.execute(stmt)).all()]
+        return [Due(*row) for row in (await self.session.execute(stmt)).all()]
 
-    async def events_after(self, org_id: uuid.UUID, seq: int, limit: int) -> list[RecordedEvent]:
-        stmt = (
-            _events()
-            .where(Event.org_id == org_id, Event.seq > seq)
-            .order_by(Event.seq)
-            .limit(limit)
-        )
-        return [_recorded(row) for row in (await self.session.execute(stmt)).all()]
+    async def events_after(
+        self, org_id: uuid.UUID, seq: int, limit: int, project_id: uuid.UUID | None = None
+    ) -> tuple[list[RecordedEvent], int]:
+        """The org's events after ``seq`` (only the project's, for a project's endpoint), oldest
+        first, and the seq the endpoint's cursor may move to: the last one read, or, when the
+        project's events ran out, the org's last committed seq (events commit in seq order, so
+        every event up to it is visible; the ones in between are other projects')."""
+        stmt = _events().where(Event.org_id == org_id, Event.seq > seq)
+        top = None
+        if project_id is not None:
+            top = await last_seq(self.session, org_id)
+            if top <= seq:
+                return [], seq
+            stmt = stmt.where(Event.seq <= top, Event.project_id == project_id)
+        rows = (await self.session.execute(stmt.order_by(Event.seq).limit(limit))).all()
+        events = [_recorded(row) for row in rows]
+        if top is not None and len(events) < limit:
+            return events, top
+        return events, events[-1].seq if events else seq
 
     async def enqueue(
         self, webhook_id: uuid.UUID, rows: list[dict[str, Any]], cursor_seq: int, next_position: int
@@ -282,6 +302,23 @@ class DeliveryQueue(Repository[WebhookDelivery]):
         """Write attempts' results (each row names its delivery by ``id``), in one statement."""
         if rows:
             await self.session.execute(update(WebhookDelivery), rows)
+
+    async def prune_finished(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` deliveries that finished before ``before``; the count deleted.
+        Workers pruning side by side skip each other's rows (PostgreSQL)."""
+        batch = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.completed_at < before,
+                WebhookDelivery.status.in_(("succeeded", "failed")),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self.session.execute(batch)).scalars())
+        if ids:
+            await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        return len(ids)
 
     async def mark_endpoint(self, webhook_id: uuid.UUID, values: Mapping[str, Any]) -> None:
         await self.session.execute(update(Webhook).where(Webhook.id == webhook_id).values(**values))

@@ -24,6 +24,7 @@ class Target:
     host: str
     port: int
     address: IPAddress  # the checked address the send connects to
+    path: str = "/"  # the request target: the url's path and query
 
     def pinned_url(self, url: str) -> str:
         """``url`` with its host replaced by the checked address (the Host header and, for
@@ -92,7 +93,9 @@ async def resolve(url: str, *, require_https: bool, allow_private: bool) -> Targ
             why = refused_address(address)
             if why is not None:
                 raise TargetRefused(f"The url's host resolves to {why}")
-    return Target(scheme, host, port, addresses[0])
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(scheme, host, port, addresses[0], path)
 
 
 async def _lookup(host: str, port: int) -> list[IPAddress]:
