@@ -139,3 +139,38 @@ def test_services_and_routers_see_no_driver_and_no_statement() -> None:
                 ):
                     offenders.append(f"{_name(path)}: {module} {names}")
     assert set(offenders) <= REPOSITORY_REACH, sorted(set(offenders) - REPOSITORY_REACH)
+
+
+def _is_scope(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "scope") or (
+        isinstance(node, ast.Attribute) and node.attr == "scope"
+    )
+
+
+def test_the_scope_state_is_read_through_its_accessor() -> None:
+    """What middleware leaves in the ASGI scope is read and written through ``core/scope.py``
+    (typed), never as ``scope["state"]`` / ``scope.get("state")`` lookups elsewhere."""
+    offenders = set()
+    for path in _sources():
+        if _name(path) == "core/scope.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            key = None
+            if (
+                isinstance(node, ast.Subscript)
+                and _is_scope(node.value)
+                and isinstance(node.slice, ast.Constant)
+            ):
+                key = node.slice.value
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("get", "setdefault")
+                and _is_scope(node.func.value)
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                key = node.args[0].value
+            if key == "state":
+                offenders.add(f"{_name(path)}:{node.lineno}")
+    assert offenders == set(), sorted(offenders)

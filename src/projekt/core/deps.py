@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from projekt.config import Settings
+from projekt.core import scope as asgi
 from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
 from projekt.core.db import Database, vanished
@@ -165,7 +166,7 @@ def unauthorized(
 
 
 def principal_of(request: Request) -> Principal:
-    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    principal: Principal | None = asgi.principal(request.scope)
     if principal is None:
         raise unauthorized(services_of(request).settings)
     return principal
@@ -180,14 +181,14 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 async def get_actor(request: Request) -> Actor:
     """Who the events of a route without an org context name (creating or joining an org)."""
-    return Actor.of(principal_of(request), request.scope.get("state", {}).get("request_id"))
+    return Actor.of(principal_of(request), asgi.request_id(request.scope))
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
 def org_context_of(request: Request) -> OrgContext:
-    context: OrgContext | None = request.scope.get("state", {}).get("org_context")
+    context: OrgContext | None = asgi.org_context(request.scope)
     if context is None:  # a route asked for an org without an org rule in the policy
         raise RuntimeError("org context requested on a route whose rule does not resolve an org")
     return context
