@@ -297,7 +297,7 @@ class IssueService:
                 changes=created | (origin or {}),
             )
             await tx.append(event, values["created_at"])
-        return Versioned(written_issue(values, project_key, 0), 1)
+        return Versioned(written_issue(values, project_key), 1)
 
     def _new_issue(self, data: IssueCreate, number: int, status: str) -> dict[str, Any]:
         now = self.services.clock.now()
@@ -321,6 +321,7 @@ class IssueService:
             "due_date": data.due_date,
             "external_ref": data.external_ref,
             "archived": False,
+            "time_spent_minutes": 0,
             "version": 1,
             "created_at": now,
             "updated_at": now,
@@ -562,9 +563,8 @@ class IssueService:
         return project
 
     async def _written(self, issue: Issue, project: Project) -> Written:
-        """The issue as a write answers it (one more statement: its logged minutes)."""
-        spent = await self.issues.time_spent(issue.id)
-        return Versioned(written_issue(issue, project.key, spent), issue.version)
+        """The issue as a write answers it."""
+        return Versioned(written_issue(issue, project.key), issue.version)
 
     async def _apply(
         self, issue: Issue, project: Project, changes: dict[str, Any], *, transition: bool = False
