@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import (  # type: ignore[import-untyped]  # no stubs installed; schemathesis brings it
+    Draft202012Validator,
+    FormatChecker,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _NO_SCHEMA = object()

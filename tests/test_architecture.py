@@ -172,5 +172,5 @@ def test_the_scope_state_is_read_through_its_accessor() -> None:
             ):
                 key = node.args[0].value
             if key == "state":
-                offenders.add(f"{_name(path)}:{node.lineno}")
+                offenders.add(f"{_name(path)}:{getattr(node, 'lineno', 0)}")
     assert offenders == set(), sorted(offenders)

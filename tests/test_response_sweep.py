@@ -14,7 +14,9 @@ from tests.response_sweep import ResponseSweep
 
 def _scope(app: FastAPI, name: str, path: str) -> dict[str, Any]:
     contexts = iter_route_contexts(app.routes)
-    route = next(c.original_route for c in contexts if c.original_route.name == name)
+    route = next(
+        c.original_route for c in contexts if getattr(c.original_route, "name", "") == name
+    )
     return {"method": "GET", "path": path, "route": route}
 
 
