@@ -181,15 +181,17 @@ def _row_versioned(row: Mapping[str, Any]) -> Versioned:
 def written_issue(issue: Issue | Mapping[str, Any], project_key: str) -> IssueData:
     """An issue after a write (its ORM object, or the values a create inserted)."""
     get: Callable[[str], Any] = (
-        issue.__getitem__ if isinstance(issue, Mapping) else lambda f: getattr(issue, f)
+        (lambda f: getattr(issue, f)) if isinstance(issue, Issue) else issue.__getitem__
     )
     return issue_data([get(f) for f in READ_FIELDS], project_key)
 
 
 def comment_data(source: Comment | Mapping[str, Any]) -> CommentData:
-    if isinstance(source, Mapping):
-        return typed(CommentData, {name: source[name] for name in COMMENT_FIELDS})
-    return typed(CommentData, {name: getattr(source, name) for name in COMMENT_FIELDS})
+    """A comment as the API shows it, from its ORM object or a read's row (a driver's row is
+    not a ``Mapping`` to ``isinstance``: only the ORM object is told apart)."""
+    if isinstance(source, Comment):
+        return typed(CommentData, {name: getattr(source, name) for name in COMMENT_FIELDS})
+    return typed(CommentData, {name: source[name] for name in COMMENT_FIELDS})
 
 
 def _detail(row: Mapping[str, Any] | None) -> Detail | None:
