@@ -31,6 +31,7 @@ from projekt.main import create_app
 from tests.error_sweep import ErrorSweep
 from tests.factories import Factory
 from tests.log_watch import LogWatch
+from tests.response_sweep import ResponseSweep
 from tests.support import MovableClock, reset_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -113,6 +114,23 @@ def error_sweep() -> Iterator[ErrorSweep]:
         yield sweep
     problems = sweep.undeclared()
     assert not problems, "codes answered but not declared:\n" + "\n".join(problems[:40])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def response_sweep(error_sweep: ErrorSweep) -> Iterator[ResponseSweep]:
+    """Every 2xx JSON answer any app of the suite sends, validated against the schema its
+    operation declares for that status (handlers that render JSON themselves included)."""
+    sweep = ResponseSweep()
+    build = FastAPI.build_middleware_stack
+
+    def checking(app: FastAPI) -> ASGIApp:
+        return sweep.wrap(app, build(app))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastAPI, "build_middleware_stack", checking)
+        yield sweep
+    problems = sweep.report()
+    assert not problems, "answers that break their declared schema:\n" + "\n".join(problems[:40])
 
 
 @pytest.fixture(scope="session")

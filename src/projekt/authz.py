@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from fastapi import Request
 
+from projekt.core import scope as asgi
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import principal_of, services_of
 from projekt.core.errors import (
@@ -66,18 +67,20 @@ def path_org(min_role: Role = Role.VIEWER) -> Rule:
     return Rule(Audience.PATH_ORG, min_role)
 
 
-async def authorize(request: Request) -> None:
+async def authorize(request: Request) -> OrgContext | None:
+    """Admit the caller to the route by its rule, or raise. Returns the ``OrgContext`` it
+    checked (None for a route without an org), also left in the scope for ``OrgDep``."""
     route = request.scope.get("route")
     policy: dict[str, Rule] = request.app.state.policy
     rule = policy.get(getattr(route, "name", ""))
     if rule is None:
         raise NoRule()
     if rule.audience is Audience.PUBLIC:
-        present = request.scope.get("state", {}).get("principal")
+        present = asgi.principal(request.scope)
         is_session = present is not None and present.kind is CredentialKind.SESSION
         if rule.csrf and is_session and request.method in UNSAFE_METHODS:
             await _check_csrf(request)
-        return
+        return None
     principal = principal_of(request)
     if principal.is_token and not rule.tokens:
         raise TokenForbidden()
@@ -88,8 +91,9 @@ async def authorize(request: Request) -> None:
     elif rule.audience is Audience.PATH_ORG:
         context = await _path_org(request, principal, rule)
     else:
-        return
-    request.scope["state"]["org_context"] = context
+        return None
+    asgi.set_org_context(request.scope, context)
+    return context
 
 
 def admit_in_org(principal: Principal, rule: Rule, request_id: str | None = None) -> OrgContext:
@@ -136,8 +140,7 @@ async def _path_org(request: Request, principal: Principal, rule: Rule) -> OrgCo
 
 
 def _request_id(request: Request) -> str | None:
-    request_id: str | None = request.scope["state"].get("request_id")
-    return request_id
+    return asgi.request_id(request.scope)
 
 
 def _admit(

@@ -22,7 +22,12 @@ from starlette.staticfiles import StaticFiles
 
 from projekt import __version__
 from projekt.api import ROUTERS
-from projekt.auth.cache import CHANGED, CredentialCache, mark_credential_changes
+from projekt.auth.cache import (
+    CHANGED,
+    CREDENTIAL_TABLES,
+    CredentialCache,
+    mark_credential_changes,
+)
 from projekt.auth.credentials import (
     LOOKUPS,
     SESSION_LOOKUP,
@@ -98,6 +103,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> AppService
     # Identities resolve on connections of their own: a locked table must not hold up every
     # caller's 401/200 (see core.fastsql).
     services.fast.reserve(*LOOKUPS.values(), SESSION_LOOKUP, TOUCH_KEY, TOUCH_SESSION)
+    # Last-used stamps change nothing a credential may do: the cache's hook need not see them.
+    services.fast.bookkeeping(TOUCH_KEY, TOUCH_SESSION)
     count_statements(services.db, services.metrics)
     epoch_key = f"{settings.redis_prefix}:credential-epoch"
     if settings.rate_limit_enabled:
@@ -137,6 +144,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> AppService
                 await cache.changed()
 
         services.db.after_commit.append(forget_credentials)
+        services.db.watched_tables.update(CREDENTIAL_TABLES)
     return services
 
 

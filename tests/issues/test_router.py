@@ -56,7 +56,7 @@ async def test_create_as_in_the_quickstart(factory: Factory) -> None:
         "id", "key", "number", "project_id", "title", "description", "status", "priority",
         "type", "assignee_id", "reporter_id", "labels", "estimated_hours", "sprint_id",
         "milestone_id", "parent_id", "due_date", "external_ref", "archived", "created_at",
-        "updated_at",
+        "updated_at", "time_spent_minutes",
     }  # fmt: skip
     second = await _issue(member, headers, project_id)
     assert second["key"] == "WEB-2"

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.audit.errors import BadCursor
 from projekt.audit.feeds import READERS
-from projekt.audit.repository import FEED_PAGE, LAST_SEQ, AuditFilters, RecordRepository
+from projekt.audit.repository import AuditFilters, FeedReads, RecordRepository
 
 # The filters are part of this service's signature: callers outside audit (the web page) take
 # them from here, never from the repository.
@@ -149,19 +149,17 @@ class ChangesFeed:
         """``{data, next_cursor}``, JSON-ready for ``core.responses.dumps``."""
         org_id = self.ctx.org_id
         after = decode_cursor(since, org_id) if since else 0
-        fast = self.services.fast
+        record = FeedReads(self.services.fast, org_id, self.ctx.user_id)
         everything = self.ctx.role.at_least(Role.ADMIN)
-        params = {"org_id": org_id, "user_id": self.ctx.user_id, "after": after, "limit": limit}
-        events = await fast.fetch(FEED_PAGE[everything], params)
+        events = await record.page(after, limit, everything)
         if not events:
             # Nothing the caller may read after ``after`` yet. Take the end of the record, then
             # look again: every number up to that end had committed before the second look, so
             # a page that is still empty may resume from there without skipping anything.
-            row = await fast.fetchrow(LAST_SEQ, {"org_id": org_id})
-            last = int(row["seq"]) if row is not None else 0
+            last = await record.last_seq()
             if after > last:
                 raise BadCursor("The cursor points past this organization's record.")
-            events = await fast.fetch(FEED_PAGE[everything], params)
+            events = await record.page(after, limit, everything)
             if not events:
                 return {"data": [], "next_cursor": encode_cursor(org_id, max(after, last))}
         current = await self._current(events)

@@ -192,6 +192,10 @@ class Database:
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         # Run after each successful commit of a unit of work, before its response is sent.
         self.after_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
+        # The tables those hooks watch. A write outside a unit of work (a fast-path transaction)
+        # runs no hook, so it may not touch them (``FastSQL`` refuses it) unless it is declared
+        # bookkeeping that no hook needs to see (``FastSQL.bookkeeping``).
+        self.watched_tables: set[str] = set()
 
     @property
     def dialect(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from projekt.config import Settings
+from projekt.core import scope as asgi
 from projekt.core.clock import Clock
 from projekt.core.context import OrgContext, Principal
 from projekt.core.db import Database, vanished
@@ -55,7 +56,9 @@ class AppServices:
     fast: FastSQL = field(init=False)
 
     def __post_init__(self) -> None:
-        self.fast = FastSQL(self.settings, self.db.engine, self.metrics)
+        self.fast = FastSQL(
+            self.settings, self.db.engine, self.metrics, watched=self.db.watched_tables
+        )
         # Every unit of work writes the events it recorded, in its own transaction.
         self.db.before_commit.append(Recorder(self.clock).write)
 
@@ -84,19 +87,12 @@ def writes(request: Request) -> bool:
     return request.method not in READ_ONLY_METHODS
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    # scope="function" below: the commit happens before the response is sent, so a failed
-    # commit can never follow a 2xx.
-    async with services_of(request).db.session(write=writes(request)) as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
 class UnitOfWork:
-    """A session made only when first used: hot read paths that run on the fast path never
-    pay for one. Committed at the edge like ``SessionDep``."""
+    """The request's one unit of work: a session made only when first used (hot read paths
+    that run on the fast path never pay for one), committed at the edge by
+    ``get_unit_of_work`` before the response is sent (``Database.commit``: the record's drafts,
+    the commit, the ``after_commit`` hooks), rolled back on an error. ``SessionDep`` is its
+    session; every other commit of the code base is listed in docs/architecture.md."""
 
     def __init__(self, db: Database, *, write: bool = True) -> None:
         self._db = db
@@ -138,7 +134,17 @@ async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     await uow.finish(failed=False)
 
 
+# scope="function": the commit happens before the response is sent, so a failed commit can
+# never follow a 2xx.
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+
+async def get_session(uow: UnitOfWorkDep) -> AsyncSession:
+    """The unit of work's session, for services that use it on every call."""
+    return uow.session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def unauthorized(
@@ -160,7 +166,7 @@ def unauthorized(
 
 
 def principal_of(request: Request) -> Principal:
-    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    principal: Principal | None = asgi.principal(request.scope)
     if principal is None:
         raise unauthorized(services_of(request).settings)
     return principal
@@ -175,14 +181,14 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 async def get_actor(request: Request) -> Actor:
     """Who the events of a route without an org context name (creating or joining an org)."""
-    return Actor.of(principal_of(request), request.scope.get("state", {}).get("request_id"))
+    return Actor.of(principal_of(request), asgi.request_id(request.scope))
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
 def org_context_of(request: Request) -> OrgContext:
-    context: OrgContext | None = request.scope.get("state", {}).get("org_context")
+    context: OrgContext | None = asgi.org_context(request.scope)
     if context is None:  # a route asked for an org without an org rule in the policy
         raise RuntimeError("org context requested on a route whose rule does not resolve an org")
     return context

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Send
 
+from projekt.core import scope as asgi
+
 logger = logging.getLogger("projekt.errors")
 
 # Every AppError class, as each is defined (``all_error_classes``).
@@ -278,7 +280,7 @@ def was_reported(request_id: str) -> bool:
 
 
 def request_id_of(request: Request) -> str:
-    rid: str = request.scope.get("state", {}).get("request_id", "-")
+    rid: str = asgi.request_id(request.scope) or "-"
     return rid
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -163,7 +163,14 @@ class _Compiled:
 
 
 class FastSQL:
-    def __init__(self, settings: Settings, engine: AsyncEngine, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        metrics: Metrics,
+        *,
+        watched: Collection[str] = (),
+    ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.postgres = not settings.is_sqlite
@@ -179,6 +186,10 @@ class FastSQL:
         # Turns on the connections kept for the statements named by ``reserve``.
         self._reserved_turns = FairTurns(self._reserved) if self._reserved else self._turns
         self._reserved_for: set[Executable] = set()
+        # Tables the unit of work's after_commit hooks watch (``Database.watched_tables``):
+        # a write here runs no hook, so it must not touch them, except declared bookkeeping.
+        self._watched = watched
+        self._bookkeeping: set[Executable] = set()
         self._compiled: dict[Executable, _Compiled] = {}
         # Called with each statement's SQL run here (the engine fires its own events for the
         # rest); tests count statements with it.
@@ -188,6 +199,18 @@ class FastSQL:
     def reserve(self, *statements: Executable) -> None:
         """Run these statements on the connections kept apart (``db_credential_connections``)."""
         self._reserved_for.update(statements)
+
+    def bookkeeping(self, *statements: Executable) -> None:
+        """Writes to a watched table that no ``after_commit`` hook needs to see (a credential's
+        last-used time changes nothing it may do)."""
+        self._bookkeeping.update(statements)
+
+    def check_write(self, stmt: Executable) -> None:
+        """Refuse a write the ``after_commit`` hooks would have to see: the fast path's
+        transactions run none (they have no session)."""
+        table = getattr(getattr(stmt, "table", None), "name", None)
+        if table in self._watched and stmt not in self._bookkeeping:
+            raise RuntimeError(f"a fast-path write to {table}, watched by an after_commit hook")
 
     def _ran(self, sql: str) -> None:
         self.metrics.inc("sql_statements_total")
@@ -415,6 +438,8 @@ class FastTransaction:
         self.sa_conn = sa_conn
 
     async def fetch(self, stmt: Executable, params: Mapping[str, Any]) -> list[Row]:
+        if getattr(stmt, "is_dml", False):
+            self.fast.check_write(stmt)
         if self.sa_conn is not None:
             return await _sa_fetch(self.sa_conn, stmt, params)
         assert self.pg_conn is not None

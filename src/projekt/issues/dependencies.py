@@ -11,7 +11,8 @@ from projekt.core.deps import (
     org_context_of,
     services_of,
 )
-from projekt.issues.service import IssueService
+from projekt.core.pagination import ListQuery, list_params
+from projekt.issues.service import SORT_FIELDS, IssueService
 
 
 async def get_issue_service(uow: UnitOfWorkDep, services: ServicesDep, ctx: OrgDep) -> IssueService:
@@ -30,6 +31,7 @@ async def get_issue_reader(request: Request) -> IssueService:
 
 
 IssueReaderDep = Annotated[IssueService, Depends(get_issue_reader)]
+IssueList = Annotated[ListQuery, Depends(list_params(*SORT_FIELDS, default="-created_at"))]
 IssueRef = Annotated[
     str, Path(max_length=64, description="The issue's UUID or its key, such as WEB-12.")
 ]

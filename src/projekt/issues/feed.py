@@ -10,15 +10,15 @@ from sqlalchemy import select
 
 from projekt.core.feed import Feed, Read, Representations, among
 from projekt.issues.models import Comment, Issue
-from projekt.issues.repository import COMMENT_FIELDS, ISSUE_FIELDS, P, comment_dict, issue_dict
+from projekt.issues.repository import COMMENT_FIELDS, READ_FIELDS, P, comment_data, issue_data
 from projekt.projects.models import Project
 from projekt.projects.visibility import visible_to
 
 feed = Feed()
 
-# The columns ``issue_dict`` reads: ISSUE_FIELDS in order, then the project's key.
+# The columns ``issue_data`` reads: READ_FIELDS in order, then the project's key.
 ISSUES = (
-    select(*[getattr(Issue, name) for name in ISSUE_FIELDS], Project.key.label("project_key"))
+    select(*[getattr(Issue, name) for name in READ_FIELDS], Project.key.label("project_key"))
     .join(Project, Project.id == Issue.project_id)
     .where(Issue.org_id == P("org_id"), among(Issue.id), visible_to(P("user_id")))
 )
@@ -34,10 +34,10 @@ COMMENTS = (
 @feed.reader("issue")
 async def issues(read: Read, ids: Sequence[uuid.UUID]) -> Representations:
     rows = await read.services.fast.fetch(ISSUES, {**read.scope, "ids": ids})
-    return {row["id"]: issue_dict(row) for row in rows}
+    return {row["id"]: dict(issue_data(tuple(row.values()), row["project_key"])) for row in rows}
 
 
 @feed.reader("comment")
 async def comments(read: Read, ids: Sequence[uuid.UUID]) -> Representations:
     rows = await read.services.fast.fetch(COMMENTS, {**read.scope, "ids": ids})
-    return {row["id"]: comment_dict(row) for row in rows}
+    return {row["id"]: dict(comment_data(row)) for row in rows}

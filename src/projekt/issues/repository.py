@@ -1,19 +1,23 @@
-"""Every SQL statement over issues, comments and their activity (SQLAlchemy Core).
+"""Every SQL statement over issues, comments and their activity (SQLAlchemy Core), the fast
+path's included: the service above never sees a statement, a bind parameter or a driver row.
 
-Activity is read from the record (``core.record``): the events of an issue and its comments."""
+What leaves this module is typed: an issue as the API shows it (``IssueData``, built in one
+place, ``issue_data``), a project's head (``ProjectHead``), ORM objects for writes. Activity is
+read from the record (``core.record``): the events of an issue and its comments."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import Any, NamedTuple, NotRequired, Protocol, TypedDict
+from typing import cast as typed
 
-import asyncpg
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
-    Row,
     Select,
     String,
     bindparam,
@@ -29,16 +33,20 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.core.fastsql import FastSQL
-from projekt.core.record import Event
+from projekt.core.fastsql import FastSQL, FastTransaction
+from projekt.core.pagination import SortKeys, order_by
+from projekt.core.record import Draft, Event, append_one
 from projekt.core.repository import OrgScopedRepository, like_pattern
 from projekt.issues.models import Comment, Issue
+from projekt.issues.schemas import IssueType, Priority
 from projekt.milestones.models import Milestone
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project
 from projekt.projects.visibility import visible_to
 from projekt.sprints.models import Sprint
+from projekt.time_tracking.models import TimeEntry
 
 ISSUE_FIELDS = (
     "id",
@@ -62,7 +70,14 @@ ISSUE_FIELDS = (
     "created_at",
     "updated_at",
 )
-_COLUMNS = [getattr(Issue, name) for name in ISSUE_FIELDS]
+# The minutes logged on the issue (its time entries' sum; a running timer counts once stopped)
+# are a column of the issue, kept by time tracking's writes (``time_changed``), which move the
+# issue's version too, so its ETag follows the sum. (A correlated sum per row kept reads one
+# statement too, but added about a third to a 50-row page's statement: docs/architecture.md.)
+# What a read returns of an issue: its fields in order (``issue_data`` zips them), then the
+# version and project key its ETag is made of.
+READ_FIELDS = (*ISSUE_FIELDS, "time_spent_minutes")
+_COLUMNS = [getattr(Issue, name) for name in READ_FIELDS]
 _READ_COLUMNS = [*_COLUMNS, Issue.version, Project.key.label("project_key")]
 
 PRIORITY_RANK = case({"low": 1, "medium": 2, "high": 3, "urgent": 4}, value=Issue.priority, else_=0)
@@ -76,36 +91,116 @@ SORTABLE: dict[str, Any] = {
     "due_date": Issue.due_date,
     "estimated_hours": Issue.estimated_hours,
 }
+SORT_FIELDS: tuple[str, ...] = tuple(SORTABLE)  # what ``sort`` accepts on issue lists
 COMMENT_FIELDS = ("id", "issue_id", "author_id", "parent_id", "text", "created_at", "updated_at")
 _COMMENT_COLUMNS = [getattr(Comment, name) for name in COMMENT_FIELDS]
 
 
-_N = len(ISSUE_FIELDS)
+class IssueData(TypedDict):
+    """An issue as the API shows it (``schemas.IssueRead``): what every read and write returns."""
+
+    id: uuid.UUID
+    key: str
+    number: int
+    project_id: uuid.UUID
+    title: str
+    description: str | None
+    status: str
+    priority: Priority
+    type: IssueType
+    assignee_id: uuid.UUID | None
+    reporter_id: uuid.UUID | None
+    labels: list[str]
+    estimated_hours: float | None
+    sprint_id: uuid.UUID | None
+    milestone_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    due_date: date | None
+    external_ref: str | None
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    time_spent_minutes: int
 
 
-def issue_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A result row as the API's issue object (key derived from the project's current key).
-
-    The row's first columns are ISSUE_FIELDS in order (``_READ_COLUMNS``), so one zip builds it.
-    """
-    values = tuple(row) if isinstance(row, asyncpg.Record) else tuple(row.values())
-    data = {"id": values[0], "key": f"{row['project_key']}-{values[1]}"}
-    data.update(zip(ISSUE_FIELDS[1:], values[1:_N], strict=True))
-    return data
-
-
-def comment_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in COMMENT_FIELDS}
+class CommentData(TypedDict):
+    id: uuid.UUID
+    issue_id: uuid.UUID
+    author_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    text: str
+    created_at: datetime
+    updated_at: datetime
 
 
-# An issue's row and its comments, oldest first.
-Detail = tuple[Mapping[str, Any], list[dict[str, Any]]]
+class Versioned(NamedTuple):
+    """An issue and the version its ETag is made of."""
+
+    issue: IssueData
+    version: int
+
+
+class Detail(NamedTuple):
+    """An issue, its version and its comments, oldest first."""
+
+    issue: IssueData
+    version: int
+    comments: list[CommentData]
+
+
+class ProjectHead(TypedDict):
+    """What the issues domain reads of a project: the list validator and counters."""
+
+    id: uuid.UUID
+    key: str
+    issues_version: int
+    columns: NotRequired[list[dict[str, Any]]]  # not on a list's head (it rides on the page)
+    open_issues: int
+    archived_issues: int
+
+
+_N = len(READ_FIELDS)
+
+
+def issue_data(values: Sequence[Any], project_key: str) -> IssueData:
+    """The one place an issue's API shape is built: ``values`` are READ_FIELDS in order (a read's
+    row, or a write's values), the key is derived from the project's current key."""
+    data = {"id": values[0], "key": f"{project_key}-{values[1]}"}
+    data.update(zip(READ_FIELDS[1:], values[1:_N], strict=True))
+    return typed(IssueData, data)
+
+
+def _row_issue(row: Mapping[str, Any]) -> IssueData:
+    return issue_data(tuple(row.values()), row["project_key"])
+
+
+def _row_versioned(row: Mapping[str, Any]) -> Versioned:
+    return Versioned(_row_issue(row), row["version"])
+
+
+def written_issue(issue: Issue | Mapping[str, Any], project_key: str) -> IssueData:
+    """An issue after a write (its ORM object, or the values a create inserted)."""
+    get: Callable[[str], Any] = (
+        (lambda f: getattr(issue, f)) if isinstance(issue, Issue) else issue.__getitem__
+    )
+    return issue_data([get(f) for f in READ_FIELDS], project_key)
+
+
+def comment_data(source: Comment | Mapping[str, Any]) -> CommentData:
+    """A comment as the API shows it, from its ORM object or a read's row (a driver's row is
+    not a ``Mapping`` to ``isinstance``: only the ORM object is told apart)."""
+    if isinstance(source, Comment):
+        return typed(CommentData, {name: getattr(source, name) for name in COMMENT_FIELDS})
+    return typed(CommentData, {name: source[name] for name in COMMENT_FIELDS})
 
 
 def _detail(row: Mapping[str, Any] | None) -> Detail | None:
     if row is None:
         return None
-    return row, [dict(zip(COMMENT_FIELDS, c, strict=True)) for c in row["comments"] or ()]
+    comments = [
+        typed(CommentData, dict(zip(COMMENT_FIELDS, c, strict=True))) for c in row["comments"] or ()
+    ]
+    return Detail(_row_issue(row), row["version"], comments)
 
 
 # -- the hot path: statements compiled once, run through FastSQL --------------------------------
@@ -206,7 +301,7 @@ COUNTED_SHAPE = ("archived", "project_id")
 
 
 def list_statements(
-    active: tuple[str, ...], has_q: bool, sort: str, order: list[Any], dialect: str
+    active: tuple[str, ...], has_q: bool, keys: SortKeys, sort: str, dialect: str
 ) -> tuple[Select[Any], Select[Any]]:
     """The page query and its count for one shape of filters and sort, built once per shape.
 
@@ -239,6 +334,7 @@ def list_statements(
     # Ties are broken by id in the direction of the last key, so that the default order
     # (-created_at) is exactly ix_issues_project_id_archived_created_at_id read backwards.
     tiebreak = Issue.id.desc() if sort.split(",")[-1].strip().startswith("-") else Issue.id.asc()
+    order = order_by(keys, SORTABLE)
     page = page.where(*conditions).order_by(*order, tiebreak).limit(P("limit")).offset(P("offset"))
     count = (
         select(func.count())
@@ -267,25 +363,28 @@ def parse_issue_key(text: str) -> tuple[str, int] | None:
 
 
 class IssueReads:
-    """The reads every issue request makes, for one caller in one org."""
+    """The reads every issue request makes, for one caller in one org (on the fast path)."""
 
     def __init__(self, fast: FastSQL, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
         self.fast = fast
         self.scope = {"org_id": org_id, "user_id": user_id}
 
-    async def project_head(self, project_id: uuid.UUID) -> Mapping[str, Any] | None:
-        return await self.fast.fetchrow(PROJECT_HEAD, {**self.scope, "project_id": project_id})
+    async def project_head(self, project_id: uuid.UUID) -> ProjectHead | None:
+        row = await self.fast.fetchrow(PROJECT_HEAD, {**self.scope, "project_id": project_id})
+        return None if row is None else typed(ProjectHead, dict(row))
 
-    async def by_id(self, issue_id: uuid.UUID) -> Mapping[str, Any] | None:
-        return await self.fast.fetchrow(ISSUE_BY_ID, {**self.scope, "issue_id": issue_id})
+    async def by_id(self, issue_id: uuid.UUID) -> Versioned | None:
+        row = await self.fast.fetchrow(ISSUE_BY_ID, {**self.scope, "issue_id": issue_id})
+        return None if row is None else _row_versioned(row)
 
-    async def by_key(self, project_key: str, number: int) -> Mapping[str, Any] | None:
+    async def by_key(self, project_key: str, number: int) -> Versioned | None:
         params = {**self.scope, "project_key": project_key, "number": number}
-        return await self.fast.fetchrow(ISSUE_BY_KEY, params)
+        row = await self.fast.fetchrow(ISSUE_BY_KEY, params)
+        return None if row is None else _row_versioned(row)
 
-    async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def comments(self, issue_id: uuid.UUID) -> list[CommentData]:
         rows = await self.fast.fetch(COMMENTS_OF, {**self.scope, "issue_id": issue_id})
-        return [comment_dict(row) for row in rows]
+        return [comment_data(row) for row in rows]
 
     async def detail_by_id(self, issue_id: uuid.UUID) -> Detail | None:
         if not self.fast.postgres:
@@ -299,15 +398,17 @@ class IssueReads:
         params = {**self.scope, "project_key": project_key, "number": number}
         return _detail(await self.fast.fetchrow(DETAIL_BY_KEY, params))
 
-    async def _with_comments(self, row: Mapping[str, Any] | None) -> Detail | None:
-        return None if row is None else (row, await self.comments(row["id"]))
+    async def _with_comments(self, found: Versioned | None) -> Detail | None:
+        if found is None:
+            return None
+        return Detail(found.issue, found.version, await self.comments(found.issue["id"]))
 
     async def listing(
         self,
-        filters: dict[str, Any],
+        filters: Mapping[str, Any],
         q: str | None,
-        sort: str,
-        order: list[Any],
+        sort: SortKeys,
+        sort_text: str,
         limit: int,
         offset: int,
     ) -> Listing:
@@ -318,7 +419,7 @@ class IssueReads:
         """
         dialect = "postgresql" if self.fast.postgres else "sqlite"
         active = tuple(sorted(name for name, value in filters.items() if value is not None))
-        page, count = list_statements(active, bool(q), sort, order, dialect)
+        page, count = list_statements(active, bool(q), sort, sort_text, dialect)
         params: dict[str, Any] = {**self.scope, "limit": limit, "offset": offset}
         for name in active:
             value = filters[name]
@@ -326,35 +427,151 @@ class IssueReads:
         if q:
             params["q"] = q if dialect == "postgresql" else like_pattern(q)
         rows = await self.fast.fetch(page, params)
-        head = None
+        items = [_row_issue(row) for row in rows]
+        head: ProjectHead | None = None
         if "project_id" in active:
             head = _head_of(rows[0]) if rows else await self.project_head(filters["project_id"])
             if head is None:  # not there, or not for this caller
                 return Listing([], 0, None)
             if active == COUNTED_SHAPE and not q:
                 counter = "archived_issues" if filters["archived"] else "open_issues"
-                return Listing(rows, int(head[counter]), head)
+                return Listing(items, int(head[counter]), head)  # type: ignore[literal-required]
         if rows or not offset:
-            return Listing(rows, int(rows[0]["total"]) if rows else 0, head)
+            return Listing(items, int(rows[0]["total"]) if rows else 0, head)
         # Past the end: the window had no row to ride on, so count separately.
         counted = await self.fast.fetch(count, params)
         return Listing([], int(next(iter(counted[0].values()))) if counted else 0, head)
 
 
 class Listing(NamedTuple):
-    rows: list[Mapping[str, Any]]
+    items: list[IssueData]
     total: int
-    head: Mapping[str, Any] | None  # the project's head when the list is one project's
+    head: ProjectHead | None  # the project's head when the list is one project's
 
 
-def _head_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["project_id"],
-        "key": row["project_key"],
-        "issues_version": row["head_issues_version"],
-        "open_issues": row["head_open_issues"],
-        "archived_issues": row["head_archived_issues"],
-    }
+def _head_of(row: Mapping[str, Any]) -> ProjectHead:
+    return typed(
+        ProjectHead,
+        {
+            "id": row["project_id"],
+            "key": row["project_key"],
+            "issues_version": row["head_issues_version"],
+            "open_issues": row["head_open_issues"],
+            "archived_issues": row["head_archived_issues"],
+        },
+    )
+
+
+class Allocated(NamedTuple):
+    """A create's number, its project's key and columns (the status it may take)."""
+
+    number: int
+    project_key: str
+    columns: list[dict[str, Any]]
+
+
+class SprintRef(NamedTuple):
+    project_id: uuid.UUID
+    state: str
+
+
+class _Runs(Protocol):
+    async def fetchrow(self, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None: ...
+
+
+class _OnSession:
+    """The fast path's ``fetchrow``, on a unit of work's own session and connection."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def fetchrow(self, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        row = (await self._session.execute(stmt, dict(params))).first()
+        return None if row is None else typed(Mapping[str, Any], row._mapping)
+
+
+class References:
+    """The look-ups that check the ids in a body: each names something of the caller's org
+    that they may see. They run where the write runs (see ``IssueWrites.references``)."""
+
+    def __init__(self, run: _Runs, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        self._run = run
+        self._org_id = org_id
+        self._scope = {"org_id": org_id, "user_id": user_id}
+
+    async def is_member(self, user_id: uuid.UUID) -> bool:
+        found = await self._run.fetchrow(ORG_MEMBER, {"org_id": self._org_id, "user_id": user_id})
+        return found is not None
+
+    async def issue_visible(self, issue_id: uuid.UUID) -> bool:
+        return (
+            await self._run.fetchrow(ISSUE_VISIBLE, {**self._scope, "issue_id": issue_id})
+            is not None
+        )
+
+    async def sprint(self, sprint_id: uuid.UUID) -> SprintRef | None:
+        row = await self._run.fetchrow(SPRINT_OF, {"org_id": self._org_id, "sprint_id": sprint_id})
+        return None if row is None else SprintRef(row["project_id"], row["state"])
+
+    async def milestone_project(self, milestone_id: uuid.UUID) -> uuid.UUID | None:
+        params = {"org_id": self._org_id, "milestone_id": milestone_id}
+        row = await self._run.fetchrow(MILESTONE_OF, params)
+        return None if row is None else typed(uuid.UUID, row["project_id"])
+
+
+class Creation:
+    """An issue create's one transaction on the fast path: number, checks, row, event."""
+
+    def __init__(self, tx: FastTransaction, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        self._tx = tx
+        self._scope = {"the_org_id": org_id, "user_id": user_id}
+        # A second pool connection while holding one could starve the pool: the checks run here.
+        self.references = References(tx, org_id, user_id)
+
+    async def allocate(self, project_id: uuid.UUID) -> Allocated | None:
+        """The project's next number (None: no such project for this caller)."""
+        row = await self._tx.fetchrow(ALLOCATE_NUMBER, {**self._scope, "project_id": project_id})
+        return None if row is None else Allocated(row["issue_seq"], row["key"], row["columns"])
+
+    async def insert(self, values: Mapping[str, Any]) -> None:
+        await self._tx.fetch(INSERT_ISSUE, insert_params(values))
+
+    async def append(self, event: Draft, at: datetime) -> None:
+        """The event: the transaction's last statement (it takes the org's record lock)."""
+        await append_one(self._tx, event, at)
+
+
+class IssueWrites:
+    """Where an issue write's statements run, chosen here rather than by the service."""
+
+    def __init__(
+        self,
+        fast: FastSQL,
+        session: Callable[[], AsyncSession],
+        org_id: uuid.UUID,
+        user_id: uuid.UUID,
+    ) -> None:
+        self._fast = fast
+        self._session = session
+        self._org_id = org_id
+        self._user_id = user_id
+
+    @asynccontextmanager
+    async def creating(self) -> AsyncIterator[Creation]:
+        """The create's own transaction (committed when the block ends; rolled back in a dry
+        run). It has no session, so no ``before_commit``/``after_commit`` hook runs: it writes
+        its one event itself, and the only ``after_commit`` hook (credential changes) watches
+        tables it never writes."""
+        async with self._fast.transaction() as tx:
+            yield Creation(tx, self._org_id, self._user_id)
+
+    def references(self) -> References:
+        """An update's look-ups: on the fast path on PostgreSQL; on SQLite through the unit of
+        work, because the fast path shares the engine's pool there, and a writer holding the
+        write lock while it waits for a connection held by writers queued behind that lock
+        would wait for them until both time out."""
+        run: _Runs = self._fast if self._fast.postgres else _OnSession(self._session())
+        return References(run, self._org_id, self._user_id)
 
 
 class ProjectHeads(OrgScopedRepository[Project]):
@@ -498,7 +715,23 @@ class IssueRepository(OrgScopedRepository[Issue]):
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def search(self, user_id: uuid.UUID, q: str, limit: int) -> list[Row[Any]]:
+    async def time_changed(self, issue_ids: Collection[uuid.UUID]) -> None:
+        """Their logged minutes changed: sum them again (in the same transaction as the entries'
+        write) and move their versions (their ETags show the sum)."""
+        logged = (
+            select(func.coalesce(func.sum(TimeEntry.minutes), 0))
+            .where(TimeEntry.issue_id == Issue.id, TimeEntry.org_id == Issue.org_id)
+            .correlate(Issue)
+            .scalar_subquery()
+        )
+        await self.session.execute(
+            update(Issue)
+            .where(Issue.id.in_(issue_ids), Issue.org_id == self.org_id)
+            .values(time_spent_minutes=logged, version=Issue.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def search(self, user_id: uuid.UUID, q: str, limit: int) -> list[IssueData]:
         pattern = like_pattern(q)
         conditions: list[ColumnElement[bool]] = [func.lower(Issue.title).like(pattern, escape="\\")]
         parsed = parse_issue_key(q.strip())
@@ -511,7 +744,7 @@ class IssueRepository(OrgScopedRepository[Issue]):
             .order_by(Issue.updated_at.desc(), Issue.id)
             .limit(limit)
         )
-        return list((await self.session.execute(stmt)).all())
+        return [_row_issue(row._mapping) for row in await self.session.execute(stmt)]
 
 
 class CommentRepository(OrgScopedRepository[Comment]):

@@ -11,9 +11,8 @@ from projekt.core.http import none_match
 from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
 from projekt.core.responses import dumps
-from projekt.issues.dependencies import IssueReaderDep, IssueRef, IssueServiceDep
+from projekt.issues.dependencies import IssueList, IssueReaderDep, IssueRef, IssueServiceDep
 from projekt.issues.errors import BulkFailed, CommentNotFound, IssueNotFound, NotCommentAuthor
-from projekt.issues.repository import SORTABLE, issue_dict
 from projekt.issues.schemas import (
     ISSUE_TYPES,
     PRIORITIES,
@@ -33,13 +32,12 @@ from projekt.issues.schemas import (
     StatusRead,
     Transition,
 )
-from projekt.issues.service import IssueService, issue_etag, list_etag
+from projekt.issues.service import IssueService, Versioned, list_etag, versioned_etag
 from projekt.projects.errors import ProjectNotFound
 from projekt.projects.service import default_columns
 
 router = APIRouter(tags=["issues"])
 
-IssueList = Annotated[ListQuery, Depends(list_params(*SORTABLE, default="-created_at"))]
 CommentList = Annotated[
     ListQuery, Depends(list_params("created_at", "updated_at", default="created_at"))
 ]
@@ -55,13 +53,8 @@ def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None =
     return Response(dumps(content), status_code, headers, media_type="application/json")
 
 
-def _etag_of(row: Any) -> str:
-    return issue_etag(row["id"], row["version"], row["project_key"])
-
-
-def _tagged(issue: dict[str, Any], version: int, status_code: int = 200) -> Response:
-    etag = issue_etag(issue["id"], version, issue["key"].rsplit("-", 1)[0])
-    return _json(issue, status_code, {"ETag": etag})
+def _tagged(written: Versioned, status_code: int = 200) -> Response:
+    return _json(written.issue, status_code, {"ETag": versioned_etag(written)})
 
 
 @router.get(
@@ -104,12 +97,7 @@ async def list_issues(
         "archived": archived,
     }
     items, total, head = await issues.listing(
-        filters=filters,
-        q=q,
-        sort=listed.sort_text,
-        order=listed.order_by(SORTABLE),
-        limit=listed.limit,
-        offset=listed.offset,
+        filters, q, listed.sort, listed.sort_text, listed.limit, listed.offset
     )
     # The validator read with the page, so it never claims a newer list than the one sent.
     headers = {"ETag": list_etag(head, canonical)} if head is not None else None
@@ -125,8 +113,8 @@ async def list_issues(
 async def create_issue(body: IssueCreate, issues: IssueServiceDep) -> Response:
     """Create an issue; its key (WEB-13) is the project's next number."""
     created = await issues.create(body)
-    response = _tagged(created, 1, status.HTTP_201_CREATED)
-    response.headers["Location"] = f"/api/issues/{created['id']}"
+    response = _tagged(created, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/issues/{created.issue['id']}"
     return response
 
 
@@ -168,17 +156,15 @@ async def issue_schema(issues: IssueReaderDep, project_id: uuid.UUID | None = No
 )
 async def get_issue(ref: IssueRef, request: Request, issues: IssueReaderDep) -> Response:
     """One issue by id or key, with its comments."""
-    row, comments = await issues.detail(ref)
-    etag = _etag_of(row)
+    found = await issues.detail(ref)
+    etag = versioned_etag(found)
     if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag})
-    detail = issue_dict(row)
-    detail["comments"] = comments
-    return _json(detail, headers={"ETag": etag})
+    return _json({**found.issue, "comments": found.comments}, headers={"ETag": etag})
 
 
 async def _update(ref: str, body: Any, if_match: IfMatchDep, issues: IssueService) -> Response:
-    return _tagged(*await issues.update(await issues.resolve(ref), body, if_match))
+    return _tagged(await issues.update(await issues.resolve(ref), body, if_match))
 
 
 @router.put(
@@ -227,7 +213,7 @@ async def transition_issue(
     ref: IssueRef, body: Transition, if_match: IfMatchDep, issues: IssueServiceDep
 ) -> Response:
     """Move an issue to a column of its project."""
-    return _tagged(*await issues.transition(await issues.resolve(ref), body.status, if_match))
+    return _tagged(await issues.transition(await issues.resolve(ref), body.status, if_match))
 
 
 @router.post(
@@ -239,7 +225,7 @@ async def transition_issue(
 )
 async def archive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Archive an issue (hidden from lists unless archived=true)."""
-    return _tagged(*await issues.set_archived(await issues.resolve(ref), True, if_match))
+    return _tagged(await issues.set_archived(await issues.resolve(ref), True, if_match))
 
 
 @router.post(
@@ -251,7 +237,7 @@ async def archive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServic
 )
 async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServiceDep) -> Response:
     """Bring an archived issue back."""
-    return _tagged(*await issues.set_archived(await issues.resolve(ref), False, if_match))
+    return _tagged(await issues.set_archived(await issues.resolve(ref), False, if_match))
 
 
 @router.post(
@@ -263,8 +249,8 @@ async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServ
 async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
     """Copy an issue into a new one of the same project."""
     created = await issues.duplicate(await issues.resolve(ref))
-    response = _tagged(created, 1, status.HTTP_201_CREATED)
-    response.headers["Location"] = f"/api/issues/{created['id']}"
+    response = _tagged(created, status.HTTP_201_CREATED)
+    response.headers["Location"] = f"/api/issues/{created.issue['id']}"
     return response
 
 

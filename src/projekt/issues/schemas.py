@@ -131,6 +131,10 @@ class IssueRead(OutputModel):
     archived: bool
     created_at: Timestamp
     updated_at: Timestamp
+    time_spent_minutes: int = Field(
+        description="Minutes logged on the issue: the sum of its time entries (a running "
+        "timer counts once stopped)."
+    )
 
 
 class IssueDetail(IssueRead):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,36 +13,47 @@ from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices, UnitOfWork
 from projekt.core.errors import ValidationFailed
-from projekt.core.fastsql import FastSQL, FastTransaction
-from projekt.core.record import Event, append_one, draft, jsonable, record
+from projekt.core.pagination import SortKeys
+from projekt.core.record import Event, draft, jsonable, record
 from projekt.issues.errors import BulkFailed, CommentNotFound, IssueNotFound, NotCommentAuthor
 from projekt.issues.models import Comment, Issue
 from projekt.issues.repository import (
-    ALLOCATE_NUMBER,
-    COMMENT_FIELDS,
-    INSERT_ISSUE,
-    ISSUE_FIELDS,
-    ISSUE_VISIBLE,
-    MILESTONE_OF,
-    ORG_MEMBER,
-    SPRINT_OF,
+    SORT_FIELDS,
     ActivityRepository,
+    CommentData,
     CommentRepository,
     Detail,
+    IssueData,
     IssueReads,
     IssueRepository,
+    IssueWrites,
+    Listing,
+    ProjectHead,
     ProjectHeads,
-    insert_params,
-    issue_dict,
+    References,
+    Versioned,
+    comment_data,
     parse_issue_key,
+    written_issue,
 )
 from projekt.issues.schemas import BulkRequest, BulkResult, CommentIn, IssueCreate, IssueUpdate
 from projekt.projects.models import Project
 
-IssueRow = Mapping[str, Any]
+__all__ = [
+    "SORT_FIELDS",
+    "Detail",
+    "IssueData",
+    "IssueService",
+    "Listing",
+    "ProjectHead",
+    "Versioned",
+]
+
+# What an issue write receives: the issue as a read found it (its id and project).
+IssueRow = IssueData
 _Found = TypeVar("_Found")
 # An issue as written, and its version after the write (what its ETag is made of).
-Written = tuple[dict[str, Any], int]
+Written = Versioned
 # Fields whose history the record keeps (and burndowns replay).
 TRACKED = (
     "title",
@@ -74,7 +85,13 @@ def issue_etag(issue_id: uuid.UUID, version: int, project_key: str) -> str:
     return version_etag("issue", issue_id, version, project_key)
 
 
-def list_etag(project: Mapping[str, Any], canonical_query: str) -> str:
+def versioned_etag(found: Versioned | Detail) -> str:
+    """The ETag of an issue as read or written."""
+    issue = found.issue
+    return issue_etag(issue["id"], found.version, issue["key"].rsplit("-", 1)[0])
+
+
+def list_etag(project: ProjectHead, canonical_query: str) -> str:
     return version_etag(
         "issues", project["id"], project["issues_version"], project["key"], canonical_query
     )
@@ -176,6 +193,7 @@ class IssueService:
         self.services = services
         self.ctx = ctx
         self.reads = IssueReads(services.fast, ctx.org_id, ctx.user_id)
+        self.writes = IssueWrites(services.fast, lambda: self.session, ctx.org_id, ctx.user_id)
 
     @property
     def session(self) -> AsyncSession:
@@ -195,8 +213,11 @@ class IssueService:
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def resolve(self, ref: str) -> IssueRow:
+    async def resolve(self, ref: str) -> IssueData:
         """An issue by UUID or by key (``WEB-12``), if the caller may see it."""
+        return (await self.resolve_versioned(ref)).issue
+
+    async def resolve_versioned(self, ref: str) -> Versioned:
         return await _by_ref(ref, self.reads.by_key, self.reads.by_id)
 
     async def detail(self, ref: str) -> Detail:
@@ -213,49 +234,45 @@ class IssueService:
             raise CommentNotFound()
         return _comment_read(found)
 
-    async def listing_project(self, project_id: uuid.UUID) -> Mapping[str, Any] | None:
+    async def listing_project(self, project_id: uuid.UUID) -> ProjectHead | None:
         return await self.reads.project_head(project_id)
 
     async def listing(
-        self, **kwargs: Any
-    ) -> tuple[list[dict[str, Any]], int, Mapping[str, Any] | None]:
+        self,
+        filters: Mapping[str, Any],
+        q: str | None,
+        sort: SortKeys,
+        sort_text: str,
+        limit: int,
+        offset: int,
+    ) -> Listing:
         """A page of issues, the total, and the project's head when filtered by project."""
-        rows, total, head = await self.reads.listing(**kwargs)
-        return [issue_dict(row) for row in rows], total, head
+        return await self.reads.listing(filters, q, sort, sort_text, limit, offset)
 
-    async def representation(self, issue_id: uuid.UUID) -> dict[str, Any] | None:
+    async def representation(self, issue_id: uuid.UUID) -> IssueData | None:
         """The issue as a read answers it, or None when it is gone or hidden from the caller."""
-        row = await self.reads.by_id(issue_id)
-        return None if row is None else issue_dict(row)
+        found = await self.reads.by_id(issue_id)
+        return None if found is None else found.issue
 
     async def activity_of(self, ref: str) -> list[dict[str, Any]]:
         """The issue's history from the record, oldest first (its comments' events too)."""
         row = await self.resolve(ref)
         return [activity_entry(e) for e in await self.activity.for_issue(row["id"])]
 
-    async def search(self, q: str, limit: int) -> list[dict[str, Any]]:
-        rows = await self.issues.search(self.ctx.user_id, q, limit)
-        return [issue_dict(cast(Mapping[str, Any], row._mapping)) for row in rows]
+    async def search(self, q: str, limit: int) -> list[IssueData]:
+        return await self.issues.search(self.ctx.user_id, q, limit)
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def create(
-        self, data: IssueCreate, origin: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    async def create(self, data: IssueCreate, origin: dict[str, Any] | None = None) -> Written:
         """One transaction on the fast path: number, checks, the row and its event (the
         transaction's last statement: it takes the org's record lock). ``origin``: more
         ``changes`` for the event (a duplicate names its source)."""
-        async with self.services.fast.transaction() as tx:
-            scope = {
-                "the_org_id": self.ctx.org_id,
-                "user_id": self.ctx.user_id,
-                "project_id": data.project_id,
-            }
-            allocated = await tx.fetchrow(ALLOCATE_NUMBER, scope)
+        async with self.writes.creating() as tx:
+            allocated = await tx.allocate(data.project_id)
             if allocated is None:
                 raise ValidationFailed(errors={"project_id": ["The project_id does not exist"]})
-            number, project_key = allocated["issue_seq"], allocated["key"]
-            columns: list[dict[str, Any]] = allocated["columns"]
+            number, project_key, columns = allocated
             errors: dict[str, list[str]] = {}
             status = columns[0]["name"]
             if data.status is not None:
@@ -263,12 +280,12 @@ class IssueService:
                 if _status_in(columns, data.status) is None:
                     errors["status"] = [_status_error(columns)]
             await self._check_references(
-                data.model_dump(exclude_unset=True), None, errors, tx, data.project_id
+                data.model_dump(exclude_unset=True), None, errors, tx.references, data.project_id
             )
             if errors:
                 raise ValidationFailed(errors=errors)
             values = self._new_issue(data, number, status)
-            await tx.fetch(INSERT_ISSUE, insert_params(values))
+            await tx.insert(values)
             created = {
                 f: [None, jsonable(values[f])] for f in TRACKED if values[f] not in (None, [])
             }
@@ -279,10 +296,8 @@ class IssueService:
                 project_id=data.project_id,
                 changes=created | (origin or {}),
             )
-            await append_one(tx, event, values["created_at"])
-        return {"id": values["id"], "key": f"{project_key}-{number}"} | {
-            f: values[f] for f in ISSUE_FIELDS if f != "id"
-        }
+            await tx.append(event, values["created_at"])
+        return Versioned(written_issue(values, project_key), 1)
 
     def _new_issue(self, data: IssueCreate, number: int, status: str) -> dict[str, Any]:
         now = self.services.clock.now()
@@ -306,6 +321,7 @@ class IssueService:
             "due_date": data.due_date,
             "external_ref": data.external_ref,
             "archived": False,
+            "time_spent_minutes": 0,
             "version": 1,
             "created_at": now,
             "updated_at": now,
@@ -325,19 +341,21 @@ class IssueService:
         await self._check_references(changes, issue, errors)
         if errors:
             raise ValidationFailed(errors=errors)
-        return await self._apply(issue, project, changes), issue.version
+        await self._apply(issue, project, changes)
+        return await self._written(issue, project)
 
     async def transition(self, row: IssueRow, status: str, if_match: IfMatch) -> Written:
         issue, project = await self._for_write(row, if_match)
         canonical = _status_in(project.columns, status)
         if canonical is None:
             raise ValidationFailed(errors={"status": [_status_error(project.columns)]})
-        moved = await self._apply(issue, project, {"status": canonical}, transition=True)
-        return moved, issue.version
+        await self._apply(issue, project, {"status": canonical}, transition=True)
+        return await self._written(issue, project)
 
     async def set_archived(self, row: IssueRow, archived: bool, if_match: IfMatch) -> Written:
         issue, project = await self._for_write(row, if_match)
-        return await self._apply(issue, project, {"archived": archived}), issue.version
+        await self._apply(issue, project, {"archived": archived})
+        return await self._written(issue, project)
 
     async def delete(self, row: IssueRow, if_match: IfMatch) -> None:
         issue, _ = await self._for_write(row, if_match, deleting=True)
@@ -346,8 +364,7 @@ class IssueService:
         await projects.issue_deleted(issue.project_id, issue.archived)
         await projects.issues_changed(orphans_in - {issue.project_id})
 
-    async def duplicate(self, row: IssueRow) -> dict[str, Any]:
-        source = issue_dict(row)
+    async def duplicate(self, source: IssueData) -> Written:
         copy = IssueCreate(
             project_id=source["project_id"],
             title=source["title"],
@@ -545,9 +562,13 @@ class IssueService:
             raise IssueNotFound()
         return project
 
+    async def _written(self, issue: Issue, project: Project) -> Written:
+        """The issue as a write answers it."""
+        return Versioned(written_issue(issue, project.key), issue.version)
+
     async def _apply(
         self, issue: Issue, project: Project, changes: dict[str, Any], *, transition: bool = False
-    ) -> dict[str, Any]:
+    ) -> None:
         """Apply ``changes`` to the locked issue and record the event they make (none when
         nothing changed)."""
         diff = {
@@ -570,8 +591,6 @@ class IssueService:
             kind = issue_event_type(diff, project.columns, transition=transition)
             record(self.session, self.ctx, kind, issue.id, project_id=issue.project_id,
                    changes=diff)  # fmt: skip
-        data = {f: getattr(issue, f) for f in ISSUE_FIELDS}
-        return {"id": data.pop("id"), "key": f"{project.key}-{issue.number}", **data}
 
     async def _bump(self, issue: Issue) -> None:
         """Comments are part of the issue's representation: its ETag must change with them."""
@@ -604,71 +623,47 @@ class IssueService:
         values: dict[str, Any],
         issue: Issue | None,
         errors: dict[str, list[str]],
-        run: FastSQL | FastTransaction | _OnSession | None = None,
+        refs: References | None = None,
         project_id: uuid.UUID | None = None,
     ) -> None:
         """Every id in a body must name something of the caller's org that they may see.
 
-        ``run`` is where the look-ups go: the create's own transaction (a second pool
-        connection while holding one could starve the pool), or the fast path. An update's
-        look-ups on SQLite go through its own unit of work: the fast path shares the engine's
-        pool there, and a writer holding the write lock while it waits for a connection held
-        by writers queued behind that lock would wait for them until both time out.
-        """
-        if run is None:
-            run = self.services.fast if self.services.fast.postgres else _OnSession(self.session)
-        scope = self.reads.scope
+        ``refs``: the create's own transaction's look-ups; otherwise the repository's choice
+        for a write in the unit of work (``IssueWrites.references``)."""
+        if refs is None:
+            refs = self.writes.references()
         assignee = values.get("assignee_id")
-        if assignee is not None and not await run.fetchrow(
-            ORG_MEMBER, {"org_id": self.ctx.org_id, "user_id": assignee}
-        ):
+        if assignee is not None and not await refs.is_member(assignee):
             errors["assignee_id"] = ["The assignee_id must be a member of this organization"]
         parent = values.get("parent_id")
         if parent is not None:
-            if not await run.fetchrow(ISSUE_VISIBLE, {**scope, "issue_id": parent}):
+            if not await refs.issue_visible(parent):
                 errors["parent_id"] = ["The parent_id does not exist"]
             elif issue is not None and issue.id in await self.issues.ancestors(parent):
                 errors["parent_id"] = ["The parent_id would make a cycle"]
+        project = project_id or (issue.project_id if issue is not None else None)
         sprint_id = values.get("sprint_id")
         if sprint_id is not None:
-            sprint = await run.fetchrow(
-                SPRINT_OF, {"org_id": self.ctx.org_id, "sprint_id": sprint_id}
-            )
-            project = project_id or (issue.project_id if issue is not None else None)
-            if sprint is None or sprint["project_id"] != project:
+            sprint = await refs.sprint(sprint_id)
+            if sprint is None or sprint.project_id != project:
                 errors["sprint_id"] = ["The sprint_id must name a sprint of the issue's project"]
-            elif sprint["state"] == "completed":
+            elif sprint.state == "completed":
                 errors["sprint_id"] = ["The sprint_id names a completed sprint"]
         milestone_id = values.get("milestone_id")
-        if milestone_id is not None:
-            milestone = await run.fetchrow(
-                MILESTONE_OF, {"org_id": self.ctx.org_id, "milestone_id": milestone_id}
-            )
-            project = project_id or (issue.project_id if issue is not None else None)
-            if milestone is None or milestone["project_id"] != project:
-                errors["milestone_id"] = [
-                    "The milestone_id must name a milestone of the issue's project"
-                ]
-
-
-class _OnSession:
-    """The fast path's ``fetchrow``, on a unit of work's own session and connection."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def fetchrow(self, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        row = (await self._session.execute(stmt, dict(params))).first()
-        return None if row is None else cast(Mapping[str, Any], row._mapping)
+        if milestone_id is not None and await refs.milestone_project(milestone_id) != project:
+            errors["milestone_id"] = [
+                "The milestone_id must name a milestone of the issue's project"
+            ]
 
 
 def _comment_read(comment: Comment) -> dict[str, Any]:
-    return _tagged_comment({name: getattr(comment, name) for name in COMMENT_FIELDS})
+    return _tagged_comment(comment_data(comment))
 
 
-def _tagged_comment(comment: dict[str, Any]) -> dict[str, Any]:
-    comment["etag"] = comment_etag(comment)
-    return comment
+def _tagged_comment(comment: CommentData) -> dict[str, Any]:
+    tagged: dict[str, Any] = dict(comment)
+    tagged["etag"] = comment_etag(tagged)
+    return tagged
 
 
 # -- what planning (sprints, milestones) asks of issues ----------------------------------------
@@ -730,3 +725,19 @@ async def reassign_issues(
         project = projects.get(issue.project_id) or await service._project(issue.project_id)
         projects[issue.project_id] = project
         await service._apply(issue, project, changes)
+
+
+async def time_changed(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    issue_ids: Collection[uuid.UUID],
+) -> None:
+    """Time tracking changed the minutes logged on these issues (of one project), in the same
+    transaction: their ``time_spent_minutes`` moved, so their versions (ETags) and the project's
+    list validator move too. ``updated_at`` does not: logging time is not an edit of the issue
+    (the time entry's own event records it). Lock order: the project, then the issues."""
+    if not issue_ids:
+        return
+    await ProjectHeads(session, org_id).issues_changed([project_id])
+    await IssueRepository(session, org_id).time_changed(sorted(issue_ids))

@@ -12,9 +12,8 @@ from typing import Any
 from pydantic import Field
 
 from projekt.core.conditional import IfMatch
-from projekt.core.pagination import parse_sort
+from projekt.core.pagination import sort_keys
 from projekt.core.schemas import InputModel, Uuid
-from projekt.issues.repository import SORTABLE, issue_dict
 from projekt.issues.schemas import (
     CommentIn,
     CommentRead,
@@ -25,7 +24,7 @@ from projekt.issues.schemas import (
     Priority,
     Transition,
 )
-from projekt.issues.service import IssueService
+from projekt.issues.service import SORT_FIELDS, IssueData, IssueService
 from projekt.mcp.registry import Call, Result, Tools
 
 tools = Tools()
@@ -50,13 +49,15 @@ Ref = Field(
 )
 
 
-def issue_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An issue as the REST API shows it, JSON-ready (a read's row, or a write's dict)."""
-    data = issue_dict(row) if "project_key" in row else dict(row)
-    return IssueRead.model_validate(data).model_dump(mode="json")
+NEWEST_FIRST = sort_keys(None, SORT_FIELDS, "-created_at")
 
 
-def summary(row: Mapping[str, Any]) -> dict[str, Any]:
+def issue_json(issue: IssueData | Mapping[str, Any]) -> dict[str, Any]:
+    """An issue as the REST API shows it, JSON-ready."""
+    return IssueRead.model_validate(issue).model_dump(mode="json")
+
+
+def summary(row: IssueData) -> dict[str, Any]:
     full = issue_json(row)
     return {name: full[name] for name in SUMMARY_FIELDS}
 
@@ -105,12 +106,7 @@ async def list_issues(call: Call, args: IssueQuery) -> Result:
     filters = args.model_dump(include={"project_id", "status", "priority", "type", "assignee_id",
                                        "sprint_id", "label", "archived"})  # fmt: skip
     items, total, _ = await service(call).listing(
-        filters=filters,
-        q=args.q,
-        sort="-created_at",
-        order=parse_sort(None, SORTABLE, "-created_at"),
-        limit=args.limit,
-        offset=args.offset,
+        filters, args.q, NEWEST_FIRST, "-created_at", args.limit, args.offset
     )
     shown = [summary(item) for item in items]
     lines = [f"{i['key']} [{i['status']}] {i['title']}" for i in shown]
@@ -123,8 +119,8 @@ async def list_issues(call: Call, args: IssueQuery) -> Result:
 )
 async def get_issue(call: Call, args: IssueRefArgs) -> Result:
     """Read one issue by key (WEB-12) or id: every field, its description and its comments."""
-    row, comments = await service(call).detail(args.ref)
-    issue = issue_json(row)
+    issue_row, _, comments = await service(call).detail(args.ref)
+    issue = issue_json(issue_row)
     issue["comments"] = [CommentRead.model_validate(c).model_dump(mode="json") for c in comments]
     return Result(issue, f"{issue['key']} [{issue['status']}] {issue['title']}")
 
@@ -133,7 +129,7 @@ async def get_issue(call: Call, args: IssueRefArgs) -> Result:
 async def create_issue(call: Call, args: IssueCreate) -> Result:
     """Create an issue in a project (project_id and title required; status defaults to the
     project's first column, priority to medium, type to task). Returns the new issue."""
-    created = issue_json(await service(call).create(args))
+    created = issue_json((await service(call).create(args)).issue)
     return Result(created, f"Created {created['key']}: {created['title']}")
 
 
@@ -177,8 +173,8 @@ async def add_comment(call: Call, args: IssueComment) -> Result:
 @tools.resource("projekt://issues/{key}", name="issue", route="get_issue")
 async def issue_resource(call: Call, key: str) -> str:
     """An issue as markdown: its fields, description and comments."""
-    row, comments = await service(call).detail(key)
-    issue = issue_json(row)
+    issue_row, _, comments = await service(call).detail(key)
+    issue = issue_json(issue_row)
     lines = [
         f"# {issue['key']}: {issue['title']}",
         "",

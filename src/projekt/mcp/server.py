@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from projekt import __version__
 from projekt.authz import Rule, admit_in_org
+from projekt.core import scope as asgi
 from projekt.core.context import CredentialKind, OrgContext, Principal
 from projekt.core.deps import AppServices, UnitOfWork, unauthorized
 from projekt.core.errors import (
@@ -150,7 +151,7 @@ class McpApp:
     # -- HTTP -----------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal: Principal | None = scope.get("state", {}).get("principal")
+        principal: Principal | None = asgi.principal(scope)
         if principal is None or principal.kind is CredentialKind.SESSION:
             # Only bearer credentials: a browser's cookie would let any page drive the tools.
             await send_error(send, unauthorized(self.services.settings, resource=self.resource))
@@ -219,12 +220,12 @@ class McpApp:
 
     async def _admit(self, ctx: Any, route: str) -> OrgContext:
         """The route's policy rule for this caller, and the route's extra rate bucket."""
-        principal: Principal | None = ctx.request.scope.get("state", {}).get("principal")
+        principal: Principal | None = asgi.principal(ctx.request.scope)
         rule: Rule | None = POLICY.get(route)
         try:
             if principal is None or rule is None:
                 raise NoRule()
-            request_id = ctx.request.scope.get("state", {}).get("request_id")
+            request_id = asgi.request_id(ctx.request.scope)
             org = admit_in_org(principal, rule, request_id)
         except AppError as error:
             raise ToolError(error.message) from None
@@ -239,7 +240,7 @@ class McpApp:
 
     async def _run(self, ctx: Any, org: OrgContext, read_only: bool, work: Any) -> Any:
         """One unit of work per call, committed before the answer leaves (as a route's is)."""
-        request_id = ctx.request.scope.get("state", {}).get("request_id", "-")
+        request_id = asgi.request_id(ctx.request.scope) or "-"
         uow = UnitOfWork(self.services.db, write=not read_only)
         failed = True
         try:

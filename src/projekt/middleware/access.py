@@ -25,6 +25,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projekt.auth.credentials import CredentialResolver, TokenLookup
+from projekt.core import scope as asgi
 from projekt.core.context import Principal
 from projekt.core.errors import (
     AmbiguousCredentials,
@@ -116,7 +117,6 @@ class AccessMiddleware:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
         caller = _Caller(self.resolver)
         await caller.identify(scope, self.cookie_name)
         headers: list[tuple[bytes, bytes]] = []
@@ -134,9 +134,9 @@ class AccessMiddleware:
             await caller.confirm(decision.epoch)
         else:
             await caller.confirm(None)
-        state["principal"] = caller.principal
+        asgi.set_principal(scope, caller.principal)
         if caller.error is not None:
-            report(caller.error, state.get("request_id", "-"))  # a 5xx must reach the log
+            report(caller.error, asgi.request_id(scope) or "-")  # a 5xx must reach the log
             await send_error(send, caller.error, headers)
             return
         started = False
@@ -156,7 +156,7 @@ class AccessMiddleware:
             if started:
                 raise
             error = as_app_error(exc)
-            report(error, state.get("request_id", "-"))
+            report(error, asgi.request_id(scope) or "-")
             await send_error(send, error, headers)
 
     def _charges(self, scope: Scope, caller: _Caller) -> list[Charge]:

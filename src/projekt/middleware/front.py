@@ -22,6 +22,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projekt.core import scope as asgi
 from projekt.core.errors import as_app_error, report, send_error, was_reported
 from projekt.middleware.edge import Edge, send_refusal
 from projekt.middleware.methods import Methods
@@ -52,7 +53,7 @@ class FrontMiddleware:
             await self.app(scope, receive, send)
             return
         rid = request_id(scope)
-        scope.setdefault("state", {})["request_id"] = rid
+        asgi.set_request_id(scope, rid)
         rid_header = (HEADER, rid.encode())
         started = time.perf_counter()
         head = scope["method"] == "HEAD"

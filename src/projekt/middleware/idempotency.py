@@ -24,6 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projekt.core import scope as asgi
 from projekt.core.clock import Clock
 from projekt.core.context import Principal
 from projekt.core.dry_run import dry_running
@@ -84,7 +85,7 @@ class IdempotencyMiddleware:
         if any(k != key for k in keys) or not _valid(key):
             await send_refusal(scope, send, bad_key())
             return
-        principal: Principal | None = scope.get("state", {}).get("principal")
+        principal: Principal | None = asgi.principal(scope)
         # A dry run (``core.dry_run``) keeps nothing, its key included: the real request
         # that follows it with the same key must run.
         if principal is None or dry_running() or self._is_public(scope):

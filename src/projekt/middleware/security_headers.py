@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
+from projekt.core import scope as asgi
+
 # One year, the minimum the ASVS asks for; subdomains are not ours to commit.
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -34,4 +36,4 @@ class SecurityHeaders:
 
 def _signed_in(scope: Scope) -> bool:
     # AccessMiddleware (further in) puts the identified caller into the shared state dict.
-    return scope.get("state", {}).get("principal") is not None
+    return asgi.principal(scope) is not None

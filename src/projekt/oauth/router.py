@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from projekt.config import Settings
+from projekt.core import scope as asgi
 from projekt.core.context import CredentialKind, Principal
 from projekt.core.deps import ServicesDep, SessionDep
 from projekt.core.errors import as_app_error
@@ -227,7 +228,7 @@ def _form_request(request: Request, form: list[tuple[str, str]] | None = None) -
 
 
 def _session_user(request: Request) -> Principal | None:
-    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    principal: Principal | None = asgi.principal(request.scope)
     return principal if principal is not None and principal.kind is CredentialKind.SESSION else None
 
 

@@ -105,7 +105,10 @@ async def log_issue_time(
     ISSUE_BASE + "/time-entries/timer-start",
     status_code=status.HTTP_201_CREATED,
     response_model=TimerStarted,
-    responses=errors(*WRITE, ProjectNotFound, IssueNotFound, TimerAlreadyRunning),
+    responses={
+        200: {"model": TimerStarted, "description": "The timer was already running on it."},
+        **errors(*WRITE, ProjectNotFound, IssueNotFound, TimerAlreadyRunning),
+    },
 )
 async def start_issue_timer(
     project_id: uuid.UUID, ref: IssueRef, response: Response, time: TimeServiceDep

@@ -24,7 +24,7 @@ from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.record import changes, record, snapshot
 from projekt.issues.errors import IssueNotFound
-from projekt.issues.service import IssueService
+from projekt.issues.service import IssueService, time_changed
 from projekt.projects.service import ProjectService
 from projekt.time_tracking.errors import (
     BadWeek,
@@ -384,14 +384,14 @@ class TimeService:
             setattr(entry, field, value)
         self._touch(entry)
         await self.session.flush()
-        self._record("time_entry.updated", entry, before)
+        await self._record("time_entry.updated", entry, before)
         return entry
 
     async def delete(self, entry_id: uuid.UUID, if_match: IfMatch) -> None:
         entry = await self._writable(entry_id, if_match, deleting=True)
         before = snapshot(entry, RECORDED)
         await self.entries.delete(entry)
-        self._record("time_entry.deleted", entry, before, gone=True)
+        await self._record("time_entry.deleted", entry, before, gone=True)
 
     async def start(self, data: TimerStart) -> TimeEntry:
         await self._project(data.project_id)
@@ -520,7 +520,7 @@ class TimeService:
             updated_at=now,
         )
         await self.entries.add(entry)
-        self._record("time_entry.created", entry, None)
+        await self._record("time_entry.created", entry, None)
         return entry
 
     async def _running_settled(self) -> TimeEntry | None:
@@ -540,7 +540,7 @@ class TimeService:
             entry.auto_stopped = True
             self._touch(entry)
             await self.session.flush()
-            self._record("time_entry.stopped", entry, before)
+            await self._record("time_entry.stopped", entry, before)
 
     async def _start(
         self,
@@ -572,7 +572,7 @@ class TimeService:
                 await self.entries.add(entry)
         except IntegrityError:  # the unique index: another start won
             raise TimerAlreadyRunning() from None
-        self._record("time_entry.started", entry, None)
+        await self._record("time_entry.started", entry, None)
         return entry
 
     async def _stop(self, entry: TimeEntry, description: str | None) -> None:
@@ -594,7 +594,7 @@ class TimeService:
             entry.description = description
         self._touch(entry)
         await self.session.flush()
-        self._record("time_entry.stopped", entry, before)
+        await self._record("time_entry.stopped", entry, before)
 
     async def _writable(
         self, entry_id: uuid.UUID, if_match: IfMatch, *, deleting: bool = False
@@ -614,16 +614,28 @@ class TimeService:
             await self._settle(entry.user_id)
         return entry
 
-    def _record(
+    async def _record(
         self, kind: str, entry: TimeEntry, before: dict[str, Any] | None, *, gone: bool = False
     ) -> None:
         after = None if gone else snapshot(entry, RECORDED)
         diff = changes(before, after, RECORDED)
         record(self.session, self.ctx, kind, entry.id, project_id=entry.project_id, changes=diff)
+        # The issues whose logged minutes (their time_spent_minutes) this write moved.
+        was, now = _logged(before), _logged(after)
+        if was != now:
+            moved = {issue_id for issue_id, _ in (was, now) if issue_id is not None}
+            await time_changed(self.session, self.ctx.org_id, entry.project_id, moved)
 
     def _touch(self, entry: TimeEntry) -> None:
         entry.revision += 1
         entry.updated_at = self._now()
+
+
+def _logged(state: dict[str, Any] | None) -> tuple[uuid.UUID | None, int]:
+    """The issue an entry's minutes count on, and how many (a running timer counts none)."""
+    if state is None or not state["minutes"]:
+        return None, 0
+    return state["issue_id"], state["minutes"]
 
 
 def _text(value: Any) -> str | None:

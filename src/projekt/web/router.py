@@ -18,6 +18,7 @@ from projekt.auth.cookies import clear_session_cookies, set_session_cookies
 from projekt.auth.schemas import SignupIn
 from projekt.auth.service import AuthService
 from projekt.config import Settings
+from projekt.core import scope as asgi
 from projekt.core.conditional import IfMatch
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
 from projekt.core.deps import ServicesDep, SessionDep
@@ -55,7 +56,7 @@ def install_web_handlers(app: FastAPI) -> None:
 
 
 async def web_principal(request: Request) -> Principal:
-    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    principal: Principal | None = asgi.principal(request.scope)
     if principal is None or principal.kind is not CredentialKind.SESSION:
         raise LoginRequired()
     return principal
@@ -76,9 +77,7 @@ async def _current_org(
     if found is None:
         return None
     membership_id, role = found
-    return OrgContext(
-        principal, org_id, role, membership_id, request.scope["state"].get("request_id")
-    )
+    return OrgContext(principal, org_id, role, membership_id, asgi.request_id(request.scope))
 
 
 # The pages beside this module (web/webhooks.py) find the org the same way.
@@ -208,7 +207,7 @@ async def web_create_org(
         listing = (await orgs.me_orgs(principal)).orgs
         return page(request, "home.html", 422, me=me, orgs=listing, current=None, error=message)
 
-    actor = Actor.of(principal, request.scope["state"].get("request_id"))
+    actor = Actor.of(principal, asgi.request_id(request.scope))
     created = await submit(
         lambda: orgs.create_org(principal.user_id, OrgCreate(name=name), actor), again
     )
