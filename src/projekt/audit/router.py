@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from projekt.audit.errors import BadCursor
-from projekt.audit.repository import AuditFilters
 from projekt.audit.schemas import AuditPage, ChangesPage
-from projekt.audit.service import AuditService, ChangesFeed
+from projekt.audit.service import AuditFilters, AuditService, ChangesFeed
 from projekt.core.deps import (
     OrgDep,
     ServicesDep,

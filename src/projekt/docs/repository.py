@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from projekt.core.fastsql import FastSQL
-from projekt.core.pagination import SortKeys
+from projekt.core.pagination import SortKeys, order_by
 from projekt.core.repository import OrgScopedRepository, lock_row
 from projekt.docs.models import Doc, DocVersion
 from projekt.projects.models import Project
@@ -174,12 +174,12 @@ class DocRepository(OrgScopedRepository[Doc]):
         await self.session.flush()
 
     async def versions(
-        self, doc_id: uuid.UUID, order: list[ColumnElement[Any]], limit: int, offset: int
+        self, doc_id: uuid.UUID, sort: SortKeys, limit: int, offset: int
     ) -> tuple[list[Row[Any]], int]:
         stmt = (
             select(*VERSION_SUMMARY, func.count().over().label("total"))
             .where(DocVersion.org_id == self.org_id, DocVersion.doc_id == doc_id)
-            .order_by(*order, DocVersion.number)
+            .order_by(*order_by(sort, VERSION_SORTABLE), DocVersion.number)
             .limit(limit)
             .offset(offset)
         )

@@ -20,7 +20,6 @@ from projekt.docs.content import ContentError, check_size, from_markdown, search
 from projekt.docs.errors import DocHasChildren, DocNotFound, DocVersionNotFound
 from projekt.docs.models import Doc, DocVersion
 from projekt.docs.repository import (
-    VERSION_SORTABLE,
     DocBody,
     DocReads,
     DocRepository,
@@ -125,9 +124,7 @@ class DocService:
         self, project_id: uuid.UUID, doc_id: uuid.UUID, listed: ListQuery
     ) -> tuple[list[DocVersionSummary], int]:
         await self.get(project_id, doc_id)
-        rows, total = await self.docs.versions(
-            doc_id, listed.order_by(VERSION_SORTABLE), listed.limit, listed.offset
-        )
+        rows, total = await self.docs.versions(doc_id, listed.sort, listed.limit, listed.offset)
         return [DocVersionSummary.model_validate(row) for row in rows], total
 
     async def version(self, project_id: uuid.UUID, doc_id: uuid.UUID, number: int) -> DocVersion:

@@ -16,5 +16,5 @@ feed = Feed()
 @feed.reader("time_entry")
 async def time_entries(read: Read, ids: Sequence[uuid.UUID]) -> Representations:
     time = TimeService(read.session, read.services, read.ctx)
-    rows, _ = await time.entries.listing(read.ctx.user_id, [TimeEntry.id.in_(ids)], [], len(ids), 0)
+    rows, _ = await time.entries.listing(read.ctx.user_id, [TimeEntry.id.in_(ids)], (), len(ids), 0)
     return {entry.id: time.read(entry).model_dump(mode="json") for entry in rows}

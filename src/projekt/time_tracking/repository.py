@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from projekt.auth.models import User
 from projekt.core.fastsql import FastSQL
+from projekt.core.pagination import SortKeys, order_by
 from projekt.core.repository import OrgScopedRepository
 from projekt.issues.models import Issue
 from projekt.orgs.models import Membership
@@ -39,6 +40,7 @@ SORTABLE = {
     "created_at": TimeEntry.created_at,
     "minutes": TimeEntry.minutes,
 }
+SORT_FIELDS: tuple[str, ...] = tuple(SORTABLE)  # what ``sort`` accepts on entry lists
 
 
 def effective_minutes(cutoff: datetime | Any, limit: int | Any) -> ColumnElement[Any]:
@@ -105,7 +107,7 @@ class TimeEntryRepository(OrgScopedRepository[TimeEntry]):
         self,
         viewer_id: uuid.UUID,
         filters: Sequence[ColumnElement[bool]],
-        order: Sequence[ColumnElement[Any]],
+        sort: SortKeys,
         limit: int,
         offset: int,
     ) -> tuple[list[TimeEntry], int]:
@@ -113,7 +115,7 @@ class TimeEntryRepository(OrgScopedRepository[TimeEntry]):
         stmt = (
             self._visible(viewer_id, TimeEntry, func.count().over().label("total"))
             .where(*filters)
-            .order_by(*order, TimeEntry.id)
+            .order_by(*order_by(sort, SORTABLE), TimeEntry.id)
             .limit(limit)
             .offset(offset)
         )

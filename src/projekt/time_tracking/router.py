@@ -27,7 +27,6 @@ from projekt.time_tracking.errors import (
     TimerAlreadyRunning,
 )
 from projekt.time_tracking.models import TimeEntry
-from projekt.time_tracking.repository import SORTABLE
 from projekt.time_tracking.schemas import (
     GroupBy,
     IssueTimeIn,
@@ -42,7 +41,7 @@ from projekt.time_tracking.schemas import (
     Timesheet,
     TimeSummary,
 )
-from projekt.time_tracking.service import EntryFilters, TimeService, entry_etag
+from projekt.time_tracking.service import SORT_FIELDS, EntryFilters, TimeService, entry_etag
 
 router = APIRouter(tags=["time tracking"])
 
@@ -61,7 +60,7 @@ async def get_time_reader(request: Request) -> TimeService:
 
 
 TimeReaderDep = Annotated[TimeService, Depends(get_time_reader)]
-EntryList = Annotated[ListQuery, Depends(list_params(*SORTABLE, default="-entry_date"))]
+EntryList = Annotated[ListQuery, Depends(list_params(*SORT_FIELDS, default="-entry_date"))]
 ISSUE_BASE = "/api/projects/{project_id}/issues/{ref}"
 BASE = "/api/time-entries"
 ENTRY = BASE + "/{entry_id}"
@@ -184,9 +183,7 @@ async def list_time_entries(
 ) -> Response:
     """Time entries of the projects you can see, newest day first."""
     filters = EntryFilters(project_id, issue_id, user_id, from_, to, billable, invoiced)
-    found, total = await time.listing(
-        filters, listed.order_by(SORTABLE), listed.limit, listed.offset
-    )
+    found, total = await time.listing(filters, listed.sort, listed.limit, listed.offset)
     return listed.respond(found, total)
 
 

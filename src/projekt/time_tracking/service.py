@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
+from projekt.core.pagination import SortKeys
 from projekt.core.record import changes, record, snapshot
 from projekt.issues.errors import IssueNotFound
 from projekt.issues.service import IssueService, time_changed
@@ -37,7 +38,12 @@ from projekt.time_tracking.errors import (
     TimerAlreadyRunning,
 )
 from projekt.time_tracking.models import TimeEntry
-from projekt.time_tracking.repository import TimeEntryRepository, TimeReads, effective_minutes
+from projekt.time_tracking.repository import (
+    SORT_FIELDS,
+    TimeEntryRepository,
+    TimeReads,
+    effective_minutes,
+)
 from projekt.time_tracking.schemas import (
     IssueTimeIn,
     IssueTimeSummary,
@@ -67,6 +73,10 @@ RECORDED = (
     "ended_at",
     "auto_stopped",
 )
+
+# What ``sort`` accepts on entry lists: the router declares its list with it.
+__all__ = ["SORT_FIELDS", "EntryFilters", "TimeService", "entry_etag"]
+
 # The last time zone to start a day is UTC+14: a date is "in the future" only once it has not
 # begun anywhere on Earth.
 EARLIEST_ZONE = timedelta(hours=14)
@@ -210,12 +220,12 @@ class TimeService:
     async def listing(
         self,
         filters: EntryFilters,
-        order: Sequence[ColumnElement[Any]],
+        sort: SortKeys,
         limit: int,
         offset: int,
     ) -> tuple[list[TimeEntryRead], int]:
         rows, total = await self.entries.listing(
-            self.ctx.user_id, filters.clauses(), order, limit, offset
+            self.ctx.user_id, filters.clauses(), sort, limit, offset
         )
         return [self.read(row) for row in rows], total
 

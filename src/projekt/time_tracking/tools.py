@@ -7,11 +7,11 @@ from typing import Any
 from pydantic import Field
 
 from projekt.core.conditional import IfMatch
+from projekt.core.pagination import SortKeys
 from projekt.core.schemas import Day, InputModel, Uuid
 from projekt.mcp.registry import Call, Result, Tools
 from projekt.time_tracking.errors import NoRunningTimer
 from projekt.time_tracking.models import TimeEntry
-from projekt.time_tracking.repository import SORTABLE
 from projekt.time_tracking.schemas import GroupBy, TimeEntryCreate, TimerStart
 from projekt.time_tracking.service import EntryFilters, TimeService
 
@@ -62,8 +62,8 @@ async def list_time_entries(call: Call, args: EntryQuery) -> Result:
     filters = EntryFilters(
         args.project_id, args.issue_id, args.user_id, args.from_date, args.to_date
     )
-    order = [SORTABLE["entry_date"].desc(), SORTABLE["created_at"].desc()]
-    found, total = await time.listing(filters, order, args.limit, args.offset)
+    newest: SortKeys = (("entry_date", True), ("created_at", True))
+    found, total = await time.listing(filters, newest, args.limit, args.offset)
     items = [e.model_dump(mode="json") for e in found]
     text = f"{len(items)} of {total} entries" + (
         ":\n" + "\n".join(_line(e) for e in items) if items else "."

@@ -7,7 +7,7 @@ serves the deliverers, which work across orgs (each claimed endpoint names its o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from projekt.core.pagination import SortKeys, order_by
 from projekt.core.record import Event, EventCounter
 from projekt.core.repository import OrgScopedRepository, Repository
 from projekt.projects.models import Project
@@ -106,7 +107,7 @@ class DeliveryRepository(OrgScopedRepository[WebhookDelivery]):
         self,
         webhook_id: uuid.UUID,
         status: str | None,
-        order: Sequence[Any],
+        sort: SortKeys,
         limit: int,
         offset: int,
     ) -> tuple[list[WebhookDelivery], int]:
@@ -115,7 +116,9 @@ class DeliveryRepository(OrgScopedRepository[WebhookDelivery]):
             stmt = stmt.where(WebhookDelivery.status == status)
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
         rows = await self.session.execute(
-            stmt.order_by(*order, WebhookDelivery.position).limit(limit).offset(offset)
+            stmt.order_by(*order_by(sort, DELIVERY_SORTS), WebhookDelivery.position)
+            .limit(limit)
+            .offset(offset)
         )
         return list(rows.scalars()), int(total or 0)
 

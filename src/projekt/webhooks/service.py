@@ -21,7 +21,7 @@ from projekt.webhooks.errors import DeliveryNotFound, WebhookNotFound, invalid
 from projekt.webhooks.events import subscribed, unknown_events
 from projekt.webhooks.models import Webhook
 from projekt.webhooks.payloads import event_body, ping_body
-from projekt.webhooks.repository import DELIVERY_SORTS, DeliveryRepository, WebhookRepository
+from projekt.webhooks.repository import DeliveryRepository, WebhookRepository
 from projekt.webhooks.schemas import (
     DeliveryRead,
     ReplayQueued,
@@ -165,7 +165,7 @@ class WebhookService:
     ) -> tuple[list[DeliveryRead], int]:
         await self.get(webhook_id)
         rows, total = await self.log.page(
-            webhook_id, status, listed.order_by(DELIVERY_SORTS), listed.limit, listed.offset
+            webhook_id, status, listed.sort, listed.limit, listed.offset
         )
         return [DeliveryRead.model_validate(row) for row in rows], total
 
