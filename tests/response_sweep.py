@@ -61,10 +61,10 @@ class ResponseSweep:
     def _operation(self, app: FastAPI, name: str) -> dict[str, Any] | None:
         operations = self._operations.get(id(app))
         if operations is None:
-            spec = getattr(app.state, "openapi_json", None)
+            spec = getattr(app.state, "openapi", None)  # absent: an app built by hand
             operations = {}
             if spec is not None:
-                document = json.loads(spec)
+                document = spec.document()
                 operations = {"": {"components": document.get("components", {})}}
                 for item in document["paths"].values():
                     for operation in item.values():
