@@ -14,3 +14,11 @@ def test_the_columns_the_typed_row_and_the_model_name_the_same_fields() -> None:
     typed_row = set(get_type_hints(IssueData))
     assert typed_row == set(IssueRead.model_fields)
     assert typed_row == {*READ_FIELDS, "key"}
+
+
+def test_a_doc_rows_typed_shape_names_the_models_fields() -> None:
+    """The docs fast path's typed row beside ``DocSummary`` (the same drift, the same check)."""
+    from projekt.docs.repository import DocSummaryRow
+    from projekt.docs.schemas import DocSummary
+
+    assert set(get_type_hints(DocSummaryRow)) == set(DocSummary.model_fields)
