@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import secrets
 import sys
 import uuid
@@ -116,6 +117,8 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     )
     logs.install()
     migrate.upgrade(settings)
+    nice = lower_priority(settings.webhook_worker_nice)
+    logging.getLogger("projekt.webhooks").info("worker delivering webhooks at nice %d", nice)
 
     async def work() -> None:
         services = build_services(settings)
@@ -133,6 +136,14 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
     asyncio.run(work())
     return 0
+
+
+def lower_priority(nice: int) -> int:
+    """Run this process at ``nice`` at least (a process already nicer stays so); the value."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # Finished deliveries (the delivery log) are deleted this many days after they finished;
     # None keeps them all. Pending ones are never pruned.
     webhook_delivery_retention_days: int | None = Field(default=30, ge=1)
+    # `projekt worker` runs at this nice value (at least; never raised back): on a host shared
+    # with API processes, the scheduler gives their requests the CPU first (docs/webhooks.md).
+    webhook_worker_nice: int = Field(default=10, ge=0, le=19)
     access_log: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # FastAPI's own OpenTelemetry spans, metrics and logs. Off: nothing in this install

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -208,3 +209,23 @@ async def test_two_servers_never_deliver_to_one_endpoint_at_once(database_url: s
         assert receiver.most_in_flight == 1
         check_arrivals(receiver, s.event_ids)
         assert len(receiver.ids) == EVENTS  # nothing crashed: nothing was sent twice
+
+
+@pytest.mark.parametrize("nice", [0, 7])
+def test_the_worker_gives_api_processes_the_cpu_first(nice: int) -> None:
+    """``projekt worker`` lowers its own scheduling priority to PROJEKT_WEBHOOK_WORKER_NICE (a
+    process started nicer stays as nice: it never raises it), and says so in its log."""
+    folder = tempfile.mkdtemp(prefix="projekt-hooks-")
+    url = f"sqlite+aiosqlite:///{Path(folder) / 'hooks.db'}"
+    expected = max(os.getpriority(os.PRIO_PROCESS, 0), nice)
+    worker = Process(url, "worker", PROJEKT_WEBHOOK_WORKER_NICE=str(nice))
+    try:
+        for _ in range(600):  # up to 30 s: imports and migrations come first
+            assert worker.proc.poll() is None, worker.output()
+            if "worker delivering webhooks" in worker.output():
+                break
+            time.sleep(0.05)
+        assert f"worker delivering webhooks at nice {expected}" in worker.output()
+        assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == expected
+    finally:
+        worker.stop()
