@@ -727,6 +727,24 @@ async def reassign_issues(
         await service._apply(issue, project, changes)
 
 
+async def lock_for_time(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    issue_ids: Collection[uuid.UUID],
+) -> set[uuid.UUID]:
+    """Lock the project and these issues of it for a time-tracking write that may move their
+    logged minutes (``time_changed``), in the order of every issue write: the project, then the
+    issues by id, before the write touches any time entry. An issue's delete takes the same
+    locks and then its entries (``SET NULL``): taken first, the two writers queue instead of
+    deadlocking, and a create never inserts an entry for an issue deleted meanwhile (a foreign
+    key error). Returns the ids of the issues that still exist."""
+    if await ProjectHeads(session, org_id).get_for_update(project_id) is None:
+        return set()
+    issues = IssueRepository(session, org_id)
+    return {i for i in sorted(issue_ids) if await issues.locked(i) is not None}
+
+
 async def time_changed(
     session: AsyncSession,
     org_id: uuid.UUID,

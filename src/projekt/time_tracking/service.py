@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from projekt.core.deps import AppServices
 from projekt.core.pagination import SortKeys
 from projekt.core.record import changes, record, snapshot
 from projekt.issues.errors import IssueNotFound
-from projekt.issues.service import IssueService, time_changed
+from projekt.issues.service import IssueService, lock_for_time, time_changed
 from projekt.projects.service import ProjectService
 from projekt.time_tracking.errors import (
     BadWeek,
@@ -377,8 +377,8 @@ class TimeService:
     async def update(
         self, entry_id: uuid.UUID, data: TimeEntryUpdate, if_match: IfMatch
     ) -> TimeEntry:
-        entry = await self._writable(entry_id, if_match)
         sent = data.model_dump(exclude_unset=True)
+        entry = await self._writable(entry_id, if_match, also=sent.get("issue_id"))
         if entry.running and {"minutes", "entry_date"} & sent.keys():
             raise TimerAlreadyRunning("Stop the timer before changing its minutes or date.")
         if "issue_id" in sent and sent["issue_id"] is not None:
@@ -439,6 +439,7 @@ class TimeService:
     ) -> TimeEntry:
         issue_id = await self._issue_in(project_id, ref)
         await self._lock_person(self.ctx.user_id)
+        await self._lock_logged(project_id, {issue_id})
         entry = await self.entries.running_of(self.ctx.user_id)
         if entry is None or entry.issue_id != issue_id:
             raise NoRunningTimer()
@@ -511,6 +512,7 @@ class TimeService:
         self._check_date(day, date_field)
         await self._lock_person(person)
         await self._settle(person)
+        await self._lock_logged(project_id, {issue_id})
         await self._check_day(person, day, minutes, minutes_field)
         now = self._now()
         entry = TimeEntry(
@@ -543,6 +545,7 @@ class TimeService:
         """Record the stop of a timer that ran past the limit, at the limit."""
         entry = await self.entries.running_of(person)
         if entry is not None and self._expired(entry) and entry.started_at is not None:
+            await self._lock_logged(entry.project_id, {entry.issue_id}, required=False)
             before = snapshot(entry, RECORDED)
             entry.running = False
             entry.minutes = self.limit_minutes
@@ -559,6 +562,7 @@ class TimeService:
         description: str | None,
         billable: bool,
     ) -> TimeEntry:
+        await self._lock_logged(project_id, {issue_id})
         now = self._now()
         entry = TimeEntry(
             id=uuid.uuid4(),
@@ -607,11 +611,22 @@ class TimeService:
         await self._record("time_entry.stopped", entry, before)
 
     async def _writable(
-        self, entry_id: uuid.UUID, if_match: IfMatch, *, deleting: bool = False
+        self,
+        entry_id: uuid.UUID,
+        if_match: IfMatch,
+        *,
+        deleting: bool = False,
+        also: uuid.UUID | None = None,
     ) -> TimeEntry:
         """The entry locked for a write, after the rules: visible, the caller's own (or a
         manager's), not invoiced, and the If-Match on the locked row."""
-        await self.get(entry_id)
+        seen = await self.get(entry_id)
+        if seen.user_id is not None:
+            # Every write of a person's entries takes the person first (a manager's too), then
+            # settles their timer that ran past the limit.
+            await self.entries.lock_person(seen.user_id)
+            await self._settle(seen.user_id)
+        await self._lock_logged(seen.project_id, {seen.issue_id, also}, required=False)
         entry = await self.entries.get_for_update(entry_id, deleting=deleting)
         if entry is None:
             raise TimeEntryNotFound()
@@ -620,9 +635,27 @@ class TimeService:
         if entry.invoice_id is not None:
             raise EntryInvoiced()
         if_match.check(entry_etag(entry))
-        if entry.user_id is not None:
-            await self._settle(entry.user_id)
         return entry
+
+    async def _lock_logged(
+        self,
+        project_id: uuid.UUID,
+        issue_ids: Collection[uuid.UUID | None],
+        *,
+        required: bool = True,
+    ) -> None:
+        """Before a write touches an entry: lock its project and the issues whose logged
+        minutes it may move (``issues.service.lock_for_time``: the order of an issue's delete,
+        which then clears its entries' issue). The lock order of time writes is the person,
+        the project, the issues, the entries (docs/architecture.md). ``required``: an issue
+        deleted before its lock is not there to log on (404); otherwise a deleted issue is
+        left to the caller's own checks (an entry whose issue went keeps its minutes)."""
+        wanted = {i for i in issue_ids if i is not None}
+        if not wanted:
+            return
+        found = await lock_for_time(self.session, self.ctx.org_id, project_id, wanted)
+        if required and found != wanted:
+            raise IssueNotFound()
 
     async def _record(
         self, kind: str, entry: TimeEntry, before: dict[str, Any] | None, *, gone: bool = False
