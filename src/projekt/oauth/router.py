@@ -250,10 +250,10 @@ async def _validated(
     request: Request, session: SessionDep, services: ServicesDep, params: dict[str, str]
 ) -> tuple[Any, Response | None]:
     """authlib's validation of the authorization request; a bad client or redirect is a page."""
-    store = OAuthStore(session, services, documents(request))
+    store = OAuthStore(session, services)
     exchange = store.exchange()
     try:
-        exchange.client = await store.client(params.get("client_id"), fetch=True)
+        exchange.client = await store.client(params.get("client_id"), documents=documents(request))
     except MetadataRefused as refused:
         # No redirect: until its document is read, nothing says where the client lives.
         return None, _error_page(request, str(refused))

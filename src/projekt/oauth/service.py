@@ -23,18 +23,12 @@ from projekt.oauth.server import (
 
 
 class OAuthStore:
-    def __init__(
-        self,
-        session: AsyncSession,
-        services: AppServices,
-        documents: MetadataFetcher | None = None,
-    ) -> None:
+    def __init__(self, session: AsyncSession, services: AppServices) -> None:
         self.clients = ClientRepository(session)
         self.codes = CodeRepository(session)
         self.tokens = TokenRepository(session)
         self.settings = services.settings
         self.clock = services.clock
-        self.documents = documents  # client metadata documents (URL client_ids)
 
     def exchange(self) -> Exchange:
         return Exchange(
@@ -44,20 +38,22 @@ class OAuthStore:
             refresh_grace=timedelta(seconds=self.settings.oauth_refresh_grace_s),
         )
 
-    async def client(self, client_id: str | None, *, fetch: bool = False) -> ClientView | None:
-        """A registered client, or one named by the URL of its metadata document. ``fetch``
-        (the authorization request): the document is read (cached) and is what counts; at the
-        token endpoint the client is the one its code was issued to, as stored then.
-        Raises ``MetadataRefused`` when a document cannot be used."""
+    async def client(
+        self, client_id: str | None, *, documents: MetadataFetcher | None = None
+    ) -> ClientView | None:
+        """A registered client, or one named by the URL of its metadata document. With the
+        app's ``documents`` (the authorization request): the document is read (cached) and is
+        what counts; at the token endpoint the client is the one its code was issued to, as
+        stored then. Raises ``MetadataRefused`` when a document cannot be used."""
         if not client_id:
             return None
         if not is_metadata_url(client_id):
             return ClientView(row) if (row := await self.clients.by_client_id(client_id)) else None
         key = stored_id(client_id)
         row = await self.clients.by_client_id(key)
-        if not fetch or self.documents is None:
+        if documents is None:
             return ClientView(row, client_id) if row else None
-        document = await self.documents.get(client_id)
+        document = await documents.get(client_id)
         fresh = OAuthClient(
             id=row.id if row else uuid.uuid4(),
             client_id=key,
