@@ -389,6 +389,46 @@ async def test_token_endpoint_outage_is_503_not_invalid_grant(migrated: object) 
     assert response.headers["retry-after"]
 
 
+@pytest.mark.parametrize("failures", [1, 100])
+async def test_a_failed_commit_of_the_exchange_answers_in_oauth_form(
+    factory: Factory, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, failures: int
+) -> None:
+    """The exchange's commit fails (the database went away at that moment, or only that
+    commit failed): the client gets RFC 6749's ``temporarily_unavailable``, not the API's
+    envelope and never a token, and nothing of the exchange stays, not even through a later
+    commit of the same session (the same code redeems once the database is back)."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    org = await factory.org()
+    registered = await register(client)
+    code, verifier = await code_for(org.owner, org, registered["client_id"])
+    commits: list[AsyncSession] = []
+
+    commit = AsyncSession.commit
+
+    async def lost(session: AsyncSession) -> None:
+        commits.append(session)
+        if len(commits) > failures:
+            return await commit(session)
+        raise OperationalError("COMMIT", {}, ConnectionError("connection lost"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AsyncSession, "commit", lost)
+        failed = await exchange(client, registered["client_id"], code, verifier)
+    assert commits, "the exchange did not commit"
+    assert failed.status_code == 503, failed.text
+    assert failed.json() == {
+        "error": "temporarily_unavailable",
+        "error_description": "Try again shortly.",
+    }
+    assert failed.headers["retry-after"] == "5"
+    assert failed.headers["cache-control"] == "no-store"
+    again = await exchange(client, registered["client_id"], code, verifier)
+    assert again.status_code == 200, again.text
+    assert again.json()["access_token"]
+
+
 async def test_registration_is_rate_limited(migrated: object) -> None:
     from tests.middleware.test_rate_limit import client as limited_client
     from tests.middleware.test_rate_limit import limited_app

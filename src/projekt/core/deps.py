@@ -98,27 +98,40 @@ class UnitOfWork:
         self._db = db
         self._write = write
         self._session: AsyncSession | None = None
+        self._finished = False
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
+            if self._finished:
+                raise RuntimeError("the unit of work has already committed or rolled back")
             self._session = self._db.new_session(write=self._write)
         return self._session
 
+    async def commit_now(self) -> None:
+        """Commit before the route returns, for a route that must answer a failed commit in
+        its own format (the OAuth token exchange: RFC 6749's ``temporarily_unavailable``,
+        not the envelope). The same commit as at the edge; the edge then has nothing left
+        to do, and a failed commit leaves nothing (the session is rolled back and closed)."""
+        await self.finish(failed=False)
+
     async def finish(self, failed: bool) -> None:
+        """Commit (or roll back) and close the session; the unit of work ends here, once."""
+        self._finished = True
         if self._session is None:
             return
+        session, self._session = self._session, None
         try:
             if failed:
-                await self._session.rollback()
+                await session.rollback()
             else:
                 try:
-                    await self._db.commit(self._session)
+                    await self._db.commit(session)
                 except StaleDataError as exc:
-                    await self._session.rollback()
+                    await session.rollback()
                     raise vanished() from exc
         finally:
-            await self._session.close()
+            await session.close()
 
 
 async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:

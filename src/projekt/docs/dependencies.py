@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from projekt.core.deps import OrgDep, ServicesDep, SessionDep, org_context_of, services_of
-from projekt.docs.service import DocService
+from projekt.docs.service import DocFastPath, DocService
 
 
 async def get_doc_service(session: SessionDep, services: ServicesDep, ctx: OrgDep) -> DocService:
@@ -15,12 +15,12 @@ async def get_doc_service(session: SessionDep, services: ServicesDep, ctx: OrgDe
 DocServiceDep = Annotated[DocService, Depends(get_doc_service)]
 
 
-async def get_doc_reader(request: Request) -> DocService:
+async def get_doc_fast_path(request: Request) -> DocFastPath:
     """For the list and the get, which read on the fast path only: no unit of work (a generator
     dependency costs an exit stack per request) and no sub-dependencies to resolve."""
-    return DocService(None, services_of(request), org_context_of(request))
+    return DocFastPath(services_of(request), org_context_of(request))
 
 
-DocReaderDep = Annotated[DocService, Depends(get_doc_reader)]
+DocFastPathDep = Annotated[DocFastPath, Depends(get_doc_fast_path)]
 # A version number as the path names it (1 is the first save).
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version's number.")]

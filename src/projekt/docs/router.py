@@ -10,7 +10,7 @@ from projekt.core.errors import PreconditionFailed, ValidationFailed
 from projekt.core.http import none_match
 from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
-from projekt.docs.dependencies import DocReaderDep, DocServiceDep, VersionNumber
+from projekt.docs.dependencies import DocFastPathDep, DocServiceDep, VersionNumber
 from projekt.docs.errors import DocHasChildren, DocNotFound, DocVersionNotFound
 from projekt.docs.models import Doc
 from projekt.docs.schemas import (
@@ -52,7 +52,7 @@ def _tagged(doc: Doc, status_code: int = 200) -> Response:
 )
 async def list_docs(
     project_id: uuid.UUID,
-    docs: DocReaderDep,
+    docs: DocFastPathDep,
     listed: DocList,
     include_archived: Annotated[bool, Query(description="Archived docs too.")] = False,
     q: Annotated[
@@ -90,7 +90,7 @@ async def get_doc(
     project_id: uuid.UUID,
     doc_id: uuid.UUID,
     request: Request,
-    docs: DocReaderDep,
+    docs: DocFastPathDep,
     format: Annotated[
         Literal["json", "markdown"] | None,
         Query(description="`markdown`: the content as markdown (as `Accept: text/markdown`)."),

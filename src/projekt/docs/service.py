@@ -47,35 +47,15 @@ def doc_etag(doc_id: uuid.UUID, revision: int) -> str:
     return version_etag("doc", doc_id, revision)
 
 
-class DocService:
-    """``session`` is None for the routes that only read a list or a doc: those run on the
-    fast path (``DocReads``) and never open a unit of work."""
+class DocFastPath:
+    """The doc reads that run on the fast path only (``DocReads``): a list, a doc, its
+    revision. It takes no session, so it cannot open one: those routes never pay for a unit
+    of work. ``DocService`` adds the work of the request's unit of work."""
 
-    def __init__(
-        self, session: AsyncSession | None, services: AppServices, ctx: OrgContext
-    ) -> None:
-        self._session = session
+    def __init__(self, services: AppServices, ctx: OrgContext) -> None:
         self.services = services
         self.ctx = ctx
         self.reads = DocReads(services.fast, ctx.org_id, ctx.user_id)
-        self._docs = None if session is None else DocRepository(session, ctx.org_id)
-
-    @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
-            raise RuntimeError("a read-only DocService was asked for a session")
-        return self._session
-
-    @property
-    def docs(self) -> DocRepository:
-        if self._docs is None:
-            raise RuntimeError("a read-only DocService was asked for a session")
-        return self._docs
-
-    async def _project(self, project_id: uuid.UUID) -> uuid.UUID:
-        """The project's id, if the caller sees it (404 otherwise)."""
-        projects = ProjectService(self.session, self.services)
-        return (await projects.get_visible(self.ctx, project_id)).id
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -113,6 +93,22 @@ class DocService:
         if found is None:
             raise DocNotFound()
         return found
+
+
+class DocService(DocFastPath):
+    """Docs in the request's unit of work (``session``), and the fast path's reads."""
+
+    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
+        super().__init__(services, ctx)
+        self.session = session
+        self.docs = DocRepository(session, ctx.org_id)
+
+    async def _project(self, project_id: uuid.UUID) -> uuid.UUID:
+        """The project's id, if the caller sees it (404 otherwise)."""
+        projects = ProjectService(self.session, self.services)
+        return (await projects.get_visible(self.ctx, project_id)).id
+
+    # -- in the unit of work -------------------------------------------------------------------
 
     async def get(self, project_id: uuid.UUID, doc_id: uuid.UUID) -> Doc:
         doc = await self.docs.visible_one(self.ctx.user_id, project_id, doc_id)

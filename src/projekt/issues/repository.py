@@ -544,15 +544,8 @@ class Creation:
 class IssueWrites:
     """Where an issue write's statements run, chosen here rather than by the service."""
 
-    def __init__(
-        self,
-        fast: FastSQL,
-        session: Callable[[], AsyncSession],
-        org_id: uuid.UUID,
-        user_id: uuid.UUID,
-    ) -> None:
+    def __init__(self, fast: FastSQL, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
         self._fast = fast
-        self._session = session
         self._org_id = org_id
         self._user_id = user_id
 
@@ -565,12 +558,12 @@ class IssueWrites:
         async with self._fast.transaction() as tx:
             yield Creation(tx, self._org_id, self._user_id)
 
-    def references(self) -> References:
+    def references(self, session: AsyncSession) -> References:
         """An update's look-ups: on the fast path on PostgreSQL; on SQLite through the unit of
-        work, because the fast path shares the engine's pool there, and a writer holding the
-        write lock while it waits for a connection held by writers queued behind that lock
-        would wait for them until both time out."""
-        run: _Runs = self._fast if self._fast.postgres else _OnSession(self._session())
+        work's ``session``, because the fast path shares the engine's pool there, and a writer
+        holding the write lock while it waits for a connection held by writers queued behind
+        that lock would wait for them until both time out."""
+        run: _Runs = self._fast if self._fast.postgres else _OnSession(session)
         return References(run, self._org_id, self._user_id)
 
 

@@ -11,7 +11,7 @@ from projekt.core.http import none_match
 from projekt.core.openapi import BODY, IN_ORG, PAGED, ROLE, SESSION_WRITE, errors
 from projekt.core.pagination import ListQuery, list_params
 from projekt.core.responses import dumps
-from projekt.issues.dependencies import IssueList, IssueReaderDep, IssueRef, IssueServiceDep
+from projekt.issues.dependencies import IssueFastPathDep, IssueList, IssueRef, IssueServiceDep
 from projekt.issues.errors import BulkFailed, CommentNotFound, IssueNotFound, NotCommentAuthor
 from projekt.issues.schemas import (
     ISSUE_TYPES,
@@ -65,7 +65,7 @@ def _tagged(written: Versioned, status_code: int = 200) -> Response:
 )
 async def list_issues(
     request: Request,
-    issues: IssueReaderDep,
+    issues: IssueFastPathDep,
     listed: IssueList,
     project_id: uuid.UUID | None = None,
     status: Annotated[str | None, Query(max_length=60)] = None,
@@ -110,7 +110,7 @@ async def list_issues(
     response_model=IssueRead,
     responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, *BODY),
 )
-async def create_issue(body: IssueCreate, issues: IssueServiceDep) -> Response:
+async def create_issue(body: IssueCreate, issues: IssueFastPathDep) -> Response:
     """Create an issue; its key (WEB-13) is the project's next number."""
     created = await issues.create(body)
     response = _tagged(created, status.HTTP_201_CREATED)
@@ -133,7 +133,9 @@ async def bulk_issues(body: BulkRequest, issues: IssueServiceDep) -> BulkResult:
     response_model=IssueSchema,
     responses=errors(*IN_ORG, ValidationFailed, ProjectNotFound),
 )
-async def issue_schema(issues: IssueReaderDep, project_id: uuid.UUID | None = None) -> IssueSchema:
+async def issue_schema(
+    issues: IssueFastPathDep, project_id: uuid.UUID | None = None
+) -> IssueSchema:
     """Types, priorities, statuses (the project's columns) and custom fields of issues."""
     columns = default_columns()
     if project_id is not None:
@@ -154,7 +156,7 @@ async def issue_schema(issues: IssueReaderDep, project_id: uuid.UUID | None = No
     response_model=IssueDetail,
     responses=errors(*IN_ORG, IssueNotFound, ValidationFailed),
 )
-async def get_issue(ref: IssueRef, request: Request, issues: IssueReaderDep) -> Response:
+async def get_issue(ref: IssueRef, request: Request, issues: IssueFastPathDep) -> Response:
     """One issue by id or key, with its comments."""
     found = await issues.detail(ref)
     etag = versioned_etag(found)
@@ -246,7 +248,7 @@ async def unarchive_issue(ref: IssueRef, if_match: IfMatchDep, issues: IssueServ
     response_model=IssueRead,
     responses=errors(*IN_ORG, *ROLE, *SESSION_WRITE, IssueNotFound, ValidationFailed),
 )
-async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
+async def duplicate_issue(ref: IssueRef, issues: IssueFastPathDep) -> Response:
     """Copy an issue into a new one of the same project."""
     created = await issues.duplicate(await issues.resolve(ref))
     response = _tagged(created, status.HTTP_201_CREATED)
@@ -259,7 +261,7 @@ async def duplicate_issue(ref: IssueRef, issues: IssueServiceDep) -> Response:
     response_model=list[CommentItem],
     responses=errors(*IN_ORG, *PAGED, IssueNotFound, ValidationFailed),
 )
-async def list_comments(ref: IssueRef, listed: CommentList, issues: IssueReaderDep) -> Response:
+async def list_comments(ref: IssueRef, listed: CommentList, issues: IssueFastPathDep) -> Response:
     """The issue's comments, oldest first."""
     return listed.respond(*listed.page_of(await issues.comments((await issues.resolve(ref))["id"])))
 

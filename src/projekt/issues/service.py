@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext, Role
-from projekt.core.deps import AppServices, UnitOfWork
+from projekt.core.deps import AppServices
 from projekt.core.errors import ValidationFailed
 from projekt.core.pagination import SortKeys
 from projekt.core.record import Event, draft, jsonable, record
@@ -43,6 +43,7 @@ __all__ = [
     "SORT_FIELDS",
     "Detail",
     "IssueData",
+    "IssueFastPath",
     "IssueService",
     "Listing",
     "ProjectHead",
@@ -185,31 +186,17 @@ def _status_error(columns: list[dict[str, Any]]) -> str:
     return "The status must be one of: " + ", ".join(c["name"] for c in columns)
 
 
-class IssueService:
-    def __init__(
-        self, session: AsyncSession | UnitOfWork | None, services: AppServices, ctx: OrgContext
-    ) -> None:
-        self._session = session
+class IssueFastPath:
+    """The issue work that runs on the fast path only: the reads and the create's one fast
+    transaction. It takes no session, so it cannot open one: the busiest routes (list, get,
+    create) never pay for a unit of work. ``IssueService`` adds the work of the request's
+    unit of work."""
+
+    def __init__(self, services: AppServices, ctx: OrgContext) -> None:
         self.services = services
         self.ctx = ctx
         self.reads = IssueReads(services.fast, ctx.org_id, ctx.user_id)
-        self.writes = IssueWrites(services.fast, lambda: self.session, ctx.org_id, ctx.user_id)
-
-    @property
-    def session(self) -> AsyncSession:
-        """The unit of work's session, opened on first use (reads run on the fast path)."""
-        source = self._session
-        if source is None:
-            raise RuntimeError("a read-only IssueService was asked for a session")
-        return source.session if isinstance(source, UnitOfWork) else source
-
-    @property
-    def issues(self) -> IssueRepository:
-        return IssueRepository(self.session, self.ctx.org_id)
-
-    @property
-    def activity(self) -> ActivityRepository:
-        return ActivityRepository(self.session, self.ctx.org_id)
+        self.writes = IssueWrites(services.fast, ctx.org_id, ctx.user_id)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -227,12 +214,6 @@ class IssueService:
     async def comments(self, issue_id: uuid.UUID) -> list[dict[str, Any]]:
         """The issue's comments, each with the ``etag`` an edit or delete sends as If-Match."""
         return [_tagged_comment(c) for c in await self.reads.comments(issue_id)]
-
-    async def comment(self, issue_id: uuid.UUID, comment_id: uuid.UUID) -> dict[str, Any]:
-        found = await CommentRepository(self.session, self.ctx.org_id).get(comment_id)
-        if found is None or found.issue_id != issue_id:
-            raise CommentNotFound()
-        return _comment_read(found)
 
     async def listing_project(self, project_id: uuid.UUID) -> ProjectHead | None:
         return await self.reads.project_head(project_id)
@@ -254,15 +235,7 @@ class IssueService:
         found = await self.reads.by_id(issue_id)
         return None if found is None else found.issue
 
-    async def activity_of(self, ref: str) -> list[dict[str, Any]]:
-        """The issue's history from the record, oldest first (its comments' events too)."""
-        row = await self.resolve(ref)
-        return [activity_entry(e) for e in await self.activity.for_issue(row["id"])]
-
-    async def search(self, q: str, limit: int) -> list[IssueData]:
-        return await self.issues.search(self.ctx.user_id, q, limit)
-
-    # -- writes -----------------------------------------------------------------------------
+    # -- the create -------------------------------------------------------------------------
 
     async def create(self, data: IssueCreate, origin: dict[str, Any] | None = None) -> Written:
         """One transaction on the fast path: number, checks, the row and its event (the
@@ -280,7 +253,7 @@ class IssueService:
                 if _status_in(columns, data.status) is None:
                     errors["status"] = [_status_error(columns)]
             await self._check_references(
-                data.model_dump(exclude_unset=True), None, errors, tx.references, data.project_id
+                data.model_dump(exclude_unset=True), errors, tx.references, data.project_id
             )
             if errors:
                 raise ValidationFailed(errors=errors)
@@ -327,6 +300,81 @@ class IssueService:
             "updated_at": now,
         }
 
+    async def duplicate(self, source: IssueData) -> Written:
+        copy = IssueCreate(
+            project_id=source["project_id"],
+            title=source["title"],
+            description=source["description"],
+            priority=source["priority"],
+            type=source["type"],
+            assignee_id=source["assignee_id"],
+            labels=source["labels"],
+            estimated_hours=source["estimated_hours"],
+            parent_id=source["parent_id"],
+            milestone_id=source["milestone_id"],
+            due_date=source["due_date"],
+        )
+        return await self.create(copy, {"duplicated_from": [None, source["key"]]})
+
+    async def _check_references(
+        self,
+        values: dict[str, Any],
+        errors: dict[str, list[str]],
+        refs: References,
+        project_id: uuid.UUID,
+    ) -> None:
+        """Every id in a body must name something of the caller's org that they may see.
+
+        ``refs``: where the look-ups run: the create's own transaction, or the repository's
+        choice for a write in the unit of work (``IssueWrites.references``)."""
+        assignee = values.get("assignee_id")
+        if assignee is not None and not await refs.is_member(assignee):
+            errors["assignee_id"] = ["The assignee_id must be a member of this organization"]
+        parent = values.get("parent_id")
+        if parent is not None and not await refs.issue_visible(parent):
+            errors["parent_id"] = ["The parent_id does not exist"]
+        sprint_id = values.get("sprint_id")
+        if sprint_id is not None:
+            sprint = await refs.sprint(sprint_id)
+            if sprint is None or sprint.project_id != project_id:
+                errors["sprint_id"] = ["The sprint_id must name a sprint of the issue's project"]
+            elif sprint.state == "completed":
+                errors["sprint_id"] = ["The sprint_id names a completed sprint"]
+        milestone_id = values.get("milestone_id")
+        if milestone_id is not None and await refs.milestone_project(milestone_id) != project_id:
+            errors["milestone_id"] = [
+                "The milestone_id must name a milestone of the issue's project"
+            ]
+
+
+class IssueService(IssueFastPath):
+    """Issue work in the request's unit of work (``session``): updates, deletes, bulk changes,
+    comments, activity, search; and the fast path's work, which it inherits."""
+
+    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
+        super().__init__(services, ctx)
+        self.session = session
+        self.issues = IssueRepository(session, ctx.org_id)
+        self.activity = ActivityRepository(session, ctx.org_id)
+
+    # -- reads in the unit of work -----------------------------------------------------------
+
+    async def comment(self, issue_id: uuid.UUID, comment_id: uuid.UUID) -> dict[str, Any]:
+        found = await CommentRepository(self.session, self.ctx.org_id).get(comment_id)
+        if found is None or found.issue_id != issue_id:
+            raise CommentNotFound()
+        return _comment_read(found)
+
+    async def activity_of(self, ref: str) -> list[dict[str, Any]]:
+        """The issue's history from the record, oldest first (its comments' events too)."""
+        row = await self.resolve(ref)
+        return [activity_entry(e) for e in await self.activity.for_issue(row["id"])]
+
+    async def search(self, q: str, limit: int) -> list[IssueData]:
+        return await self.issues.search(self.ctx.user_id, q, limit)
+
+    # -- writes -----------------------------------------------------------------------------
+
     async def update(self, row: IssueRow, data: IssueUpdate, if_match: IfMatch) -> Written:
         changes = data.model_dump(exclude_unset=True)
         issue, project = await self._for_write(row, if_match)
@@ -338,7 +386,7 @@ class IssueService:
             changes["status"] = canonical
         if "labels" in changes:
             changes["labels"] = list(dict.fromkeys(changes["labels"] or []))
-        await self._check_references(changes, issue, errors)
+        await self._check_update(changes, issue, errors)
         if errors:
             raise ValidationFailed(errors=errors)
         await self._apply(issue, project, changes)
@@ -363,22 +411,6 @@ class IssueService:
         projects = ProjectHeads(self.session, self.ctx.org_id)
         await projects.issue_deleted(issue.project_id, issue.archived)
         await projects.issues_changed(orphans_in - {issue.project_id})
-
-    async def duplicate(self, source: IssueData) -> Written:
-        copy = IssueCreate(
-            project_id=source["project_id"],
-            title=source["title"],
-            description=source["description"],
-            priority=source["priority"],
-            type=source["type"],
-            assignee_id=source["assignee_id"],
-            labels=source["labels"],
-            estimated_hours=source["estimated_hours"],
-            parent_id=source["parent_id"],
-            milestone_id=source["milestone_id"],
-            due_date=source["due_date"],
-        )
-        return await self.create(copy, {"duplicated_from": [None, source["key"]]})
 
     async def bulk(self, request: BulkRequest) -> BulkResult:
         """One transaction: every change lands, or (any per-issue error) none does."""
@@ -462,7 +494,7 @@ class IssueService:
             if canonical is None:
                 errors["status"] = [_status_error(project.columns)]
             changes["status"] = canonical
-        await self._check_references(changes, issue, errors)
+        await self._check_update(changes, issue, errors)
         if errors:
             raise ValidationFailed(errors=errors)
         return {k: v for k, v in changes.items() if getattr(issue, k) != v}
@@ -618,42 +650,19 @@ class IssueService:
         record(self.session, self.ctx, kind, comment.id, project_id=issue.project_id,
                parent_id=issue.id, changes=changes)  # fmt: skip
 
-    async def _check_references(
-        self,
-        values: dict[str, Any],
-        issue: Issue | None,
-        errors: dict[str, list[str]],
-        refs: References | None = None,
-        project_id: uuid.UUID | None = None,
+    async def _check_update(
+        self, changes: dict[str, Any], issue: Issue, errors: dict[str, list[str]]
     ) -> None:
-        """Every id in a body must name something of the caller's org that they may see.
-
-        ``refs``: the create's own transaction's look-ups; otherwise the repository's choice
-        for a write in the unit of work (``IssueWrites.references``)."""
-        if refs is None:
-            refs = self.writes.references()
-        assignee = values.get("assignee_id")
-        if assignee is not None and not await refs.is_member(assignee):
-            errors["assignee_id"] = ["The assignee_id must be a member of this organization"]
-        parent = values.get("parent_id")
-        if parent is not None:
-            if not await refs.issue_visible(parent):
-                errors["parent_id"] = ["The parent_id does not exist"]
-            elif issue is not None and issue.id in await self.issues.ancestors(parent):
-                errors["parent_id"] = ["The parent_id would make a cycle"]
-        project = project_id or (issue.project_id if issue is not None else None)
-        sprint_id = values.get("sprint_id")
-        if sprint_id is not None:
-            sprint = await refs.sprint(sprint_id)
-            if sprint is None or sprint.project_id != project:
-                errors["sprint_id"] = ["The sprint_id must name a sprint of the issue's project"]
-            elif sprint.state == "completed":
-                errors["sprint_id"] = ["The sprint_id names a completed sprint"]
-        milestone_id = values.get("milestone_id")
-        if milestone_id is not None and await refs.milestone_project(milestone_id) != project:
-            errors["milestone_id"] = [
-                "The milestone_id must name a milestone of the issue's project"
-            ]
+        """The references of a write to ``issue``, and a parent that would make a cycle."""
+        refs = self.writes.references(self.session)
+        await self._check_references(changes, errors, refs, issue.project_id)
+        parent = changes.get("parent_id")
+        if (
+            parent is not None
+            and "parent_id" not in errors
+            and issue.id in await self.issues.ancestors(parent)
+        ):
+            errors["parent_id"] = ["The parent_id would make a cycle"]
 
 
 def _comment_read(comment: Comment) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from projekt.issues.schemas import (
     Priority,
     Transition,
 )
-from projekt.issues.service import SORT_FIELDS, IssueData, IssueService
+from projekt.issues.service import SORT_FIELDS, IssueData, IssueFastPath, IssueService
 from projekt.mcp.registry import Call, Result, Tools
 
 tools = Tools()
@@ -63,7 +63,13 @@ def summary(row: IssueData) -> dict[str, Any]:
 
 
 def service(call: Call) -> IssueService:
-    return IssueService(call.uow, call.services, call.ctx)
+    """For a tool that writes in the call's unit of work."""
+    return IssueService(call.uow.session, call.services, call.ctx)
+
+
+def fast_path(call: Call) -> IssueFastPath:
+    """For a tool that runs on the fast path only (reads, the create): no session."""
+    return IssueFastPath(call.services, call.ctx)
 
 
 class IssueRefArgs(InputModel):
@@ -105,7 +111,7 @@ async def list_issues(call: Call, args: IssueQuery) -> Result:
     short summaries and the total; use get_issue for one issue's description and comments."""
     filters = args.model_dump(include={"project_id", "status", "priority", "type", "assignee_id",
                                        "sprint_id", "label", "archived"})  # fmt: skip
-    items, total, _ = await service(call).listing(
+    items, total, _ = await fast_path(call).listing(
         filters, args.q, NEWEST_FIRST, "-created_at", args.limit, args.offset
     )
     shown = [summary(item) for item in items]
@@ -119,7 +125,7 @@ async def list_issues(call: Call, args: IssueQuery) -> Result:
 )
 async def get_issue(call: Call, args: IssueRefArgs) -> Result:
     """Read one issue by key (WEB-12) or id: every field, its description and its comments."""
-    issue_row, _, comments = await service(call).detail(args.ref)
+    issue_row, _, comments = await fast_path(call).detail(args.ref)
     issue = issue_json(issue_row)
     issue["comments"] = [CommentRead.model_validate(c).model_dump(mode="json") for c in comments]
     return Result(issue, f"{issue['key']} [{issue['status']}] {issue['title']}")
@@ -129,7 +135,7 @@ async def get_issue(call: Call, args: IssueRefArgs) -> Result:
 async def create_issue(call: Call, args: IssueCreate) -> Result:
     """Create an issue in a project (project_id and title required; status defaults to the
     project's first column, priority to medium, type to task). Returns the new issue."""
-    created = issue_json((await service(call).create(args)).issue)
+    created = issue_json((await fast_path(call).create(args)).issue)
     return Result(created, f"Created {created['key']}: {created['title']}")
 
 
@@ -173,7 +179,7 @@ async def add_comment(call: Call, args: IssueComment) -> Result:
 @tools.resource("projekt://issues/{key}", name="issue", route="get_issue")
 async def issue_resource(call: Call, key: str) -> str:
     """An issue as markdown: its fields, description and comments."""
-    issue_row, _, comments = await service(call).detail(key)
+    issue_row, _, comments = await fast_path(call).detail(key)
     issue = issue_json(issue_row)
     lines = [
         f"# {issue['key']}: {issue['title']}",

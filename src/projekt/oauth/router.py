@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from projekt.config import Settings
 from projekt.core import scope as asgi
 from projekt.core.context import CredentialKind, Principal
-from projekt.core.deps import ServicesDep, SessionDep
+from projekt.core.deps import ServicesDep, SessionDep, UnitOfWorkDep
 from projekt.core.errors import as_app_error
 from projekt.core.responses import dumps
 from projekt.oauth import openapi as spec
@@ -250,10 +250,10 @@ async def _validated(
     request: Request, session: SessionDep, services: ServicesDep, params: dict[str, str]
 ) -> tuple[Any, Response | None]:
     """authlib's validation of the authorization request; a bad client or redirect is a page."""
-    store = OAuthStore(session, services, documents(request))
+    store = OAuthStore(session, services)
     exchange = store.exchange()
     try:
-        exchange.client = await store.client(params.get("client_id"), fetch=True)
+        exchange.client = await store.client(params.get("client_id"), documents=documents(request))
     except MetadataRefused as refused:
         # No redirect: until its document is read, nothing says where the client lives.
         return None, _error_page(request, str(refused))
@@ -380,12 +380,12 @@ def _client_id(request: Request, form: dict[str, str]) -> str | None:
 
 
 async def _token_exchange(
-    request: Request, session: SessionDep, services: ServicesDep, endpoint: str
+    request: Request, uow: UnitOfWorkDep, services: ServicesDep, endpoint: str
 ) -> Response:
     try:
         form_data = await request.form()
         form = {k: str(v) for k, v in form_data.items()}
-        store = OAuthStore(session, services)
+        store = OAuthStore(uow.session, services)
         exchange = store.exchange()
         exchange.client = await store.client(_client_id(request, form))
         audiences = resources(services.settings)
@@ -414,11 +414,11 @@ async def _token_exchange(
         else:
             answer = SERVER.create_token_response(oauth_request)
         answer = await store.apply(exchange, answer)
-        # A transaction owner besides the request's unit of work (docs/architecture.md): the
-        # exchange commits here, inside the ``try``, so a failed commit answers in RFC 6749's
-        # format (``temporarily_unavailable``) rather than the API's envelope, and a burned
-        # code or rotated refresh token is durable before any token leaves in the body.
-        await services.db.commit(session)
+        # The request's unit of work commits now rather than at the edge, inside the ``try``:
+        # a failed commit answers in RFC 6749's format (``temporarily_unavailable``) rather
+        # than the API's envelope and leaves nothing behind, and a burned code or rotated
+        # refresh token is durable before any token leaves in the body.
+        await uow.commit_now()
         if isinstance(answer.body, dict) and answer.body.get("error") == "invalid_client":
             answer = _client_refused(answer)
     except Exception as exc:
@@ -441,12 +441,12 @@ def _client_refused(answer: Answer) -> Answer:
 
 
 @router.post("/oauth/token", responses=spec.TOKEN_RESPONSES, openapi_extra=spec.TOKEN_REQUEST)
-async def token(request: Request, session: SessionDep, services: ServicesDep) -> Response:
+async def token(request: Request, uow: UnitOfWorkDep, services: ServicesDep) -> Response:
     """Exchange a code (with its PKCE verifier) or rotate a refresh token (RFC 6749)."""
-    return await _token_exchange(request, session, services, "token")
+    return await _token_exchange(request, uow, services, "token")
 
 
 @router.post("/oauth/revoke", responses=spec.REVOKE_RESPONSES, openapi_extra=spec.REVOKE_REQUEST)
-async def revoke(request: Request, session: SessionDep, services: ServicesDep) -> Response:
+async def revoke(request: Request, uow: UnitOfWorkDep, services: ServicesDep) -> Response:
     """Revoke an access or refresh token (RFC 7009)."""
-    return await _token_exchange(request, session, services, "revoke")
+    return await _token_exchange(request, uow, services, "revoke")

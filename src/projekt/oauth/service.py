@@ -6,15 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.auth.models import User
 from projekt.core.deps import AppServices
 from projekt.core.security import digest, new_opaque_token
 from projekt.oauth.cimd import MetadataFetcher, is_metadata_url, stored_id
 from projekt.oauth.models import OAuthClient, OAuthCode, OAuthToken
+from projekt.oauth.repository import ClientRepository, CodeRepository, TokenRepository
 from projekt.oauth.server import (
     CONCURRENT_REDEMPTION,
     Answer,
@@ -22,20 +20,15 @@ from projekt.oauth.server import (
     Exchange,
     Grantee,
 )
-from projekt.orgs.models import Membership
 
 
 class OAuthStore:
-    def __init__(
-        self,
-        session: AsyncSession,
-        services: AppServices,
-        documents: MetadataFetcher | None = None,
-    ) -> None:
-        self.session = session
+    def __init__(self, session: AsyncSession, services: AppServices) -> None:
+        self.clients = ClientRepository(session)
+        self.codes = CodeRepository(session)
+        self.tokens = TokenRepository(session)
         self.settings = services.settings
         self.clock = services.clock
-        self.documents = documents  # client metadata documents (URL client_ids)
 
     def exchange(self) -> Exchange:
         return Exchange(
@@ -45,20 +38,22 @@ class OAuthStore:
             refresh_grace=timedelta(seconds=self.settings.oauth_refresh_grace_s),
         )
 
-    async def client(self, client_id: str | None, *, fetch: bool = False) -> ClientView | None:
-        """A registered client, or one named by the URL of its metadata document. ``fetch``
-        (the authorization request): the document is read (cached) and is what counts; at the
-        token endpoint the client is the one its code was issued to, as stored then.
-        Raises ``MetadataRefused`` when a document cannot be used."""
+    async def client(
+        self, client_id: str | None, *, documents: MetadataFetcher | None = None
+    ) -> ClientView | None:
+        """A registered client, or one named by the URL of its metadata document. With the
+        app's ``documents`` (the authorization request): the document is read (cached) and is
+        what counts; at the token endpoint the client is the one its code was issued to, as
+        stored then. Raises ``MetadataRefused`` when a document cannot be used."""
         if not client_id:
             return None
         if not is_metadata_url(client_id):
-            return ClientView(row) if (row := await self._client_row(client_id)) else None
+            return ClientView(row) if (row := await self.clients.by_client_id(client_id)) else None
         key = stored_id(client_id)
-        row = await self._client_row(key)
-        if not fetch or self.documents is None:
+        row = await self.clients.by_client_id(key)
+        if documents is None:
             return ClientView(row, client_id) if row else None
-        document = await self.documents.get(client_id)
+        document = await documents.get(client_id)
         fresh = OAuthClient(
             id=row.id if row else uuid.uuid4(),
             client_id=key,
@@ -71,76 +66,40 @@ class OAuthStore:
         )
         return ClientView(fresh, client_id, stored=row is not None)
 
-    async def _client_row(self, client_id: str) -> OAuthClient | None:
-        stmt = select(OAuthClient).where(OAuthClient.client_id == client_id)
-        row: OAuthClient | None = (await self.session.execute(stmt)).scalar_one_or_none()
-        return row
-
     async def _keep_client(self, client: ClientView) -> None:
         """A metadata-document client is stored when a code is first issued to it (codes and
         tokens reference it), and refreshed from its document on later ones."""
         if not is_metadata_url(client.public_id):
             return
-        if not client.stored:
-            try:
-                # Flushed now, before the code that references it; a savepoint, as another
-                # first authorization of the same client may have stored it meanwhile.
-                async with self.session.begin_nested():
-                    self.session.add(client.row)
-            except IntegrityError:
-                pass  # stored concurrently: refreshed below like any known client
-            else:
-                client.stored = True
-                return
-        await self.session.execute(
-            update(OAuthClient)
-            .where(OAuthClient.client_id == client.stored_id)
-            .values(
-                client_name=client.row.client_name,
-                redirect_uris=client.row.redirect_uris,
-                grant_types=client.row.grant_types,
-            )
-        )
+        # Another first authorization of the same client may have stored it meanwhile: then
+        # it is refreshed like any known client.
+        if not client.stored and await self.clients.add_first(client.row):
+            client.stored = True
+            return
+        await self.clients.refresh(client.row)
 
     async def code(self, code: str | None) -> OAuthCode | None:
         if not code:
             return None
-        stmt = select(OAuthCode).where(OAuthCode.code_hash == digest(code))
-        row: OAuthCode | None = (await self.session.execute(stmt)).scalar_one_or_none()
-        return row
+        return await self.codes.by_hash(digest(code))
 
     async def token(self, value: str | None) -> OAuthToken | None:
         if not value:
             return None
-        hashed = digest(value)
-        stmt = select(OAuthToken).where(
-            (OAuthToken.refresh_hash == hashed) | (OAuthToken.access_hash == hashed)
-        )
-        row: OAuthToken | None = (await self.session.execute(stmt)).scalars().first()
-        return row
+        return await self.tokens.by_hash(digest(value))
 
     async def grant_holds(self, row: OAuthToken) -> bool:
         """Whether the person a grant speaks for is still an active member of its org, under
         the same membership: one that began after this token was issued is a later rejoining,
         and a grant does not outlive the membership it was given under."""
-        stmt = (
-            select(Membership.id)
-            .join(User, User.id == Membership.user_id)
-            .where(
-                Membership.org_id == row.org_id,
-                Membership.user_id == row.user_id,
-                Membership.joined_at <= row.created_at,
-                User.is_active.is_(True),
-            )
-        )
-        return (await self.session.execute(stmt)).first() is not None
+        return await self.tokens.member_since(row.org_id, row.user_id, row.created_at)
 
     async def register(
         self, metadata: dict[str, Any], confidential: bool
     ) -> tuple[str, str | None]:
         client_id = "pjc_" + new_opaque_token(nbytes=18)
         secret = new_opaque_token("pjs_", 32) if confidential else None
-        self.session.add(
+        await self.clients.add(
             OAuthClient(
                 id=uuid.uuid4(),
                 client_id=client_id,
@@ -152,7 +111,6 @@ class OAuthStore:
                 created_at=self.clock.now(),
             )
         )
-        await self.session.flush()
         return client_id, secret
 
     async def apply(self, exchange: Exchange, answer: Answer) -> Answer:
@@ -172,22 +130,13 @@ class OAuthStore:
                 family = uuid.uuid4()
                 # The time of the write, not of the request: a duplicate that started before
                 # this moment was in flight while the code was still unused (concurrent).
-                used = await self.session.execute(
-                    update(OAuthCode)
-                    .where(OAuthCode.id == value.id, OAuthCode.used_at.is_(None))
-                    .values(used_at=self.clock.now(), family_id=family)
-                )
-                if not used.rowcount:  # type: ignore[attr-defined]
+                if not await self.codes.redeem(value.id, self.clock.now(), family):
                     # Another request redeemed it first: that one wins, this one gets nothing.
                     return invalid_grant("The authorization code was already used.")
             elif kind == "save_token":
                 saved.append(value)
             elif kind == "rotate":
-                await self.session.execute(
-                    update(OAuthToken)
-                    .where(OAuthToken.id == value.id, OAuthToken.rotated_at.is_(None))
-                    .values(rotated_at=now)
-                )
+                await self.tokens.rotate(value.id, now)
             elif kind == "revoke_family":
                 await self._revoke_family(value, now)
             elif kind == "revoke":
@@ -195,11 +144,7 @@ class OAuthStore:
         if answer.status >= 400 and exchange.code is not None:
             # Any failed redemption burns the code (wrong verifier, client, redirect, resource):
             # a guessed or stolen code gets one try (security test plan C5 and C7).
-            await self.session.execute(
-                update(OAuthCode)
-                .where(OAuthCode.id == exchange.code.id, OAuthCode.used_at.is_(None))
-                .values(used_at=now)
-            )
+            await self.codes.burn(exchange.code.id, now)
         for token, grantee in saved:
             presented = exchange.token
             if family is None and presented is not None:
@@ -210,7 +155,7 @@ class OAuthStore:
                 family = family or uuid.uuid4()
                 cap = now + timedelta(days=self.settings.oauth_grant_days)
                 resource = exchange.code.resource
-            self.session.add(
+            self.tokens.stage(
                 OAuthToken(
                     id=uuid.uuid4(),
                     family_id=family,
@@ -228,13 +173,13 @@ class OAuthStore:
                     revoked_at=None,
                 )
             )
-        await self.session.flush()
+        await self.tokens.flush()
         return answer
 
     async def _save_code(self, exchange: Exchange, code: str, params: dict[str, Any]) -> None:
         assert exchange.user is not None and exchange.client is not None
         redirect = params.get("redirect_uri") or exchange.client.get_default_redirect_uri()
-        self.session.add(
+        self.codes.stage(
             OAuthCode(
                 id=uuid.uuid4(),
                 code_hash=digest(code),
@@ -253,12 +198,8 @@ class OAuthStore:
             )
         )
 
-    async def _revoke_family(self, family_id: uuid.UUID, now: Any) -> None:
-        await self.session.execute(
-            update(OAuthToken)
-            .where(OAuthToken.family_id == family_id, OAuthToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+    async def _revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        await self.tokens.revoke_family(family_id, now)
 
 
 def concurrent_with(code: OAuthCode, started: datetime) -> bool:

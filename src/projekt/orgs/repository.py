@@ -91,6 +91,12 @@ class MembershipRepository(OrgScopedRepository[Membership]):
         membership: Membership | None = (await self.session.execute(stmt)).scalar_one_or_none()
         return membership
 
+    async def role_of(self, user_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+        """The membership's id and role: what authorization needs, without the row."""
+        stmt = self.select(Membership.id, Membership.role).where(Membership.user_id == user_id)
+        row = (await self.session.execute(stmt)).first()
+        return (row.id, row.role) if row else None
+
     async def owners(self) -> list[Membership]:
         stmt = self.select().where(Membership.role == "owner")
         return list((await self.session.execute(stmt)).scalars())

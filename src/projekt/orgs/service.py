@@ -6,7 +6,6 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,11 +58,8 @@ SEARCH_LIMIT = 20
 async def find_membership(
     session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> tuple[uuid.UUID, Role] | None:
-    stmt = select(Membership.id, Membership.role).where(
-        Membership.org_id == org_id, Membership.user_id == user_id
-    )
-    row = (await session.execute(stmt)).first()
-    return (row.id, Role(row.role)) if row else None
+    found = await MembershipRepository(session, org_id).role_of(user_id)
+    return (found[0], Role(found[1])) if found else None
 
 
 def org_etag(org: Org) -> str:

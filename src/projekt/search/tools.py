@@ -22,7 +22,7 @@ class SearchQuery(InputModel):
             read_only=True)  # fmt: skip
 async def search_issues(call: Call, args: SearchQuery) -> Result:
     """Find issues by key (WEB-12) or by words of their title, in the projects you can see."""
-    found = await IssueService(call.uow, call.services, call.ctx).search(args.q, args.limit)
+    found = await IssueService(call.uow.session, call.services, call.ctx).search(args.q, args.limit)
     issues = [summary(i) for i in found]
     lines = [f"{i['key']} [{i['status']}] {i['title']}" for i in issues]
     return Result({"issues": issues}, f"{len(issues)} issues" + "".join("\n" + x for x in lines))

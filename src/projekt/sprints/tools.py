@@ -72,7 +72,7 @@ async def active_sprints(call: Call, args: ActiveSprints) -> Result:
 
 
 async def _set_sprint(call: Call, ref: str, sprint_id: Any) -> dict[str, Any]:
-    issues = IssueService(call.uow, call.services, call.ctx)
+    issues = IssueService(call.uow.session, call.services, call.ctx)
     change = IssueUpdate.model_validate({"sprint_id": str(sprint_id) if sprint_id else None})
     updated, _ = await issues.update(await issues.resolve(ref), change, IfMatch())
     return issue_json(updated)

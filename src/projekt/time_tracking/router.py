@@ -41,7 +41,13 @@ from projekt.time_tracking.schemas import (
     Timesheet,
     TimeSummary,
 )
-from projekt.time_tracking.service import SORT_FIELDS, EntryFilters, TimeService, entry_etag
+from projekt.time_tracking.service import (
+    SORT_FIELDS,
+    EntryFilters,
+    TimeFastPath,
+    TimeService,
+    entry_etag,
+)
 
 router = APIRouter(tags=["time tracking"])
 
@@ -53,13 +59,13 @@ async def get_time_service(session: SessionDep, services: ServicesDep, ctx: OrgD
 TimeServiceDep = Annotated[TimeService, Depends(get_time_service)]
 
 
-async def get_time_reader(request: Request) -> TimeService:
+async def get_time_fast_path(request: Request) -> TimeFastPath:
     """For the summary, which reads on the fast path only: no unit of work (a generator
     dependency costs an exit stack per request) and no sub-dependencies to resolve."""
-    return TimeService(None, services_of(request), org_context_of(request))
+    return TimeFastPath(services_of(request), org_context_of(request))
 
 
-TimeReaderDep = Annotated[TimeService, Depends(get_time_reader)]
+TimeFastPathDep = Annotated[TimeFastPath, Depends(get_time_fast_path)]
 EntryList = Annotated[ListQuery, Depends(list_params(*SORT_FIELDS, default="-entry_date"))]
 ISSUE_BASE = "/api/projects/{project_id}/issues/{ref}"
 BASE = "/api/time-entries"
@@ -224,7 +230,7 @@ async def active_timer(response: Response, time: TimeServiceDep) -> TimeEntryRea
     responses=errors(*IN_ORG, ValidationFailed),
 )
 async def time_summary(
-    time: TimeReaderDep,
+    time: TimeFastPathDep,
     group_by: GroupBy = "project",
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,

@@ -25,7 +25,7 @@ from projekt.core.deps import AppServices
 from projekt.core.pagination import SortKeys
 from projekt.core.record import changes, record, snapshot
 from projekt.issues.errors import IssueNotFound
-from projekt.issues.service import IssueService, lock_for_time, time_changed
+from projekt.issues.service import IssueFastPath, lock_for_time, time_changed
 from projekt.projects.service import ProjectService
 from projekt.time_tracking.errors import (
     BadWeek,
@@ -75,7 +75,7 @@ RECORDED = (
 )
 
 # What ``sort`` accepts on entry lists: the router declares its list with it.
-__all__ = ["SORT_FIELDS", "EntryFilters", "TimeService", "entry_etag"]
+__all__ = ["SORT_FIELDS", "EntryFilters", "TimeFastPath", "TimeService", "entry_etag"]
 
 # The last time zone to start a day is UTC+14: a date is "in the future" only once it has not
 # begun anywhere on Earth.
@@ -142,36 +142,65 @@ def week_label(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-class TimeService:
-    """``session`` is None for the summary route, which reads on the fast path only
-    (``TimeReads``) and never opens a unit of work."""
+class TimeFastPath:
+    """The time summary, which reads on the fast path only (``TimeReads``). It takes no
+    session, so it cannot open one: the route never pays for a unit of work. ``TimeService``
+    adds the work of the request's unit of work."""
 
-    def __init__(
-        self, session: AsyncSession | None, services: AppServices, ctx: OrgContext
-    ) -> None:
-        self._session = session
+    def __init__(self, services: AppServices, ctx: OrgContext) -> None:
         self.services = services
         self.ctx = ctx
-        self._entries = None if session is None else TimeEntryRepository(session, ctx.org_id)
         self.reads = TimeReads(services.fast, ctx.org_id, ctx.user_id)
         self.limit_minutes = services.settings.timer_limit_hours * 60
 
-    @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
-            raise RuntimeError("a read-only TimeService was asked for a session")
-        return self._session
-
-    @property
-    def entries(self) -> TimeEntryRepository:
-        if self._entries is None:
-            raise RuntimeError("a read-only TimeService was asked for a session")
-        return self._entries
-
-    # -- what an entry is, now ---------------------------------------------------------------
-
     def _now(self) -> datetime:
         return self.services.clock.now()
+
+    async def summary(self, group_by: str, filters: EntryFilters) -> TimeSummary:
+        by = "day" if group_by == "week" else group_by
+        rows = await self.reads.summary(
+            by,
+            cutoff=self._now() - timedelta(minutes=self.limit_minutes),
+            limit_minutes=self.limit_minutes,
+            project_id=filters.project_id,
+            user_id=filters.user_id,
+            from_date=filters.from_date,
+            to_date=filters.to_date,
+            billable=filters.billable,
+        )
+        groups: dict[str | None, SummaryGroup] = {}
+        for row in rows:
+            weekly = group_by == "week"
+            key = week_label(row.key) if isinstance(row.key, date) and weekly else _text(row.key)
+            label = key if group_by in ("day", "week") else _text(row.label)
+            group = groups.get(key) or SummaryGroup(
+                key=key, label=label, total_minutes=0, billable_minutes=0, entries_count=0
+            )
+            group.total_minutes += int(row.total)
+            group.billable_minutes += int(row.billable)
+            group.entries_count += int(row.entries)
+            groups[key] = group
+        found = list(groups.values())
+        return TimeSummary(
+            group_by=group_by,
+            from_date=filters.from_date,
+            to_date=filters.to_date,
+            total_minutes=sum(g.total_minutes for g in found),
+            billable_minutes=sum(g.billable_minutes for g in found),
+            entries_count=sum(g.entries_count for g in found),
+            groups=found,
+        )
+
+
+class TimeService(TimeFastPath):
+    """Time entries and timers in the request's unit of work (``session``), and the summary."""
+
+    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
+        super().__init__(services, ctx)
+        self.session = session
+        self.entries = TimeEntryRepository(session, ctx.org_id)
+
+    # -- what an entry is, now ---------------------------------------------------------------
 
     def _minutes(self) -> ColumnElement[Any]:
         cutoff = self._now() - timedelta(minutes=self.limit_minutes)
@@ -234,41 +263,6 @@ class TimeService:
         if entry is None or self._expired(entry):
             return None
         return entry
-
-    async def summary(self, group_by: str, filters: EntryFilters) -> TimeSummary:
-        by = "day" if group_by == "week" else group_by
-        rows = await self.reads.summary(
-            by,
-            cutoff=self._now() - timedelta(minutes=self.limit_minutes),
-            limit_minutes=self.limit_minutes,
-            project_id=filters.project_id,
-            user_id=filters.user_id,
-            from_date=filters.from_date,
-            to_date=filters.to_date,
-            billable=filters.billable,
-        )
-        groups: dict[str | None, SummaryGroup] = {}
-        for row in rows:
-            weekly = group_by == "week"
-            key = week_label(row.key) if isinstance(row.key, date) and weekly else _text(row.key)
-            label = key if group_by in ("day", "week") else _text(row.label)
-            group = groups.get(key) or SummaryGroup(
-                key=key, label=label, total_minutes=0, billable_minutes=0, entries_count=0
-            )
-            group.total_minutes += int(row.total)
-            group.billable_minutes += int(row.billable)
-            group.entries_count += int(row.entries)
-            groups[key] = group
-        found = list(groups.values())
-        return TimeSummary(
-            group_by=group_by,
-            from_date=filters.from_date,
-            to_date=filters.to_date,
-            total_minutes=sum(g.total_minutes for g in found),
-            billable_minutes=sum(g.billable_minutes for g in found),
-            entries_count=sum(g.entries_count for g in found),
-            groups=found,
-        )
 
     async def logged_on_issues(
         self, issue_ids: Sequence[uuid.UUID], first: date, last: date
@@ -458,7 +452,7 @@ class TimeService:
         """The issue (by key or id) if the caller sees it and it belongs to the project."""
         await self._project(project_id)
         try:
-            row = await IssueService(self.session, self.services, self.ctx).resolve(ref)
+            row = await IssueFastPath(self.services, self.ctx).resolve(ref)
         except IssueNotFound:
             row = None
         if row is None or row["project_id"] != project_id:
