@@ -1,7 +1,7 @@
 """CPU per request of the app alone: raw ASGI calls in a loop, no server, no wrk.
 
 ``python -m bench.inprocess [--n 2000] [--only list,get,create,changes] [--unrecorded]
-[--profile out.prof]``
+[--size 100000] [--profile out.prof]``
 (``--only`` also takes ``docs_list`` and ``doc_get``, whose docs are made through the app once,
 and ``time_summary``, whose 10,000 entries are seeded once.)
 
@@ -10,7 +10,9 @@ a seeded PostgreSQL database and Redis, timed with ``time.process_time``: Postgr
 run in their own processes, so what is measured is the worker's own CPU, which wall-clock rps
 on a shared machine hides under noise. Each scenario is run in interleaved rounds and the
 median reported. Uses ``PROJEKT_BENCH_DB_PREFIX`` (default ``projekt_bench``) and
-``PROJEKT_BENCH_REDIS``; the database is created and seeded (2,000 issues) when missing.
+``PROJEKT_BENCH_REDIS``; the database is created and seeded (2,000 issues; ``--size`` for
+another count, such as ``make bench``'s 100,000, whose projects hold as many issues as the
+summary's groups by issue meet there) when missing.
 """
 
 from __future__ import annotations
@@ -84,13 +86,13 @@ async def exchange(app: Any, request: dict[str, Any]) -> tuple[int, bytes]:
     return status, b"".join(chunks)
 
 
-async def seeded_pg(database: str) -> seed.Dataset:
+async def seeded_pg(database: str, size: int) -> seed.Dataset:
     """The seeded database; creates from earlier runs stay (``prepare_pg`` would seed anew)."""
-    data, rows = seed.build(SIZE)
+    data, rows = seed.build(size)
     try:
         conn = await asyncpg.connect(pg_dsn(database))
     except asyncpg.InvalidCatalogNameError:
-        return await prepare_pg(database, SIZE)
+        return await prepare_pg(database, size)
     try:
         have = await conn.fetchval("SELECT count(*) FROM issues")
         key = await conn.fetchval(
@@ -98,7 +100,7 @@ async def seeded_pg(database: str) -> seed.Dataset:
         )
     finally:
         await conn.close()
-    return data if have >= SIZE and key else await prepare_pg(database, SIZE)
+    return data if have >= size and key else await prepare_pg(database, size)
 
 
 def requests_for(kind: str, data: seed.Dataset) -> list[dict[str, Any]]:
@@ -158,8 +160,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         url = f"sqlite+aiosqlite:///{path}"
         redis = None
     else:
-        data = await seeded_pg(f"{DB_PREFIX}_{SIZE}")
-        url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{SIZE}").split("://", 1)[1]
+        data = await seeded_pg(f"{DB_PREFIX}_{args.size}", args.size)
+        url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{args.size}").split("://", 1)[1]
         redis = None if args.no_redis else REDIS
     settings = Settings(
         database_url=url,
@@ -186,7 +188,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 from bench.__main__ import TIME_ENTRIES, time_requests
 
                 assert not args.sqlite, "time_summary is seeded on PostgreSQL only"
-                dsn = pg_dsn(f"{DB_PREFIX}_{SIZE}")
+                dsn = pg_dsn(f"{DB_PREFIX}_{args.size}")
                 await seed.seed_time_postgres(dsn, data, TIME_ENTRIES)
                 plans[kind] = time_requests(data)
             else:
@@ -219,6 +221,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="list,get,create")
     parser.add_argument("--sqlite", action="store_true", help="the embedded default")
+    parser.add_argument("--size", type=int, default=SIZE, help="issues in the PostgreSQL database")
     parser.add_argument("--no-redis", action="store_true", help="in-process limiter")
     parser.add_argument("--no-limits", action="store_true", help="rate limiting off")
     parser.add_argument(

@@ -485,6 +485,11 @@ async def seed_time_postgres(dsn: str, data: Dataset, total: int) -> bool:
                 records=time_rows(data, members, total),
                 columns=[c.strip() for c in TIME_COLUMNS.split(",")],
             )
+            # What the app's writes keep (migration 0017): each project's count of entries.
+            await conn.execute(
+                "UPDATE projects SET time_entries = (SELECT count(*) FROM time_entries t"
+                " WHERE t.project_id = projects.id)"
+            )
         await conn.execute("ANALYZE time_entries")
         return True
     finally:

@@ -320,6 +320,55 @@ async def test_lists_filter_page_and_hide_private_projects(factory: Factory) -> 
     assert len(seen.json()) == 5
 
 
+async def test_plain_list_totals_come_from_counters_that_follow_every_write(
+    factory: Factory,
+) -> None:
+    """The org's and a project's plain lists take their totals from the projects' counters
+    (``projects.time_entries``): logged, started, on another project, deleted, and past the
+    last page, each total is the count of what the caller sees."""
+    desk = await _desk(factory)
+    other = await factory.project(desk.org, key="TO" + uuid.uuid4().hex[:4].upper())
+    private = await factory.project(
+        desk.org, key="TP" + uuid.uuid4().hex[:4].upper(), visibility="private"
+    )
+
+    def org_entry(project_id: Any, minutes: int) -> dict[str, Any]:
+        return {"minutes": minutes, "entry_date": TODAY.isoformat(), "project_id": str(project_id)}
+
+    async def totals(role: Role) -> tuple[int, int, int]:
+        found = []
+        for query in ("", f"?project_id={desk.project_id}", f"?project_id={other.id}"):
+            listed = await desk.call(role, "GET", "/api/time-entries" + query)
+            assert listed.status_code == 200, listed.text
+            assert int(listed.headers["x-total-count"]) >= len(listed.json())
+            found.append(int(listed.headers["x-total-count"]))
+        return found[0], found[1], found[2]
+
+    assert await totals(Role.VIEWER) == (0, 0, 0)
+    assert (await desk.log(Role.MEMBER, 30)).status_code == 201
+    assert (await desk.log(Role.MANAGER, 20, n=1)).status_code == 201
+    made = await desk.call(Role.MEMBER, "POST", "/api/time-entries", org_entry(other.id, 15))
+    assert made.status_code == 201, made.text
+    hidden = await desk.call(Role.OWNER, "POST", "/api/time-entries", org_entry(private.id, 5))
+    assert hidden.status_code == 201, hidden.text
+    timer = {"project_id": str(other.id)}
+    started = await desk.call(Role.MANAGER, "POST", "/api/time-entries/start", timer)
+    assert started.status_code == 201, started.text  # a running timer is listed too
+    assert await totals(Role.VIEWER) == (4, 2, 2)
+    assert (await totals(Role.OWNER))[0] == 5  # the private project's entry too
+
+    deleted = await desk.call(Role.MEMBER, "DELETE", made.headers["location"])
+    assert deleted.status_code == 204, deleted.text
+    assert await totals(Role.VIEWER) == (3, 2, 1)
+    past = await desk.call(Role.VIEWER, "GET", "/api/time-entries?offset=50&limit=10")
+    assert past.json()["data"] == [] and past.json()["meta"]["total"] == 3
+    # A filtered list still counts its rows (a window), and agrees with the counters.
+    billable = await desk.call(Role.VIEWER, "GET", "/api/time-entries?billable=true")
+    assert billable.headers["x-total-count"] == "3"
+    paged = await desk.call(Role.VIEWER, "GET", "/api/time-entries?limit=2")
+    assert len(paged.json()["data"]) == 2 and paged.json()["meta"]["total"] == 3
+
+
 async def test_summaries_group_in_sql(factory: Factory, app: FastAPI) -> None:
     desk = await _desk(factory)
     monday = TODAY - timedelta(days=TODAY.weekday() + 7)  # last week's Monday

@@ -35,6 +35,10 @@ class Project(Base):
     # no count over all its issues (which grows with the project) for its total.
     open_issues: Mapped[int] = mapped_column(Integer, default=0)
     archived_issues: Mapped[int] = mapped_column(Integer, default=0)
+    # The project's time entries, kept by time tracking's writes in their transactions: the
+    # total of the org's plain entry list (a sum over the projects the caller sees) and of a
+    # project's, without a count over all of them (migration 0017).
+    time_entries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -103,6 +103,46 @@ class TimeEntryRepository(OrgScopedRepository[TimeEntry]):
             stmt = stmt.where(TimeEntry.id != exclude)
         return int((await self.session.execute(stmt)).scalar_one())
 
+    def listing_statements(
+        self,
+        viewer_id: uuid.UUID,
+        filters: Sequence[ColumnElement[bool]],
+        sort: SortKeys,
+        limit: int,
+        offset: int,
+        *,
+        counted: bool = False,
+        project_id: uuid.UUID | None = None,
+    ) -> tuple[Select[Any], Select[Any]]:
+        """A page of entries with its total in a column, and the total alone (for a page past
+        the end, which has no row to carry it).
+
+        ``counted``: the filters are at most ``project_id``, so the total is the sum of the
+        counters of the projects the caller sees (``projects.time_entries``), a handful of
+        rows however many entries the org holds; otherwise a window over the filtered rows.
+        That is the issue lists' rule (counters for the plain lists, windows for the filtered
+        ones). Without the window, the default order is read off
+        ``ix_time_entries_org_id_entry_date`` backwards and stops at the page.
+        """
+        if counted:
+            count = select(func.coalesce(func.sum(Project.time_entries), 0)).where(
+                Project.org_id == self.org_id, visible_to(viewer_id)
+            )
+            if project_id is not None:
+                count = count.where(Project.id == project_id)
+            total: ColumnElement[Any] = count.scalar_subquery()
+        else:
+            count = self._visible(viewer_id, func.count()).where(*filters)
+            total = func.count().over()
+        page = (
+            self._visible(viewer_id, TimeEntry, total.label("total"))
+            .where(*filters)
+            .order_by(*order_by(sort, SORTABLE), TimeEntry.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return page, count
+
     async def listing(
         self,
         viewer_id: uuid.UUID,
@@ -110,22 +150,28 @@ class TimeEntryRepository(OrgScopedRepository[TimeEntry]):
         sort: SortKeys,
         limit: int,
         offset: int,
+        *,
+        counted: bool = False,
+        project_id: uuid.UUID | None = None,
     ) -> tuple[list[TimeEntry], int]:
-        """One statement: the page, and the total as a window over the filtered rows."""
-        stmt = (
-            self._visible(viewer_id, TimeEntry, func.count().over().label("total"))
-            .where(*filters)
-            .order_by(*order_by(sort, SORTABLE), TimeEntry.id)
-            .limit(limit)
-            .offset(offset)
+        """One statement: the page and its total (``listing_statements``)."""
+        page, count = self.listing_statements(
+            viewer_id, filters, sort, limit, offset, counted=counted, project_id=project_id
         )
-        rows = (await self.session.execute(stmt)).all()
+        rows = (await self.session.execute(page)).all()
         if rows:
             return [row.TimeEntry for row in rows], int(rows[0].total)
         if offset == 0:
             return [], 0
-        count = self._visible(viewer_id, func.count()).where(*filters)
         return [], int((await self.session.execute(count)).scalar_one())
+
+    async def counted(self, project_id: uuid.UUID, change: int) -> None:
+        """An entry of the project was added (1) or deleted (-1): its ``time_entries``."""
+        await self.session.execute(
+            update(Project)
+            .where(Project.id == project_id, Project.org_id == self.org_id)
+            .values(time_entries=Project.time_entries + change)
+        )
 
     async def by_user(
         self, viewer_id: uuid.UUID, issue_id: uuid.UUID, minutes: ColumnElement[Any]
@@ -343,13 +389,6 @@ class TimeReads:
             **{f"f_{name}": sent[name] for name in active},
         }
         rows = await self.fast.fetch(summary_statement(by, active), params)
-        return [
-            SummaryRow(
-                row["key"],
-                row["label"],
-                int(row["total"]),
-                int(row["billable"]),
-                int(row["entries"]),
-            )
-            for row in rows
-        ]
+        # The statement's columns are SummaryRow's, in its order (the sums are integers on
+        # both drivers: coalesced, never null).
+        return [SummaryRow._make(row.values()) for row in rows]

@@ -45,9 +45,10 @@ from projekt.time_tracking.repository import (
     effective_minutes,
 )
 from projekt.time_tracking.schemas import (
+    GroupBy,
     IssueTimeIn,
     IssueTimeSummary,
-    SummaryGroup,
+    SummaryGroupData,
     TimeEntryCreate,
     TimeEntryRead,
     TimeEntryUpdate,
@@ -55,7 +56,7 @@ from projekt.time_tracking.schemas import (
     TimerStop,
     Timesheet,
     TimesheetRow,
-    TimeSummary,
+    TimeSummaryData,
     UserTime,
 )
 
@@ -95,6 +96,11 @@ class EntryFilters:
     to_date: date | None = None
     billable: bool | None = None
     invoiced: bool | None = None
+
+    def by_project_at_most(self) -> bool:
+        """No filter but the project, if that: the projects' counters hold the total."""
+        others = (self.issue_id, self.user_id, self.from_date, self.to_date, self.billable)
+        return self.invoiced is None and all(value is None for value in others)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -156,10 +162,12 @@ class TimeFastPath:
     def _now(self) -> datetime:
         return self.services.clock.now()
 
-    async def summary(self, group_by: str, filters: EntryFilters) -> TimeSummary:
-        by = "day" if group_by == "week" else group_by
+    async def summary(self, group_by: GroupBy, filters: EntryFilters) -> TimeSummaryData:
+        """``TimeSummary`` as plain data for orjson: ids and days stay native (orjson writes
+        them as the model would), and nothing is validated per group."""
+        weekly = group_by == "week"
         rows = await self.reads.summary(
-            by,
+            "day" if weekly else group_by,
             cutoff=self._now() - timedelta(minutes=self.limit_minutes),
             limit_minutes=self.limit_minutes,
             project_id=filters.project_id,
@@ -168,28 +176,30 @@ class TimeFastPath:
             to_date=filters.to_date,
             billable=filters.billable,
         )
-        groups: dict[str | None, SummaryGroup] = {}
-        for row in rows:
-            weekly = group_by == "week"
-            key = week_label(row.key) if isinstance(row.key, date) and weekly else _text(row.key)
-            label = key if group_by in ("day", "week") else _text(row.label)
-            group = groups.get(key) or SummaryGroup(
-                key=key, label=label, total_minutes=0, billable_minutes=0, entries_count=0
+        groups: list[SummaryGroupData] = []
+        total = billable = entries = 0
+        for key, label, minutes, billed, count in rows:
+            groups.append(
+                {
+                    "key": key,
+                    "label": label,
+                    "total_minutes": minutes,
+                    "billable_minutes": billed,
+                    "entries_count": count,
+                }
             )
-            group.total_minutes += int(row.total)
-            group.billable_minutes += int(row.billable)
-            group.entries_count += int(row.entries)
-            groups[key] = group
-        found = list(groups.values())
-        return TimeSummary(
-            group_by=group_by,
-            from_date=filters.from_date,
-            to_date=filters.to_date,
-            total_minutes=sum(g.total_minutes for g in found),
-            billable_minutes=sum(g.billable_minutes for g in found),
-            entries_count=sum(g.entries_count for g in found),
-            groups=found,
-        )
+            total += minutes
+            billable += billed
+            entries += count
+        return {
+            "group_by": group_by,
+            "from_date": filters.from_date,
+            "to_date": filters.to_date,
+            "total_minutes": total,
+            "billable_minutes": billable,
+            "entries_count": entries,
+            "groups": _by_week(groups) if weekly else groups,
+        }
 
 
 class TimeService(TimeFastPath):
@@ -254,7 +264,13 @@ class TimeService(TimeFastPath):
         offset: int,
     ) -> tuple[list[TimeEntryRead], int]:
         rows, total = await self.entries.listing(
-            self.ctx.user_id, filters.clauses(), sort, limit, offset
+            self.ctx.user_id,
+            filters.clauses(),
+            sort,
+            limit,
+            offset,
+            counted=filters.by_project_at_most(),
+            project_id=filters.project_id,
         )
         return [self.read(row) for row in rows], total
 
@@ -395,6 +411,7 @@ class TimeService(TimeFastPath):
         entry = await self._writable(entry_id, if_match, deleting=True)
         before = snapshot(entry, RECORDED)
         await self.entries.delete(entry)
+        await self.entries.counted(entry.project_id, -1)
         await self._record("time_entry.deleted", entry, before, gone=True)
 
     async def start(self, data: TimerStart) -> TimeEntry:
@@ -526,6 +543,7 @@ class TimeService(TimeFastPath):
             updated_at=now,
         )
         await self.entries.add(entry)
+        await self.entries.counted(project_id, 1)
         await self._record("time_entry.created", entry, None)
         return entry
 
@@ -580,6 +598,7 @@ class TimeService(TimeFastPath):
                 await self.entries.add(entry)
         except IntegrityError:  # the unique index: another start won
             raise TimerAlreadyRunning() from None
+        await self.entries.counted(project_id, 1)
         await self._record("time_entry.started", entry, None)
         return entry
 
@@ -638,15 +657,15 @@ class TimeService(TimeFastPath):
         *,
         required: bool = True,
     ) -> None:
-        """Before a write touches an entry: lock its project and the issues whose logged
-        minutes it may move (``issues.service.lock_for_time``: the order of an issue's delete,
-        which then clears its entries' issue). The lock order of time writes is the person,
-        the project, the issues, the entries (docs/architecture.md). ``required``: an issue
-        deleted before its lock is not there to log on (404); otherwise a deleted issue is
-        left to the caller's own checks (an entry whose issue went keeps its minutes)."""
+        """Before a write touches an entry: lock its project (its entry counter) and the
+        issues whose logged minutes it may move (``issues.service.lock_for_time``: the order
+        of an issue's delete, which then clears its entries' issue). The lock order of time
+        writes is the person, the project, the issues, the entries (docs/architecture.md).
+        ``required``: an issue deleted before its lock is not there to log on (404);
+        otherwise a deleted issue is left to the caller's own checks (an entry whose issue
+        went keeps its minutes)."""
         wanted = {i for i in issue_ids if i is not None}
-        if not wanted:
-            return
+        # The project even with no issue: creates and deletes move its entry counter.
         found = await lock_for_time(self.session, self.ctx.org_id, project_id, wanted)
         if required and found != wanted:
             raise IssueNotFound()
@@ -675,7 +694,17 @@ def _logged(state: dict[str, Any] | None) -> tuple[uuid.UUID | None, int]:
     return state["issue_id"], state["minutes"]
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, date) else str(value)
+def _by_week(days: list[SummaryGroupData]) -> list[SummaryGroupData]:
+    """Days' sums folded into ISO weeks (the days come in order, so the weeks do too)."""
+    weeks: dict[str, SummaryGroupData] = {}
+    for day in days:
+        assert isinstance(day["key"], date)  # the summary by day keys its groups by day
+        label = week_label(day["key"])
+        week = weeks.get(label)
+        if week is None:
+            weeks[label] = {**day, "key": label, "label": label}
+        else:
+            week["total_minutes"] += day["total_minutes"]
+            week["billable_minutes"] += day["billable_minutes"]
+            week["entries_count"] += day["entries_count"]
+    return list(weeks.values())

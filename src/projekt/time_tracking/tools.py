@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pydantic import Field
 
 from projekt.core.conditional import IfMatch
 from projekt.core.pagination import SortKeys
+from projekt.core.responses import dumps
 from projekt.core.schemas import Day, InputModel, Uuid
 from projekt.mcp.registry import Call, Result, Tools
 from projekt.time_tracking.errors import NoRunningTimer
@@ -120,7 +122,7 @@ async def time_summary(call: Call, args: SummaryQuery) -> Result:
     optionally in a date range and for one project or person."""
     filters = EntryFilters(args.project_id, None, args.user_id, args.from_date, args.to_date)
     summary = await _service(call).summary(args.group_by, filters)
-    data = summary.model_dump(mode="json")
+    data = orjson.loads(dumps(summary))  # as the route answers it: ids and days as text
     lines = [f"{g['label'] or g['key']}: {g['total_minutes']} min" for g in data["groups"]]
-    head = f"{summary.total_minutes} min ({summary.billable_minutes} billable)"
+    head = f"{summary['total_minutes']} min ({summary['billable_minutes']} billable)"
     return Result(data, head + (":\n" + "\n".join(lines) if lines else "."))
