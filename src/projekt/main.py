@@ -46,6 +46,7 @@ from projekt.core.idempotency import idempotency_store
 from projekt.core.metrics import Metrics
 from projekt.core.ratelimit import Bucket, CircuitBreaker, InProcessLimiter, Rate, RedisLimiter
 from projekt.core.responses import JSONResponse
+from projekt.core.route_index import install as install_route_index
 from projekt.core.routes import route_table
 from projekt.core.security import Passwords
 from projekt.mcp.server import McpApp
@@ -272,6 +273,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.router.routes.append(
         Route("/mcp", McpApp(services), methods=["GET", "POST", "DELETE"], name="mcp")
     )
+    # Requests are matched by a table of these routes instead of FastAPI's walk through all
+    # of them (core/route_index.py): the last route to be added.
+    install_route_index(app.router)
     rules.extend(route_rules(app, settings))
     path_methods.extend(
         PathMethods(compile_path(route.path)[0], route.methods) for route in route_table(app)
