@@ -44,6 +44,7 @@ from projekt.core.deps import AppServices
 from projekt.core.errors import install_error_handlers
 from projekt.core.idempotency import idempotency_store
 from projekt.core.metrics import Metrics
+from projekt.core.param_analysis import install as remember_param_analysis
 from projekt.core.ratelimit import Bucket, CircuitBreaker, InProcessLimiter, Rate, RedisLimiter
 from projekt.core.responses import JSONResponse
 from projekt.core.route_index import install as install_route_index
@@ -177,6 +178,8 @@ def route_rules(app: FastAPI, settings: Settings) -> list[RouteRule]:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    # FastAPI re-analyses each declared parameter per request (core/param_analysis.py).
+    remember_param_analysis()
     services = build_services(settings, clock)
     cache = services.credentials
     assert cache is None or isinstance(cache, CredentialCache)  # what build_services made
