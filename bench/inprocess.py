@@ -1,7 +1,7 @@
 """CPU per request of the app alone: raw ASGI calls in a loop, no server, no wrk.
 
 ``python -m bench.inprocess [--n 2000] [--only list,get,create,changes] [--unrecorded]
-[--size 100000] [--profile out.prof]``
+[--size 100000] [--profile out.prof] [--toggle route_index|param_analysis] [--off NAME,…]``
 (``--only`` also takes ``docs_list`` and ``doc_get``, whose docs are made through the app once,
 and ``time_summary``, whose 10,000 entries are seeded once.)
 
@@ -197,22 +197,62 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             for request in plans[kind][:50]:
                 status = await call(app, request)
                 assert status in (200, 201), (kind, status)
-        for _ in range(args.rounds):
+        switches = Switches(app)
+        for name in args.off.split(",") if args.off else []:
+            switches.set(name, False)
+        sides: list[bool | None] = [None]
+        if args.toggle:
+            results = {f"{kind}:{side}": [] for kind in kinds for side in ("off", "on")}
+        for turn in range(args.rounds):
+            if args.toggle:  # off then on, then on then off: drift within a round cancels
+                sides = [False, True] if turn % 2 == 0 else [True, False]
             for kind in kinds:
-                plan = plans[kind]
-                if profiler:
-                    profiler.enable()
-                started = time.process_time()
-                statuses = [await call(app, plan[i % len(plan)]) for i in range(args.n)]
-                spent = time.process_time() - started
-                wrong = [s for s in statuses if s not in (200, 201)]
-                assert not wrong, f"{kind}: {len(wrong)} answers were not 2xx ({wrong[0]})"
-                if profiler:
-                    profiler.disable()
-                results[kind].append(spent / args.n * 1e6)
+                for side in sides:
+                    if side is not None:
+                        switches.set(args.toggle, side)
+                    plan = plans[kind]
+                    if profiler:
+                        profiler.enable()
+                    started = time.process_time()
+                    statuses = [await call(app, plan[i % len(plan)]) for i in range(args.n)]
+                    spent = time.process_time() - started
+                    wrong = [s for s in statuses if s not in (200, 201)]
+                    assert not wrong, f"{kind}: {len(wrong)} answers were not 2xx ({wrong[0]})"
+                    if profiler:
+                        profiler.disable()
+                    label = kind if side is None else f"{kind}:{'on' if side else 'off'}"
+                    results[label].append(spent / args.n * 1e6)
     if profiler:
         profiler.dump_stats(args.profile)
     return {kind: round(statistics.median(v)) for kind, v in results.items()}
+
+
+class Switches:
+    """The speed-ups of issue 21 that can be turned off in a running app, for an A/B in one
+    process (``--toggle NAME``: each scenario alternates off and on within every round;
+    ``--off NAME``: off for the whole run): ``route_index`` (``core/route_index.py``: FastAPI's
+    own router matches instead) and ``param_analysis`` (``core/param_analysis.py``: FastAPI's
+    own helpers answer)."""
+
+    NAMES = ("route_index", "param_analysis")
+
+    def __init__(self, app: Any) -> None:
+        import fastapi.dependencies.utils as fastapi_deps
+
+        from projekt.core import param_analysis
+
+        self.router = app.router
+        self.index = app.router.middleware_stack
+        self.deps = fastapi_deps
+        self.cached = {name: getattr(fastapi_deps, name) for name in param_analysis.WRAPPED}
+
+    def set(self, name: str, on: bool) -> None:
+        assert name in self.NAMES, name
+        if name == "route_index":
+            self.router.middleware_stack = self.index if on else self.router.app
+        else:
+            for attr, cached in self.cached.items():
+                setattr(self.deps, attr, cached if on else cached.__wrapped__)
 
 
 def main() -> None:
@@ -228,6 +268,8 @@ def main() -> None:
         "--unrecorded", action="store_true", help="the record's writes patched out (issue 16)"
     )
     parser.add_argument("--profile", help="write a cProfile of the timed calls here")
+    parser.add_argument("--toggle", choices=Switches.NAMES, help="alternate off/on (A/B)")
+    parser.add_argument("--off", default="", help="comma-separated: off for the whole run")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps({"cpu_us_per_request": result}))

@@ -44,8 +44,10 @@ from projekt.core.deps import AppServices
 from projekt.core.errors import install_error_handlers
 from projekt.core.idempotency import idempotency_store
 from projekt.core.metrics import Metrics
+from projekt.core.param_analysis import install as remember_param_analysis
 from projekt.core.ratelimit import Bucket, CircuitBreaker, InProcessLimiter, Rate, RedisLimiter
 from projekt.core.responses import JSONResponse
+from projekt.core.route_index import install as install_route_index
 from projekt.core.routes import route_table
 from projekt.core.security import Passwords
 from projekt.mcp.server import McpApp
@@ -176,6 +178,8 @@ def route_rules(app: FastAPI, settings: Settings) -> list[RouteRule]:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    # FastAPI re-analyses each declared parameter per request (core/param_analysis.py).
+    remember_param_analysis()
     services = build_services(settings, clock)
     cache = services.credentials
     assert cache is None or isinstance(cache, CredentialCache)  # what build_services made
@@ -272,6 +276,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.router.routes.append(
         Route("/mcp", McpApp(services), methods=["GET", "POST", "DELETE"], name="mcp")
     )
+    # Requests are matched by a table of these routes instead of FastAPI's walk through all
+    # of them (core/route_index.py): the last route to be added.
+    install_route_index(app.router)
     rules.extend(route_rules(app, settings))
     path_methods.extend(
         PathMethods(compile_path(route.path)[0], route.methods) for route in route_table(app)

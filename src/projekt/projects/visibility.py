@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_
+from sqlalchemy import ColumnElement, Uuid, bindparam, exists, or_
+from sqlalchemy.sql.elements import BindParameter
 
 from projekt.orgs.models import Membership
 from projekt.projects.models import Project, ProjectMember
@@ -21,6 +22,11 @@ def visible_to(user_id: Any) -> ColumnElement[bool]:
     ``user_id`` is a value or a ``bindparam`` (the precompiled hot-path statements); no IN list,
     so the statement compiles once without post-compile parameters.
     """
+    if isinstance(user_id, BindParameter) and user_id.type._isnull:
+        # Typed here, not by the columns: a module that builds its statements at import may run
+        # before the users model resolves the foreign keys' types, and an untyped bind gets no
+        # bind processor (the SQLite reader then hands sqlite3 a UUID it cannot bind).
+        user_id = bindparam(user_id.key, type_=Uuid())
     is_member = exists().where(
         ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
     )
