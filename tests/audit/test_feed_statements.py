@@ -1,8 +1,9 @@
 """The changes feed reads a page in a constant number of statements (issue 16, issue 21).
 
-A page costs the page of events, then one batched read per resource type on it (each domain's
-``feed.py``); never a read per resource. So a page of 10 and a page of 60 that hold the same
-types run the same number of statements.
+A page costs the page of events, which on PostgreSQL brings along the rows of the types joined
+to it (SQLite reads each of those types after it), then one batched read per other resource type
+on it (each domain's ``feed.py``); never a read per resource. So a page of 10 and a page of 60
+that hold the same types run the same number of statements.
 """
 
 from __future__ import annotations
@@ -71,5 +72,7 @@ async def test_a_page_of_the_feed_costs_the_same_statements_whatever_its_size(
             # The caller's identity aside (its key is looked up by digest when not cached).
             counted[limit] = len([sql for sql in seen if "token_hash" not in sql])
     assert counted[10] == counted[5 * ROUNDS], counted
-    # The events, one read per type, and the milestones' issue counts.
-    assert counted[10] <= 1 + 5 + 1, counted
+    # On PostgreSQL the events come with the joined types' rows (issues, comments, sprints,
+    # projects); SQLite reads those four after the page. Then the milestones and their counts.
+    joined = 0 if app.state.services.fast.postgres else 4
+    assert counted[10] == 1 + joined + 2, counted

@@ -1,14 +1,16 @@
 """Every domain's feed declarations (``core.feed``), collected for the changes feed.
 
 A domain that records a resource type declares its batched reader in its own ``feed.py`` and is
-listed here, as a domain's MCP tools are listed in ``mcp/server.py``. A recorded type without a
-reader shows only tombstones, which ``tests/audit/test_feed_coverage.py`` refuses.
+listed here, as a domain's MCP tools are listed in ``mcp/server.py``. The joined types are read
+with the page of events (``audit.repository``), the rest by their batched readers after it. A
+recorded type without a reader shows only tombstones, which ``tests/audit/test_feed_coverage.py``
+refuses.
 """
 
 from __future__ import annotations
 
 from projekt.api_keys.feed import feed as api_key_feed
-from projekt.core.feed import Feed, ReadMany, collect
+from projekt.core.feed import Declarations, Feed, collect
 from projekt.docs.feed import feed as doc_feed
 from projekt.issues.feed import feed as issue_feed
 from projekt.milestones.feed import feed as milestone_feed
@@ -30,4 +32,4 @@ FEEDS: list[Feed] = [
     webhook_feed,
 ]
 
-READERS: dict[str, ReadMany] = collect(FEEDS)
+DECLARED: Declarations = collect(FEEDS)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, true
 
 from projekt.api_keys.models import ApiKey
+from projekt.audit.feeds import DECLARED
 from projekt.auth.models import User
 from projekt.core.fastsql import FastSQL
+from projekt.core.feed import Build, Joined, among, uuid_text
 from projekt.core.record import Event, EventCounter
 from projekt.core.repository import OrgScopedRepository
 from projekt.oauth.models import OAuthClient
@@ -28,7 +30,7 @@ P = bindparam
 _FEED_COLUMNS = (Event.seq, Event.type, Event.resource_type, Event.resource_id)
 
 
-def _feed_page(everything: bool) -> Select[int, str, str, uuid.UUID]:
+def _events(everything: bool) -> Select[int, str, str, uuid.UUID]:
     """Oldest first: ``:limit`` events above seq ``:after`` that ``:user_id`` may read.
 
     ``everything``: admins and owners, who read every project and key. Everyone else reads
@@ -54,8 +56,61 @@ def _feed_page(everything: bool) -> Select[int, str, str, uuid.UUID]:
     return stmt.order_by(Event.seq).limit(P("limit"))
 
 
-FEED_PAGE = {True: _feed_page(True), False: _feed_page(False)}
+def _feed_page(everything: bool, joined: Sequence[Joined]) -> Select[Any]:
+    """PostgreSQL's page of events, each joined to its resource's row when its type is joined
+    (``core.feed``): one statement for the page and every joined type's representations.
+
+    Each joined type is a LEFT JOIN LATERAL looking up the event's resource when the event is of
+    its type, so an event of another type, or whose resource is gone or hidden from the caller,
+    reads NULLs there. The ``LIMIT 1`` keeps PostgreSQL from flattening the subquery: the type
+    test then stays a one-time filter, and only events of the type look their row up (flattened,
+    it became a join filter applied after probing every type's table for every event). The
+    columns: the event's four, then each joined type's, UUIDs as text (``uuid_text``)."""
+    page = _events(everything).subquery("page")
+    columns: list[Any] = [page.c.seq, page.c.type, page.c.resource_type]
+    columns.append(uuid_text(page.c.resource_id).label("resource_id"))
+    source: Any = page
+    for n, declared in enumerate(joined):
+        first = next(iter(declared.rows.selected_columns))
+        of_type = page.c.resource_type == declared.resource_type
+        one = declared.rows.where(of_type, first == page.c.resource_id).limit(1)
+        rows = one.lateral(f"joined_{n}")
+        source = source.outerjoin(rows, true())
+        columns += [uuid_text(c).label(f"j{n}_{c.key}") for c in rows.c]
+    return select(*columns).select_from(source).order_by(page.c.seq)
+
+
+def _by_ids(declared: Joined) -> Select[Any]:
+    """SQLite's read of one joined type for a page: its rows among ``:ids``. SQLite has no
+    LATERAL, and it materializes a subquery that is a join on the right of a LEFT JOIN (every
+    row of the org's issues, every comment, for each page), so there the page is read alone and
+    each joined type after it, as the batched readers are."""
+    rows = declared.rows.subquery()
+    return select(*[uuid_text(c).label(c.key) for c in rows.c]).where(among(rows.c.id))
+
+
+FEED_PAGE = {everything: _feed_page(everything, DECLARED.joined) for everything in (True, False)}
+_ID_TEXT = uuid_text(Event.resource_id).label("resource_id")
+EVENTS_PAGE = {  # SQLite's page: the events alone (``_by_ids``)
+    everything: _events(everything).with_only_columns(*_FEED_COLUMNS[:3], _ID_TEXT)
+    for everything in (True, False)
+}
+BY_IDS = {declared.resource_type: _by_ids(declared) for declared in DECLARED.joined}
 LAST_SEQ = select(EventCounter.seq).where(EventCounter.org_id == P("org_id"))
+# Where each joined type's columns sit in a row of FEED_PAGE, and what builds them.
+_SPOTS: dict[str, tuple[int, int, Build]] = {}
+_at = len(_FEED_COLUMNS)
+for _declared in DECLARED.joined:
+    _width = len(_declared.rows.selected_columns)
+    _SPOTS[_declared.resource_type] = (_at, _at + _width, _declared.build)
+    _at += _width
+
+
+# An event of the feed's page: ``(seq, type, resource_type, resource_id, resource, read)``. For a
+# joined type ``read`` is true and ``resource`` is what the caller reads of it now (``None``:
+# gone or hidden); for the other types their batched readers have yet to answer. A plain tuple:
+# a page makes a hundred of them.
+Change = tuple[int, str, str, str, Mapping[str, Any] | None, bool]
 
 
 class FeedReads:
@@ -66,11 +121,48 @@ class FeedReads:
         self.org_id = org_id
         self.user_id = user_id
 
-    async def page(self, after: int, limit: int, everything: bool) -> Sequence[Mapping[str, Any]]:
+    async def page(self, after: int, limit: int, everything: bool) -> list[Change]:
         """Events after ``after``, oldest first; ``everything`` (admins) or what the member's
-        projects and credentials let them see."""
+        projects and credentials let them see. Joined types come with their resources."""
         params = {"org_id": self.org_id, "user_id": self.user_id, "after": after, "limit": limit}
-        return await self.fast.fetch(FEED_PAGE[everything], params)
+        if not self.fast.postgres:
+            return await self._page_apart(params, everything)
+        rows = await self.fast.fetch(FEED_PAGE[everything], params)
+        spots, changes = _SPOTS, list[Change]()
+        for row in rows:
+            values = tuple(row.values())
+            seq, kind, resource_type, resource_id = values[:4]
+            spot = spots.get(resource_type)
+            if spot is None:
+                changes.append((seq, kind, resource_type, resource_id, None, False))
+            else:
+                start, stop, build = spot
+                resource = None if values[start] is None else build(values[start:stop])
+                changes.append((seq, kind, resource_type, resource_id, resource, True))
+        return changes
+
+    async def _page_apart(self, params: dict[str, Any], everything: bool) -> list[Change]:
+        """SQLite: the page, then one read per joined type on it (``_by_ids``)."""
+        events = await self.fast.fetch(EVENTS_PAGE[everything], params)
+        wanted: dict[str, dict[str, None]] = {}
+        for event in events:
+            if event["resource_type"] in BY_IDS:
+                wanted.setdefault(event["resource_type"], {})[event["resource_id"]] = None
+        found: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for kind, ids in wanted.items():
+            scope = {**params, "ids": [uuid.UUID(i) for i in ids]}
+            build = _SPOTS[kind][2]
+            rows = await self.fast.fetch(BY_IDS[kind], scope)
+            found[kind] = {row["id"]: build(tuple(row.values())) for row in rows}
+        changes = list[Change]()
+        for event in events:
+            seq, kind, resource_type, resource_id = event.values()
+            if resource_type in BY_IDS:
+                resource = found.get(resource_type, {}).get(resource_id)
+                changes.append((seq, kind, resource_type, resource_id, resource, True))
+            else:
+                changes.append((seq, kind, resource_type, resource_id, None, False))
+        return changes
 
     async def last_seq(self) -> int:
         row = await self.fast.fetchrow(LAST_SEQ, {"org_id": self.org_id})

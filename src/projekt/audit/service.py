@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.audit.errors import BadCursor
-from projekt.audit.feeds import READERS
-from projekt.audit.repository import AuditFilters, FeedReads, RecordRepository
+from projekt.audit.feeds import DECLARED
+from projekt.audit.repository import AuditFilters, Change, FeedReads, RecordRepository
 
 # The filters are part of this service's signature: callers outside audit (the web page) take
 # them from here, never from the repository.
@@ -28,7 +28,7 @@ from projekt.audit.schemas import (
 )
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
-from projekt.core.feed import Read, Representations
+from projekt.core.feed import Read
 from projekt.core.record import Event
 
 
@@ -39,16 +39,16 @@ def encode_cursor(org_id: uuid.UUID, seq: int) -> str:
 
 def cursors(org_id: uuid.UUID) -> Callable[[int], str]:
     """``encode_cursor`` for one org, for a page of them. The org's part is 33 bytes (a
-    multiple of 3), so its base64 does not depend on what follows: it is encoded once."""
+    multiple of 3), so its base64 does not depend on what follows: it is encoded once. The
+    sequence number's digits never encode to ``+`` or ``/`` (their 6-bit groups stay below 58),
+    so the URL-safe alphabet needs no translation."""
     head = f"{org_id.hex}.".encode()
     assert len(head) % 3 == 0
     prefix = base64.urlsafe_b64encode(head).decode()
-    b64, urlsafe = binascii.b2a_base64, bytes.maketrans(b"+/", b"-_")
+    b64 = binascii.b2a_base64
 
     def cursor(seq: int) -> str:
-        return prefix + b64(str(seq).encode(), newline=False).translate(urlsafe).decode().rstrip(
-            "="
-        )
+        return prefix + b64(b"%d" % seq, newline=False).rstrip(b"=").decode()
 
     return cursor
 
@@ -136,9 +136,10 @@ class AuditService:
 class ChangesFeed:
     """``GET /api/changes``: the record oldest first after a cursor, each resource as it is now.
 
-    A page costs a constant number of statements whatever its size: the page of events (on the
-    fast path), then one batched read per resource type on it, by that type's reader as its
-    domain declares it (``core.feed``, collected in ``audit/feeds.py``).
+    A page costs a constant number of statements whatever its size: the page of events on the
+    fast path, which brings along the representations of the types read with it (``joined`` in
+    their ``feed.py``), then one batched read per other resource type on the page, by that
+    type's reader as its domain declares it (``core.feed``, collected in ``audit/feeds.py``).
     """
 
     def __init__(self, services: AppServices, ctx: OrgContext) -> None:
@@ -151,47 +152,49 @@ class ChangesFeed:
         after = decode_cursor(since, org_id) if since else 0
         record = FeedReads(self.services.fast, org_id, self.ctx.user_id)
         everything = self.ctx.role.at_least(Role.ADMIN)
-        events = await record.page(after, limit, everything)
-        if not events:
+        changes = await record.page(after, limit, everything)
+        if not changes:
             # Nothing the caller may read after ``after`` yet. Take the end of the record, then
             # look again: every number up to that end had committed before the second look, so
             # a page that is still empty may resume from there without skipping anything.
             last = await record.last_seq()
             if after > last:
                 raise BadCursor("The cursor points past this organization's record.")
-            events = await record.page(after, limit, everything)
-            if not events:
+            changes = await record.page(after, limit, everything)
+            if not changes:
                 return {"data": [], "next_cursor": encode_cursor(org_id, max(after, last))}
-        current = await self._current(events)
+        unread = [change for change in changes if not change[5]]
+        current = await self._current(unread) if unread else {}
         cursor = cursors(org_id)
         data = []
-        for event in events:
-            kind = event["resource_type"]
-            resource = current[kind].get(event["resource_id"])
+        for seq, kind, resource_type, resource_id, resource, read in changes:
+            if not read:
+                resource = current[resource_type].get(resource_id)
             data.append(
                 {
-                    "cursor": cursor(event["seq"]),
-                    "type": event["type"],
-                    "resource_type": kind,
-                    "resource_id": event["resource_id"],
+                    "cursor": cursor(seq),
+                    "type": kind,
+                    "resource_type": resource_type,
+                    "resource_id": resource_id,
                     "action": "delete" if resource is None else "upsert",
                     "resource": resource,
                 }
             )
         return {"data": data, "next_cursor": data[-1]["cursor"]}
 
-    async def _current(self, events: Sequence[Mapping[str, Any]]) -> dict[str, Representations]:
-        """Each resource on the page as the caller would read it now, by type and id (absent:
-        gone or hidden), one reader call per resource type."""
-        wanted: dict[str, dict[uuid.UUID, None]] = {}
-        for event in events:
-            wanted.setdefault(event["resource_type"], {})[event["resource_id"]] = None
+    async def _current(self, changes: Sequence[Change]) -> dict[str, dict[str, Mapping[str, Any]]]:
+        """The resources of these changes as the caller would read them now, by type and id
+        (absent: gone or hidden), one batched reader call per resource type."""
+        wanted: dict[str, dict[str, None]] = {}
+        for _, _, resource_type, resource_id, _, _ in changes:
+            wanted.setdefault(resource_type, {})[resource_id] = None
         read = Read(self.services, self.ctx)
-        current: dict[str, Representations] = {}
+        current: dict[str, dict[str, Mapping[str, Any]]] = {}
         try:
             for kind, ids in wanted.items():
-                reader = READERS.get(kind)
-                current[kind] = {} if reader is None else await reader(read, list(ids))
+                reader = DECLARED.readers.get(kind)
+                found = {} if reader is None else await reader(read, [uuid.UUID(i) for i in ids])
+                current[kind] = {str(key): value for key, value in found.items()}
         finally:
             await read.close()
         return current

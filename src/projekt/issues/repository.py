@@ -160,13 +160,14 @@ class ProjectHead(TypedDict):
 
 
 _N = len(READ_FIELDS)
+_AFTER_ID = READ_FIELDS[1:]
 
 
 def issue_data(values: Sequence[Any], project_key: str) -> IssueData:
     """The one place an issue's API shape is built: ``values`` are READ_FIELDS in order (a read's
     row, or a write's values), the key is derived from the project's current key."""
     data = {"id": values[0], "key": f"{project_key}-{values[1]}"}
-    data.update(zip(READ_FIELDS[1:], values[1:_N], strict=True))
+    data.update(zip(_AFTER_ID, values[1:_N], strict=True))
     return typed(IssueData, data)
 
 
