@@ -90,5 +90,8 @@ def install() -> None:
     }
     assert set(wrappers) == set(WRAPPED)
     for name, wrap in wrappers.items():
-        setattr(fastapi_deps, name, wrap(getattr(fastapi_deps, name)))
+        original = getattr(fastapi_deps, name, None)
+        if original is None:  # a FastAPI that renamed it analyses that part per request again
+            continue
+        setattr(fastapi_deps, name, wrap(original))
     setattr(fastapi_deps, _INSTALLED, True)
