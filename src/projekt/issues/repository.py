@@ -584,6 +584,15 @@ class ProjectHeads(OrgScopedRepository[Project]):
                 .values(issues_version=Project.issues_version + 1)
             )
 
+    async def time_entries_counted(self, project_id: uuid.UUID, change: int) -> None:
+        """Time tracking added (1) or deleted (-1) an entry of the project: the counter its
+        org-wide entry list totals from (``projects.time_entries``)."""
+        await self.session.execute(
+            update(Project)
+            .where(Project.id == project_id, Project.org_id == self.org_id)
+            .values(time_entries=Project.time_entries + change)
+        )
+
     async def issue_deleted(self, project_id: uuid.UUID, archived: bool) -> None:
         counter = Project.archived_issues if archived else Project.open_issues
         stmt = (

@@ -754,6 +754,14 @@ async def lock_for_time(
     return {i for i in sorted(issue_ids) if await issues.locked(i) is not None}
 
 
+async def time_entries_counted(
+    session: AsyncSession, org_id: uuid.UUID, project_id: uuid.UUID, change: int
+) -> None:
+    """Time tracking added (1) or deleted (-1) an entry of the project, whose row
+    ``lock_for_time`` holds: the project's entry counter moves in the same transaction."""
+    await ProjectHeads(session, org_id).time_entries_counted(project_id, change)
+
+
 async def time_changed(
     session: AsyncSession,
     org_id: uuid.UUID,

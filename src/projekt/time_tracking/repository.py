@@ -165,14 +165,6 @@ class TimeEntryRepository(OrgScopedRepository[TimeEntry]):
             return [], 0
         return [], int((await self.session.execute(count)).scalar_one())
 
-    async def counted(self, project_id: uuid.UUID, change: int) -> None:
-        """An entry of the project was added (1) or deleted (-1): its ``time_entries``."""
-        await self.session.execute(
-            update(Project)
-            .where(Project.id == project_id, Project.org_id == self.org_id)
-            .values(time_entries=Project.time_entries + change)
-        )
-
     async def by_user(
         self, viewer_id: uuid.UUID, issue_id: uuid.UUID, minutes: ColumnElement[Any]
     ) -> list[Row[Any]]:

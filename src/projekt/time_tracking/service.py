@@ -25,7 +25,12 @@ from projekt.core.deps import AppServices
 from projekt.core.pagination import SortKeys
 from projekt.core.record import changes, record, snapshot
 from projekt.issues.errors import IssueNotFound
-from projekt.issues.service import IssueFastPath, lock_for_time, time_changed
+from projekt.issues.service import (
+    IssueFastPath,
+    lock_for_time,
+    time_changed,
+    time_entries_counted,
+)
 from projekt.projects.service import ProjectService
 from projekt.time_tracking.errors import (
     BadWeek,
@@ -411,7 +416,7 @@ class TimeService(TimeFastPath):
         entry = await self._writable(entry_id, if_match, deleting=True)
         before = snapshot(entry, RECORDED)
         await self.entries.delete(entry)
-        await self.entries.counted(entry.project_id, -1)
+        await time_entries_counted(self.session, self.ctx.org_id, entry.project_id, -1)
         await self._record("time_entry.deleted", entry, before, gone=True)
 
     async def start(self, data: TimerStart) -> TimeEntry:
@@ -543,7 +548,7 @@ class TimeService(TimeFastPath):
             updated_at=now,
         )
         await self.entries.add(entry)
-        await self.entries.counted(project_id, 1)
+        await time_entries_counted(self.session, self.ctx.org_id, project_id, 1)
         await self._record("time_entry.created", entry, None)
         return entry
 
@@ -598,7 +603,7 @@ class TimeService(TimeFastPath):
                 await self.entries.add(entry)
         except IntegrityError:  # the unique index: another start won
             raise TimerAlreadyRunning() from None
-        await self.entries.counted(project_id, 1)
+        await time_entries_counted(self.session, self.ctx.org_id, project_id, 1)
         await self._record("time_entry.started", entry, None)
         return entry
 
