@@ -18,6 +18,7 @@ from projekt.config import Settings
 from projekt.oauth.cimd import MetadataFetcher, MetadataRefused, _public, check_url, parse_document
 from tests.factories import Factory
 from tests.oauth.tls_server import Documents, tls_server
+from tests.private_services import free_port
 
 REDIRECT = "http://127.0.0.1:7777/callback"
 
@@ -106,6 +107,16 @@ async def test_private_addresses_are_refused_unless_allowed(
 def test_url_client_ids_are_https_with_a_path(url: str, why: str) -> None:
     with pytest.raises(MetadataRefused, match=why):
         check_url(url)
+
+
+async def test_a_server_that_cannot_be_reached_is_refused(
+    settings: Settings, documents: Documents
+) -> None:
+    """A connection error (here: a port nobody listens on) is the fetch failing, shown as
+    such, not an error page of the server's own."""
+    quiet = fetcher(settings, documents)
+    with pytest.raises(MetadataRefused, match="could not be fetched"):
+        await quiet.get(f"https://127.0.0.1:{free_port()}/agent.json")
 
 
 async def test_redirects_size_and_time_are_limited(

@@ -37,10 +37,6 @@ from projekt.oauth.redirects import redirect_problem
 MAX_REDIRECT_URIS = 10
 
 
-class _FetchFailed(Exception):
-    """The request for a metadata document failed (connection, TLS, protocol)."""
-
-
 class MetadataRefused(Exception):
     """Why a client's metadata document cannot be used (shown on the error page)."""
 
@@ -106,8 +102,6 @@ class MetadataFetcher:
                 body = await self._fetch(url)
         except TimeoutError:
             raise MetadataRefused("The client's metadata document took too long.") from None
-        except _FetchFailed:
-            raise MetadataRefused("The client's metadata document could not be fetched.") from None
         document = parse_document(url, body)
         if self.ttl:
             if len(self._cache) > 1000:  # strangers choose the URLs: keep the cache bounded
@@ -158,8 +152,8 @@ class MetadataFetcher:
                     body.extend(chunk)
                     if len(body) > self.max_bytes:
                         raise MetadataRefused("The client's metadata document is too large.")
-        except httpx.HTTPError as exc:
-            raise _FetchFailed from exc
+        except httpx.HTTPError:
+            raise MetadataRefused("The client's metadata document could not be fetched.") from None
         return bytes(body)
 
 
