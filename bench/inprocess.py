@@ -2,8 +2,9 @@
 
 ``python -m bench.inprocess [--n 2000] [--only list,get,create,changes] [--unrecorded]
 [--size 100000] [--profile out.prof] [--toggle route_index|param_analysis] [--off NAME,…]``
-(``--only`` also takes ``docs_list`` and ``doc_get``, whose docs are made through the app once,
-and ``time_summary``, whose 10,000 entries are seeded once.)
+(``--only`` also takes ``create_idempotent``, a fresh ``Idempotency-Key`` on every call;
+``docs_list`` and ``doc_get``, whose docs are made through the app once; and ``time_summary``,
+whose 10,000 entries are seeded once.)
 
 The same requests as ``make bench`` (a list, a get, a create, each with its org's PAT) against
 a seeded PostgreSQL database and Redis, timed with ``time.process_time``: PostgreSQL and Redis
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import itertools
 import json
 import os
 import statistics
@@ -56,7 +58,13 @@ def scope_of(method: str, target: str, headers: dict[str, str], body: bytes) -> 
     }
 
 
+_KEYS = itertools.count()
+
+
 async def call(app: Any, request: dict[str, Any]) -> int:
+    if request.get("fresh_key"):  # create_idempotent: a key never sent before, as wrk's script
+        key = f"inproc-{os.getpid()}-{time.time_ns()}-{next(_KEYS)}"
+        request = {**request, "headers": {**request["headers"], "Idempotency-Key": key}}
     return (await exchange(app, request))[0]
 
 

@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     services = build_services(settings, clock)
     cache = services.credentials
     assert cache is None or isinstance(cache, CredentialCache)  # what build_services made
+    idempotency = idempotency_store(services.db, services.redis, settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         services.passwords.close()
         if isinstance(services.limiter, RedisLimiter):
             await services.limiter.close()
+        await idempotency.close()
         if services.redis is not None:
             await services.redis.aclose()
 
@@ -237,7 +239,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         Middleware(BodyTextMiddleware),
         Middleware(
             IdempotencyMiddleware,
-            store=idempotency_store(services.db, services.redis, settings.redis_prefix),
+            store=idempotency,
             clock=services.clock,
             ttl=timedelta(hours=settings.idempotency_ttl_hours),
             lease=timedelta(seconds=settings.idempotency_lease_s),

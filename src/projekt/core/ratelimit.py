@@ -39,7 +39,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from projekt.core.redis_script import PipelinedScript
+from projekt.core.redis_script import close_script, script_for
 
 logger = logging.getLogger("projekt.ratelimit")
 
@@ -303,14 +303,8 @@ class RedisLimiter:
         self._redis = redis
         self._prefix = prefix
         self._epoch_key = epoch_key
-        # The lean pipelined path (``core.redis_script``) where it can reach the server;
-        # redis-py's script object for TLS and for stand-ins without a connection pool.
-        self._pipelined = (
-            PipelinedScript.for_client(redis, _SCRIPT)
-            if getattr(redis, "connection_pool", None) is not None
-            else None
-        )
-        self._script: Callable[..., Any] = self._pipelined or redis.register_script(_SCRIPT)
+        # The lean pipelined path (``core.redis_script``) where it can reach the server.
+        self._script = script_for(redis, _SCRIPT)
         self._fallback = fallback
         self._workers = workers
         self.breaker = breaker or CircuitBreaker(5, 1.0, clock)
@@ -367,8 +361,7 @@ class RedisLimiter:
         return Decision(bool(raw[0]), tuple(states), raw[1].decode())
 
     async def close(self) -> None:
-        if self._pipelined is not None:
-            await self._pipelined.close()
+        await close_script(self._script)
 
     def _remember(self, key: str, count: int, now: float) -> None:
         seen = self._seen

@@ -16,7 +16,8 @@ connection, as redis-py does on a read timeout, and fails every call still waiti
 next call connects again. A server that forgot the script (restarted, ``SCRIPT FLUSH``) gets
 it with ``EVAL`` once, which also caches it again.
 
-Only plain TCP and unix sockets: with TLS (``rediss://``) the limiter keeps redis-py's path.
+Only plain TCP and unix sockets: with TLS (``rediss://``) ``script_for`` gives redis-py's path.
+The limiter and the idempotency store (two scripts per keyed write) both call through it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, cast
 import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -213,3 +215,19 @@ def _expire(protocol: _Protocol, future: asyncio.Future[Any]) -> None:
         # As redis-py on a read timeout: the connection is dropped, and with it every call
         # still waiting on it; the next call connects again.
         protocol.close(RedisTimeoutError("Timeout reading from Redis"))
+
+
+def script_for(redis: Redis, source: str) -> PipelinedScript | AsyncScript:
+    """The pipelined path where it can reach the client's server; redis-py's script object for
+    TLS and for stand-ins without a connection pool. Both are called ``(keys=, args=)``."""
+    if getattr(redis, "connection_pool", None) is not None:
+        pipelined = PipelinedScript.for_client(redis, source)
+        if pipelined is not None:
+            return pipelined
+    return redis.register_script(source)
+
+
+async def close_script(script: PipelinedScript | AsyncScript) -> None:
+    """Close a pipelined script's connection; redis-py's scripts use the client's pool."""
+    if isinstance(script, PipelinedScript):
+        await script.close()

@@ -72,6 +72,7 @@ class IdempotencyMiddleware:
         self.ttl = ttl
         self.lease = lease
         self.public = public  # routes without a caller to scope a key by; filled at start-up
+        self._public_by_method: dict[str, re.Pattern[str] | None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
@@ -153,12 +154,34 @@ class IdempotencyMiddleware:
             logger.warning("idempotency store failed after the request ran", exc_info=True)
 
     def _is_public(self, scope: Scope) -> bool:
-        method, path = scope["method"], scope["path"]
-        return any(method in methods and pattern.match(path) for methods, pattern in self.public)
+        by_method = self._public_by_method
+        if by_method is None:  # the routes exist by the first request
+            by_method = self._public_by_method = _by_method(self.public)
+        pattern = by_method.get(scope["method"])
+        return pattern is not None and pattern.match(scope["path"]) is not None
+
+
+def _by_method(
+    routes: Sequence[tuple[frozenset[str], re.Pattern[str]]],
+) -> dict[str, re.Pattern[str] | None]:
+    """One alternation per write method of the public routes' path patterns (their named
+    groups made plain: one name may not appear twice in a pattern)."""
+    found: dict[str, re.Pattern[str] | None] = {}
+    for method in WRITE_METHODS:
+        parts = [
+            re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+            for methods, pattern in routes
+            if method in methods
+        ]
+        found[method] = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+    return found
+
+
+_KEY = re.compile(rb"[\x20-\x7e]{1,%d}" % MAX_KEY)
 
 
 def _valid(key: bytes) -> bool:
-    return 0 < len(key) <= MAX_KEY and all(0x20 <= b <= 0x7E for b in key)
+    return _KEY.fullmatch(key) is not None
 
 
 async def _send(send: Send, answer: Answer, *, replayed: bool) -> None:
