@@ -6,6 +6,11 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 LINT_PATHS := src tests migrations $(wildcard bench)
+# The suite in parallel (pytest-xdist, one process per CPU; a database per process, see
+# tests/conftest.py), a test file kept on one process so its module fixtures start once.
+# `make test PYTEST_ARGS=tests/issues` runs a part in one process.
+TEST_WORKERS ?= auto
+PYTEST_ARGS  ?= -n $(TEST_WORKERS) --dist loadfile
 
 .DEFAULT_GOAL := help
 .PHONY: help run test check lint typecheck format openapi migrate bench clean browser

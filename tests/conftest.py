@@ -2,6 +2,8 @@
 
 The backend comes from the environment, so the same suite runs on both legs of CI:
 ``PROJEKT_TEST_DATABASE_URL`` (default: a fresh SQLite file) and ``PROJEKT_TEST_REDIS_URL``.
+Under pytest-xdist each worker has a database of its own (``<name>_gw0``, … on PostgreSQL, made
+when missing; a SQLite file in its own folder) and its own Redis key prefix.
 Tests do not roll back: the app commits at the edge like in production (and concurrency tests
 need real commits), so every test builds its own orgs and people and never shares them.
 """
@@ -32,7 +34,12 @@ from tests.error_sweep import ErrorSweep
 from tests.factories import Factory
 from tests.log_watch import LogWatch
 from tests.response_sweep import ResponseSweep
-from tests.support import MovableClock, reset_database
+from tests.support import (
+    MovableClock,
+    create_database,
+    reset_database,
+    worker_database_url,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Each test run keeps its rate-limit buckets apart from any other run on the same Redis.
@@ -48,10 +55,15 @@ def pytest_report_header() -> str:
 _SQLITE_DIR = tempfile.mkdtemp(prefix="projekt-tests-")
 
 
+# pytest-xdist names its workers gw0, gw1, …; a plain run has none.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
 def _database_url() -> str:
-    return os.environ.get("PROJEKT_TEST_DATABASE_URL") or (
-        f"sqlite+aiosqlite:///{Path(_SQLITE_DIR) / 'test.db'}"
-    )
+    url = os.environ.get("PROJEKT_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite+aiosqlite:///{Path(_SQLITE_DIR) / 'test.db'}"
+    return worker_database_url(url, WORKER)
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -141,6 +153,8 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def migrated(settings: Settings) -> Settings:
     try:
+        if WORKER and not settings.is_sqlite:
+            asyncio.run(create_database(os.environ["PROJEKT_TEST_DATABASE_URL"], settings))
         asyncio.run(reset_database(settings))
     except OSError as exc:  # pragma: no cover - depends on the machine
         message = f"database unreachable at {settings.database_url}: {exc}"

@@ -33,6 +33,31 @@ class MovableClock(Clock):
         self.offset = timedelta()
 
 
+def worker_database_url(url: str, worker: str) -> str:
+    """The database of one pytest-xdist worker next to the one ``url`` names."""
+    if not worker:
+        return url
+    parsed = make_url(url)
+    named = parsed.set(database=f"{parsed.database}_{worker}")
+    return named.render_as_string(hide_password=False)
+
+
+async def create_database(base_url: str, settings: Settings) -> None:
+    """Create the settings' PostgreSQL database if missing, from a connection to ``base_url``'s."""
+    name = make_url(settings.database_url).database
+    engine = create_engine(settings.model_copy(update={"database_url": base_url}))
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            found = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
 async def reset_database(settings: Settings) -> None:
     """An empty database, so that the migrations alone build the schema."""
     if settings.is_sqlite:
