@@ -5,6 +5,7 @@ disabling, pings, redeliveries, the send-time SSRF check, and requests never wai
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from projekt.core.record import Event
 from projekt.webhooks import delivery
 from projekt.webhooks.delivery import MAX_ATTEMPTS, RETRY_DELAYS, Deliverer
 from projekt.webhooks.models import WebhookDelivery
+from projekt.webhooks.repository import DeliveryQueue
 from tests.factories import Factory, Org
 from tests.support import MovableClock
 from tests.webhooks.support import Inbox, deliverer_for, drain, make_issue, make_webhook
@@ -553,3 +555,44 @@ async def test_an_endpoint_paused_while_served_is_served_at_once_when_resumed(
     assert resumed.status_code == 200
     await drain(deliverer)
     assert [r.json["data"]["title"] for r in inbox.at(port)] == ["first", "second", "while paused"]
+
+
+async def test_an_endpoint_that_caught_up_rests_for_a_poll(
+    app: FastAPI, factory: Factory, org: Org, inbox: Inbox, deliverer: Deliverer
+) -> None:
+    """Under a trickle of events a caught-up endpoint is not served again at once (a turn per
+    event or two, and a project's endpoint woken by every event of its org): ``run`` leaves
+    it out of its looks for ``webhook_poll_s``, then sends what came meanwhile in one turn.
+    ``tick`` (what the other tests drive) rests nothing."""
+    project = await factory.project(org)
+    url, port = inbox.url()
+    hook = await make_webhook(org, url, events=["issue.*"])
+    hook_id = uuid.UUID(hook["id"])
+    await make_issue(org, project.id, "first")
+    assert await deliverer._claim(8) == [hook_id]
+    await deliverer.serve(hook_id)
+    assert len(inbox.at(port)) == 1
+    rests_until = time.monotonic() + deliverer.settings.webhook_poll_s
+    assert deliverer.resting[hook_id] == pytest.approx(rests_until, abs=0.5)
+
+    for n in range(3):
+        await make_issue(org, project.id, f"meanwhile {n}")
+    # Due (events past its cursor), but resting: a look of `run` leaves it alone.
+    assert await deliverer._claim(8, skip=list(deliverer.resting)) == []
+    deliverer.resting.clear()  # the poll has passed
+    turns = 0
+    hold = DeliveryQueue.hold
+
+    async def counting(self: Any, *args: Any) -> Any:
+        nonlocal turns
+        turns += 1
+        return await hold(self, *args)
+
+    assert await deliverer._claim(8, skip=[]) == [hook_id]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DeliveryQueue, "hold", counting)
+        await deliverer.serve(hook_id)
+    assert [r.json["data"]["title"] for r in inbox.at(port)[1:]] == [
+        f"meanwhile {n}" for n in range(3)
+    ]
+    assert turns == 2  # one turn queues and sends all three, one writes their results

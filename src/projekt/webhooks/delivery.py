@@ -35,6 +35,7 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,12 +137,17 @@ class Deliverer:
         self.lease_s = self.settings.webhook_lease_s
         self.lease = timedelta(seconds=self.lease_s)
         self.next_prune_at: datetime | None = None
+        # Set by a turn cut short with deliveries still due: ``run`` looks again at once.
+        self.behind = False
+        # Endpoints that caught up, and when ``run`` may claim them again (time.monotonic()).
+        self.resting: dict[uuid.UUID, float] = {}
 
     # -- driving -------------------------------------------------------------------------------
 
     async def tick(self) -> int:
         """Claim what is due, serve it, and return how much was done (0: nothing was due)."""
         await self.prune_when_due()
+        self.resting.clear()  # tests drive turns by hand: nothing rests between them
         ids = await self._claim(self.settings.webhook_concurrency)
         if not ids:
             return 0
@@ -150,9 +156,19 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve endpoints until ``stop`` is set: up to ``webhook_concurrency`` at once, each
-        on its own task; look for more whenever one finishes or every ``webhook_poll_s``."""
+        on its own task. Looks for work every ``webhook_poll_s``, and at once while a backlog
+        remains (a look that filled every free slot, or a turn cut short with more due).
+
+        An endpoint that has caught up rests: this worker does not claim it again for
+        ``webhook_poll_s``. Under a steady trickle of events its next turn then carries a
+        poll's worth of them instead of one or two (and a project's endpoint, due again on
+        every event of its org, is not served once per event): a turn's round trips are what
+        delivery costs (the bench's "create while delivering"). The latency this adds is at
+        most ``webhook_poll_s``, as for an idle endpoint."""
         running: set[asyncio.Task[int]] = set()
         stopping = asyncio.create_task(stop.wait())
+        poll_s = self.settings.webhook_poll_s
+        next_look = time.monotonic()
         if self.next_prune_at is None:
             # Not at start-up: workers started together would all prune at once, and a
             # starting server has better things to do.
@@ -161,24 +177,30 @@ class Deliverer:
         try:
             while not stop.is_set():
                 free = self.settings.webhook_concurrency - len(running)
-                claimed: list[uuid.UUID] = []
-                try:
-                    await self.prune_when_due()
-                except Exception as exc:  # the database is away: pruning can wait
-                    log.warning("webhook delivery pruning failed: %s", type(exc).__name__)
-                if free > 0:
+                if free > 0 and (self.behind or time.monotonic() >= next_look):
+                    self.behind = False
+                    next_look = time.monotonic() + poll_s
+                    claimed: list[uuid.UUID] = []
                     try:
-                        claimed = await self._claim(free)
+                        await self.prune_when_due()
+                    except Exception as exc:  # the database is away: pruning can wait
+                        log.warning("webhook delivery pruning failed: %s", type(exc).__name__)
+                    rested = time.monotonic()
+                    self.resting = {k: t for k, t in self.resting.items() if t > rested}
+                    try:
+                        claimed = await self._claim(free, skip=self.resting.keys())
                     except Exception as exc:  # the database is away: wait, then look again
                         log.warning("webhook claim failed: %s", type(exc).__name__)
-                for webhook_id in claimed:
-                    running.add(asyncio.create_task(self.serve(webhook_id)))
-                if claimed and len(running) < self.settings.webhook_concurrency:
-                    continue  # more may be due
+                    for webhook_id in claimed:
+                        running.add(asyncio.create_task(self.serve(webhook_id)))
+                    # Every free slot taken: more may be due as soon as one is free again.
+                    self.behind = len(claimed) == free
                 waiting: set[asyncio.Future[Any]] = {stopping, *running}
+                full = len(running) >= self.settings.webhook_concurrency
                 finished, _ = await asyncio.wait(
                     waiting,
-                    timeout=self.settings.webhook_poll_s,
+                    # Full: until a slot frees. Else until the next look (or a slot frees).
+                    timeout=poll_s if full else max(next_look - time.monotonic(), 0.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 for task in finished - {stopping}:
@@ -219,15 +241,16 @@ class Deliverer:
     async def close(self) -> None:
         await self.sender.aclose()
 
-    async def _claim(self, limit: int) -> list[uuid.UUID]:
+    async def _claim(self, limit: int, skip: Collection[uuid.UUID] = ()) -> list[uuid.UUID]:
         now = self.services.clock.now()
         if self.services.db.dialect == "sqlite":  # idle workers take no write lock
             async with self.services.db.session(write=False) as session:
-                if not await DeliveryQueue(session).any_due(now):
+                if not await DeliveryQueue(session).any_due(now, skip):
                     return []
         # (PostgreSQL: a claim that finds nothing writes nothing; looking first cost a turn.)
         async with self.services.db.session() as session:
-            return await DeliveryQueue(session).claim(self.owner, now, now + self.lease, limit)
+            queue = DeliveryQueue(session)
+            return await queue.claim(self.owner, now, now + self.lease, limit, skip)
 
     # -- one endpoint --------------------------------------------------------------------------
 
@@ -242,6 +265,7 @@ class Deliverer:
         attempts = 0
         sent: list[tuple[Due, Outcome, datetime]] = []
         rounds = 0
+        read_to_end = False
         while True:
             now = self.services.clock.now()
             async with self.services.db.session() as session:
@@ -255,13 +279,19 @@ class Deliverer:
                 pending, due = await self._pick(queue, webhook_id, now)
                 # Queue the record's next events, also behind a delivery that waits for its
                 # retry (else the endpoint would be claimed again and again for them), in this
-                # transaction: a look that finds nothing costs no turn of its own.
+                # transaction: a look that finds nothing costs no turn of its own. Not after a
+                # turn that read the record to its end: what was recorded since then waits for
+                # the next look (``run``), so that a steady trickle of events is sent in
+                # batches, not a turn per event or two.
                 queued_rows = 0
                 while not due and rounds < MAX_QUEUE_ROUNDS and queued_rows < SEND_AHEAD:
+                    if read_to_end:
+                        break
                     moved = await self._enqueue(queue, held, now)
                     if moved is None:
+                        read_to_end = True
                         break
-                    held, queued = moved
+                    held, queued, read_to_end = moved
                     queued_rows += queued
                     rounds += 1
                     if queued:
@@ -271,6 +301,10 @@ class Deliverer:
                     head = pending[0] if pending else None
                     later = None if head is None else max(head.next_attempt_at or now, now)
                     await queue.release(webhook_id, self.owner, later)
+                    if due:  # cut short: more is due at once
+                        self.behind = True
+                    else:
+                        self.resting[webhook_id] = time.monotonic() + self.settings.webhook_poll_s
                     return attempts
                 secrets = self._secrets(held, now)
             held_at = time.monotonic()
@@ -301,11 +335,13 @@ class Deliverer:
 
     async def _enqueue(
         self, queue: DeliveryQueue, held: Held, now: datetime
-    ) -> tuple[Held, int] | None:
-        """Queue the record's next events for the endpoint: the endpoint as it now stands and
-        the deliveries queued; None when the record had nothing past its cursor."""
+    ) -> tuple[Held, int, bool] | None:
+        """Queue the record's next events for the endpoint: the endpoint as it now stands, the
+        deliveries queued, and whether the record was read to its end; None when it had
+        nothing past the endpoint's cursor."""
+        limit = self.settings.webhook_batch
         events, cursor = await queue.events_after(
-            held.org_id, held.cursor_seq, self.settings.webhook_batch, held.project_id
+            held.org_id, held.cursor_seq, limit, held.project_id
         )
         if cursor == held.cursor_seq:
             return None
@@ -335,7 +371,8 @@ class Deliverer:
             )
             position += 1
         await queue.enqueue(held.id, rows, cursor, position)
-        return dataclasses.replace(held, cursor_seq=cursor, next_position=position), len(rows)
+        moved = dataclasses.replace(held, cursor_seq=cursor, next_position=position)
+        return moved, len(rows), len(events) < limit
 
     def _secrets(self, held: Held, now: datetime) -> list[str]:
         live = [self.box.open(held.secret_sealed, held.id)]

@@ -7,7 +7,7 @@ serves the deliverers, which work across orgs (each claimed endpoint names its o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -173,17 +173,18 @@ HELD_COLUMNS = (
 )  # fmt: skip
 
 
-def _due(now: datetime) -> Any:
+def _due(now: datetime, skip: Collection[uuid.UUID]) -> Any:
     """Active endpoints with work due (events past their cursor, or a delivery due) and no
-    live lease."""
+    live lease, but those in ``skip``."""
     counter = (
         select(EventCounter.seq).where(EventCounter.org_id == Webhook.org_id).scalar_subquery()
     )
-    return select(Webhook.id).where(
+    due = select(Webhook.id).where(
         Webhook.active.is_(True),
         or_(Webhook.lease_until.is_(None), Webhook.lease_until < now),
         or_(Webhook.next_run_at <= now, Webhook.cursor_seq < func.coalesce(counter, 0)),
     )
+    return due.where(Webhook.id.not_in(list(skip))) if skip else due
 
 
 class DeliveryQueue(Repository[WebhookDelivery]):
@@ -192,13 +193,19 @@ class DeliveryQueue(Repository[WebhookDelivery]):
     model = WebhookDelivery
 
     async def claim(
-        self, owner: str, now: datetime, until: datetime, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        skip: Collection[uuid.UUID] = (),
     ) -> list[uuid.UUID]:
         """Lease up to ``limit`` active endpoints that have work due and no live lease: events
-        past their cursor, or a delivery due. On PostgreSQL ``SKIP LOCKED`` lets workers claim
-        side by side; SQLite's write lock (``BEGIN IMMEDIATE``) serializes them."""
+        past their cursor, or a delivery due (``skip``: endpoints this worker rests). On
+        PostgreSQL ``SKIP LOCKED`` lets workers claim side by side; SQLite's write lock
+        (``BEGIN IMMEDIATE``) serializes them."""
         candidates = (
-            _due(now)
+            _due(now, skip)
             .order_by(Webhook.next_run_at, Webhook.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=Webhook)
@@ -212,9 +219,9 @@ class DeliveryQueue(Repository[WebhookDelivery]):
             )
         return ids
 
-    async def any_due(self, now: datetime) -> bool:
+    async def any_due(self, now: datetime, skip: Collection[uuid.UUID] = ()) -> bool:
         """Whether a claim would find anything (read-only: idle workers take no write lock)."""
-        return (await self.session.execute(_due(now).limit(1))).first() is not None
+        return (await self.session.execute(_due(now, skip).limit(1))).first() is not None
 
     async def hold(self, webhook_id: uuid.UUID, owner: str, until: datetime) -> Held | None:
         """Renew the lease and lock the endpoint's row for this transaction; None when the
