@@ -207,17 +207,23 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU of every PostgreSQL process on the machine (the bench's server is local)."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """CPU so far of every PostgreSQL process on the machine (the bench's server is local)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() == "postgres":
-                    total += process_cpu_seconds(int(entry.name))
+                    found[int(entry.name)] = process_cpu_seconds(int(entry.name))
             except OSError:
                 continue
-    return total
+    return found
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """PostgreSQL's CPU since ``before``: processes that ended meanwhile (an autovacuum
+    worker) are left out rather than counted negative."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
 
 
 # -- load ----------------------------------------------------------------------------------------
@@ -547,6 +553,32 @@ def collect_etags(server: Server, data: seed.Dataset) -> dict[str, str]:
     return etags
 
 
+# Server processes that hold PostgreSQL connections at once: ours, two (2), big, events,
+# unrecorded, rl_off, rl_local, time_big, and the baseline.
+PG_WORKERS = 10
+DEFAULT_POOL = 8  # PROJEKT_DB_POOL_SIZE's default, and the baseline's
+
+
+async def max_connections(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SHOW max_connections"))
+    finally:
+        await conn.close()
+
+
+def fit_pools(limit: int) -> int:
+    """The pool size every server gets (ours and the baseline alike), so that all of them
+    together stay under PostgreSQL's ``max_connections``: a worker holds its pool, 2
+    connections reserved for credential lookups and 1-2 of SQLAlchemy's. With the default
+    100, every pool at 8 reached 100 and some creates answered 503 TooManyConnectionsError."""
+    size = min(DEFAULT_POOL, max(2, (limit - 10) // PG_WORKERS - 3))
+    os.environ["PROJEKT_DB_POOL_SIZE"] = os.environ["BASELINE_POOL_SIZE"] = str(size)
+    if size < DEFAULT_POOL:
+        log(f"pools of {size} connections (PostgreSQL max_connections {limit})")
+    return size
+
+
 def unrecorded_server(database_url: str) -> Server:
     """``ours`` (one worker, same settings and server options) with the record's writes
     patched out: ``bench/unrecorded.py``."""
@@ -749,12 +781,13 @@ def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
             """One create run, and the CPU seconds each process spent over it."""
             before = received()
             cpu = {"worker": process_cpu_seconds(worker.pid), "api": api.cpu_seconds(),
-                   "postgres": postgres_cpu_seconds(), "receiver": process_cpu_seconds(receiver.pid)}  # fmt: skip
+                   "receiver": process_cpu_seconds(receiver.pid)}  # fmt: skip
+            pg = postgres_cpu()
             run = load(wrk, api, plan, seconds, 64)
             cpu = {
                 "worker": process_cpu_seconds(worker.pid) - cpu["worker"],
                 "api": api.cpu_seconds() - cpu["api"],
-                "postgres": postgres_cpu_seconds() - cpu["postgres"],
+                "postgres": postgres_cpu_since(pg),
                 "receiver": process_cpu_seconds(receiver.pid) - cpu["receiver"],
                 "delivered": received() - before,
             }
@@ -843,6 +876,7 @@ def main() -> int:
 
     pg_url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{size}").split("://", 1)[1]
     pg_big = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{big}").split("://", 1)[1]
+    fit_pools(asyncio.run(max_connections(pg_dsn(f"{DB_PREFIX}_{size}"))))
     servers = {
         "ours": ours("ours", pg_url),
         "baseline": Server(
