@@ -135,6 +135,13 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
+    workers: int = 1
+
+    @property
+    def on_postgres(self) -> bool:
+        return "BASELINE_DSN" in self.env or self.env.get("PROJEKT_DATABASE_URL", "").startswith(
+            "postgresql"
+        )
 
     @property
     def url(self) -> str:
@@ -553,9 +560,6 @@ def collect_etags(server: Server, data: seed.Dataset) -> dict[str, str]:
     return etags
 
 
-# Server processes that hold PostgreSQL connections at once: ours, two (2), big, events,
-# unrecorded, rl_off, rl_local, time_big, and the baseline.
-PG_WORKERS = 10
 DEFAULT_POOL = 8  # PROJEKT_DB_POOL_SIZE's default, and the baseline's
 
 
@@ -567,15 +571,18 @@ async def max_connections(dsn: str) -> int:
         await conn.close()
 
 
-def fit_pools(limit: int) -> int:
-    """The pool size every server gets (ours and the baseline alike), so that all of them
-    together stay under PostgreSQL's ``max_connections``: a worker holds its pool, 2
+def fit_pools(servers: list[Server], limit: int) -> int:
+    """Give every server on PostgreSQL (ours and the baseline alike) the pool under which all
+    of their processes together stay below ``max_connections``: a worker holds its pool, 2
     connections reserved for credential lookups and 1-2 of SQLAlchemy's. With the default
     100, every pool at 8 reached 100 and some creates answered 503 TooManyConnectionsError."""
-    size = min(DEFAULT_POOL, max(2, (limit - 10) // PG_WORKERS - 3))
-    os.environ["PROJEKT_DB_POOL_SIZE"] = os.environ["BASELINE_POOL_SIZE"] = str(size)
+    on_postgres = [server for server in servers if server.on_postgres]
+    processes = sum(server.workers for server in on_postgres)
+    size = min(DEFAULT_POOL, max(2, (limit - 10) // processes - 3))
+    for server in on_postgres:
+        server.env["PROJEKT_DB_POOL_SIZE"] = server.env["BASELINE_POOL_SIZE"] = str(size)
     if size < DEFAULT_POOL:
-        log(f"pools of {size} connections (PostgreSQL max_connections {limit})")
+        log(f"pools of {size} connections ({processes} processes, max_connections {limit})")
     return size
 
 
@@ -601,7 +608,10 @@ def ours(name: str, database_url: str, workers: int = 1, rate_limit: str = "redi
     if rate_limit == "off":
         env["PROJEKT_RATE_LIMIT_ENABLED"] = "false"
     return Server(
-        name, [str(BIN / "projekt"), "serve", "--port", "{port}", "--workers", str(workers)], env
+        name,
+        [str(BIN / "projekt"), "serve", "--port", "{port}", "--workers", str(workers)],
+        env,
+        workers=workers,
     )
 
 
@@ -686,15 +696,16 @@ def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
 
     def delivered_backlog(start_count: int, expected: int, label: str) -> float:
         """Wait for ``expected`` arrivals after ``start_count``; their rate, from the first."""
+        assert worker is not None, "the worker delivers them"
         first = None
         deadline = time.perf_counter() + 600
         while time.perf_counter() < deadline:
             now = received()
             if first is None and now > start_count:
-                first = (time.perf_counter(), now)
+                first = (time.perf_counter(), now, process_cpu_seconds(worker.pid))
             if now - start_count >= expected:
                 break
-            assert worker is None or worker.poll() is None, "the worker stopped (its log: var/)"
+            assert worker.poll() is None, "the worker stopped (its log: var/)"
             time.sleep(0.05)
         assert first is not None, "no delivery arrived"
         # Measured from the first arrival: the worker's start-up (imports, migrations) and its
@@ -702,7 +713,11 @@ def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
         elapsed = time.perf_counter() - first[0]
         delivered = received() - first[1]
         rate = delivered / max(elapsed, 1e-9)
-        log(f"  deliveries   {rate:8.0f} /s  ({delivered} in {elapsed:.1f} s, {label})")
+        cpu_ms = (process_cpu_seconds(worker.pid) - first[2]) * 1000 / max(delivered, 1)
+        log(
+            f"  deliveries   {rate:8.0f} /s  ({delivered} in {elapsed:.1f} s, {label}; "
+            f"worker {cpu_ms:.2f} ms CPU each)"
+        )
         return rate
 
     try:
@@ -747,12 +762,19 @@ def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
         endpoints = len(per_project)
         org_wide = create_hook("all", None)
         set_active([org_wide], False)
-        creates = [r for r in ours_requests("create", data) if r["body"]]
+
+        def creates_in(org: Any) -> list[dict[str, Any]]:
+            ids = {str(p.id) for p in data.projects if p.org_id == org}
+            return [
+                r
+                for r in ours_requests("create", data)
+                if json.loads(r["body"])["project_id"] in ids
+            ]
+
         # Creates in the first org (whose endpoints receive them), and the same load in the
         # second org, which no endpoint subscribes to: "create alone" with the worker running.
-        requests = [r for r in creates if any(str(p.id) in r["body"] for p in projects)]
-        org_two = [p for p in data.projects if p.org_id == data.projects[len(projects)].org_id]
-        unwatched = [r for r in creates if any(str(p.id) in r["body"] for p in org_two)]
+        requests = creates_in(org_id)
+        unwatched = creates_in(data.projects[len(projects)].org_id)
         log("webhooks: warming up")
         load(wrk, api, requests, 1, 64)
         load(wrk, api, unwatched, 1, 64)
@@ -801,7 +823,20 @@ def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
         alone_rps: list[float] = []
         during_rps: list[float] = []
         usage: list[dict[str, float]] = []
+
+        def settled() -> None:
+            """Until the worker has delivered what the last run created (no arrival for two
+            of its polls): "alone" must not carry the tail of "while delivering"."""
+            deadline = time.perf_counter() + 120
+            count = received()
+            while time.perf_counter() < deadline:
+                time.sleep(2.0)
+                if received() == count:
+                    return
+                count = received()
+
         for _ in range(1 if quick else 3):
+            settled()
             alone, _cpu = measured("create alone", unwatched)
             during, cpu = measured("create while delivering", requests)
             alone_rps.append(alone.rps)
@@ -876,7 +911,6 @@ def main() -> int:
 
     pg_url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{size}").split("://", 1)[1]
     pg_big = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{big}").split("://", 1)[1]
-    fit_pools(asyncio.run(max_connections(pg_dsn(f"{DB_PREFIX}_{size}"))))
     servers = {
         "ours": ours("ours", pg_url),
         "baseline": Server(
@@ -905,6 +939,7 @@ def main() -> int:
         "rl_local": ours("rl_local", pg_url, rate_limit="local"),
         "time_big": ours("time_big", "postgresql+asyncpg://" + pg_dsn(time_db).split("://", 1)[1]),
     }
+    fit_pools(list(servers.values()), asyncio.run(max_connections(pg_dsn(f"{DB_PREFIX}_{size}"))))
     runs: dict[str, list[Run]] = {}
     rss_by_round: list[float] = []
     try:

@@ -284,14 +284,13 @@ class Deliverer:
                 # the next look (``run``), so that a steady trickle of events is sent in
                 # batches, not a turn per event or two.
                 queued_rows = 0
-                while not due and rounds < MAX_QUEUE_ROUNDS and queued_rows < SEND_AHEAD:
-                    if read_to_end:
-                        break
-                    moved = await self._enqueue(queue, held, now)
-                    if moved is None:
-                        read_to_end = True
-                        break
-                    held, queued, read_to_end = moved
+                while (
+                    not due
+                    and not read_to_end
+                    and rounds < MAX_QUEUE_ROUNDS
+                    and queued_rows < SEND_AHEAD
+                ):
+                    held, queued, read_to_end = await self._enqueue(queue, held, now)
                     queued_rows += queued
                     rounds += 1
                     if queued:
@@ -335,16 +334,15 @@ class Deliverer:
 
     async def _enqueue(
         self, queue: DeliveryQueue, held: Held, now: datetime
-    ) -> tuple[Held, int, bool] | None:
+    ) -> tuple[Held, int, bool]:
         """Queue the record's next events for the endpoint: the endpoint as it now stands, the
-        deliveries queued, and whether the record was read to its end; None when it had
-        nothing past the endpoint's cursor."""
+        deliveries queued, and whether the record was read to its end."""
         limit = self.settings.webhook_batch
         events, cursor = await queue.events_after(
             held.org_id, held.cursor_seq, limit, held.project_id
         )
-        if cursor == held.cursor_seq:
-            return None
+        if cursor == held.cursor_seq:  # nothing past the cursor
+            return held, 0, True
         rows = []
         position = held.next_position
         for event in events:
