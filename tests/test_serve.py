@@ -193,3 +193,28 @@ async def test_idle_and_slow_header_connections_are_closed(tmp_path: Path) -> No
             assert (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
     finally:
         _stop(parent)
+
+
+async def test_the_head_deadline_restarts_with_each_request_of_a_kept_alive_connection(
+    tmp_path: Path,
+) -> None:
+    """A connection busy for longer than the header timeout stays open, request after
+    request; one that then trickles its next head is closed a timeout after its last answer."""
+    port = _free_port()
+    parent = _start_limited(tmp_path, port)
+    try:
+        await _wait_until_up(port, parent)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        for _ in range(8):  # 8 x 0.25 s: twice the 1 s header timeout, a head every 0.25 s
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await asyncio.wait_for(reader.readexactly(length), timeout=5)
+            await asyncio.sleep(0.25)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert await _closed_by_server(reader, writer)
+        writer.close()
+    finally:
+        _stop(parent)

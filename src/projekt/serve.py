@@ -113,7 +113,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.header_timeout_s = header_timeout_s
         self.head_bytes = 0
         self.head_too_large = False
-        self.head_deadline: asyncio.TimerHandle | None = None
+        self.head_due: float | None = None  # loop time by which the next head must be in
+        self.head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -121,6 +122,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -165,18 +169,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.head_too_large = True
             raise HeadTooLarge  # httptools stops; uvicorn answers through send_400_response
 
+    # The deadline is armed and disarmed on every request of a kept-alive connection, so it
+    # is a time to compare, not a timer: the connection's one timer (``head_timer``) stays set
+    # while it has a deadline ahead and, when it fires, closes the connection if the deadline
+    # it finds has passed or waits for the one set since (a timer set and cancelled per
+    # request cost 3 µs under uvloop here).
+
     def _arm_head_deadline(self) -> None:
-        self._disarm_head_deadline()
-        self.head_deadline = self.loop.call_later(self.header_timeout_s, self._head_timed_out)
+        self.head_due = self.loop.time() + self.header_timeout_s
+        if self.head_timer is None:
+            self.head_timer = self.loop.call_at(self.head_due, self._head_check)
 
     def _disarm_head_deadline(self) -> None:
-        if self.head_deadline is not None:
-            self.head_deadline.cancel()
-            self.head_deadline = None
+        self.head_due = None
 
-    def _head_timed_out(self) -> None:
-        self.head_deadline = None
-        if not self.transport.is_closing():
+    def _head_check(self) -> None:
+        self.head_timer = None
+        if self.head_due is None:
+            return  # the head came; the next arming sets the timer again
+        if self.head_due > self.loop.time():
+            self.head_timer = self.loop.call_at(self.head_due, self._head_check)
+        elif not self.transport.is_closing():
             logger.debug("closing a connection whose request head did not arrive in time")
             self.transport.close()
 

@@ -98,6 +98,27 @@ async def test_waiting_for_a_turn_is_bounded_and_loses_no_turn() -> None:
         await turns.take(0.05)  # the timed-out waiter left no hole in the queue
 
 
+async def test_each_waiter_keeps_its_own_bound_under_the_one_timer() -> None:
+    """The timer is set for the earliest deadline: a short wait behind a long one still ends
+    on time, and the long one is neither ended by it nor loses its place."""
+    turns = FairTurns(1)
+    await turns.take(5)  # held
+    loop = asyncio.get_running_loop()
+    patient = asyncio.create_task(turns.take(5))
+    await asyncio.sleep(0)
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await turns.take(0.05)  # queued behind the patient one, with the earlier deadline
+    assert 0.04 <= loop.time() - started < 1
+    await asyncio.sleep(0.05)
+    assert not patient.done()
+    await turns.__aexit__(None, None, None)  # the turn goes to the patient waiter
+    async with asyncio.timeout(1):
+        await patient
+    await turns.__aexit__(None, None, None)
+    await turns.take(0.05)  # free again: nothing was lost
+
+
 async def test_a_refused_argument_is_a_bug_not_a_stale_connection(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:

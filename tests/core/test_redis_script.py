@@ -65,3 +65,67 @@ async def test_a_timed_out_call_drops_the_connection_and_the_next_connects_again
         await script.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_one_timer_bounds_each_call_from_its_own_send() -> None:
+    """The connection's one timer, set for the oldest call, must not expire a later call before
+    that call's own bound, and must still expire a later call that gets no reply."""
+    stall = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            for _ in range(data.count(b"EVALSHA")):
+                await asyncio.sleep(0.1)  # every reply takes half the bound
+                if not stall.is_set():
+                    writer.write(b":1\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    script = PipelinedScript("return 1", port=port, timeout_s=0.2)
+    try:
+        assert await script([], []) == 1  # answered at 0.1 s; the timer stays set for 0.2 s
+        await asyncio.sleep(0.05)
+        # Sent at ~0.15 s, answered at ~0.25 s: past the first call's deadline, within its own.
+        assert await script([], []) == 1
+        stall.set()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RedisTimeoutError):
+            await script([], [])
+        assert loop.time() - started >= 0.19
+    finally:
+        await script.close()
+        server.close()
+        await server.wait_closed()
+
+
+@needs_redis
+async def test_a_call_runs_once_made_even_if_its_caller_stops_waiting() -> None:
+    """The idempotency store ends a claim through a cancelled request: the command goes out
+    while the connection is still being made, and a forgotten script is sent in full by the
+    connection, not by the caller who has gone."""
+    assert REDIS_URL
+    redis = Redis.from_url(REDIS_URL)
+    key = f"test-redis-script:{uuid.uuid4()}"
+    source = f"-- {uuid.uuid4()}\nredis.call('SET', KEYS[1], ARGV[1], 'PX', 60000)\nreturn 1"
+    script = PipelinedScript.for_client(redis, source)
+    assert script is not None
+    try:
+        for label in ("while connecting", "after NOSCRIPT"):
+            if label == "after NOSCRIPT":
+                await redis.script_flush()
+            call = asyncio.create_task(script([key], [label]))
+            await asyncio.sleep(0)  # the call's first step: connecting, or its EVALSHA sent
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            for _ in range(100):  # bounded: 100 x 0.01 s
+                if await redis.get(key) == label.encode():
+                    break
+                await asyncio.sleep(0.01)
+            assert await redis.get(key) == label.encode()
+    finally:
+        await script.close()
+        await redis.delete(key)
+        await redis.aclose()

@@ -468,6 +468,40 @@ async def test_an_app_that_returns_without_answering_releases_the_key(
     assert (await call(layer, who, key))[0] == 201  # not held until the lease ends
 
 
+async def test_a_request_cancelled_while_its_answer_is_stored_still_leaves_it(
+    store: IdempotencyStore, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each store carries its finish through a cancellation (the table in a shielded task;
+    Redis's pipelined call runs once made, even while its connection is still being opened,
+    as here, the store being new): the retry gets the first answer."""
+    inner = Scripted(201, 201)
+    layer = layer_over(inner, store, clock)
+    who, key = principal(), fresh_key()
+    finishing = asyncio.Event()
+    finish = store.finish
+
+    async def finish_then_signal(*args: Any, **kwargs: Any) -> None:
+        step = asyncio.ensure_future(finish(*args, **kwargs))  # runs to its first wait...
+        await asyncio.sleep(0)
+        finishing.set()  # ...and is cancelled there, with the request
+        await step
+
+    monkeypatch.setattr(store, "finish", finish_then_signal)
+    first = asyncio.create_task(call(layer, who, key))
+    await asyncio.wait_for(finishing.wait(), timeout=30)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    monkeypatch.undo()
+    for _ in range(100):  # bounded: the finish may still be on its way
+        status, headers, body = await call(layer, who, key)
+        if status != 409:
+            break
+        await asyncio.sleep(0.02)
+    assert (status, body, headers[b"idempotent-replayed"]) == (201, b'{"call": 1}', b"true")
+    assert inner.calls == 1
+
+
 async def test_a_retry_while_the_first_runs_is_409_and_a_dead_lease_frees_the_key(
     store: IdempotencyStore, time_travel: MovableClock
 ) -> None:

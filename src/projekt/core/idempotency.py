@@ -14,6 +14,7 @@ minted API key's token in a stored answer is therefore as safe as the caller's o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -26,13 +27,23 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Delete, Integer, LargeBinary, String, Table, delete, select, update
+from sqlalchemy import (
+    Delete,
+    Executable,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from projekt.core.db import SQLITE_BEGIN, Base, Database, UTCDateTime
 from projekt.core.errors import IdempotencyUnavailable, ServiceUnavailable
-from projekt.core.redis_script import close_script, script_for
+from projekt.core.redis_script import PipelinedScript, close_script, script_for
 
 logger = logging.getLogger("projekt.idempotency")
 # Expired rows removed per sweep; a sweep runs on one claim in SWEEP_EVERY of a worker.
@@ -178,19 +189,21 @@ class DatabaseStore:
         expires_at: datetime,
     ) -> None:
         table = TABLE
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(table)
-                .where(table.c.id == sealed.id, table.c.claim == claim.holder)
-                .values(claim=None, status=status, response=payload, expires_at=expires_at)
-            )
+        done = update(table).where(table.c.id == sealed.id, table.c.claim == claim.holder)
+        values = {"claim": None, "status": status, "response": payload, "expires_at": expires_at}
+        await asyncio.shield(self._run(done.values(values)))
 
     async def release(self, sealed: Sealed, claim: Claim) -> None:
         table = TABLE
+        await asyncio.shield(
+            self._run(delete(table).where(table.c.id == sealed.id, table.c.claim == claim.holder))
+        )
+
+    async def _run(self, statement: Executable) -> None:
+        """One statement in a transaction of its own, in a task of its own: shielded by the
+        callers, so that a request cancelled meanwhile still ends its claim."""
         async with self.engine.begin() as conn:
-            await conn.execute(
-                delete(table).where(table.c.id == sealed.id, table.c.claim == claim.holder)
-            )
+            await conn.execute(statement)
 
     async def sweep(self, now: datetime) -> int:
         async with self.engine.begin() as conn:
@@ -227,6 +240,9 @@ return 1
 
 
 class RedisStore:
+    """A finish or release runs through a cancellation of its request: a pipelined script call
+    runs once made (``core.redis_script``); redis-py's (TLS) is shielded in a task."""
+
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.prefix = f"{prefix}:idem:"
         # Two scripts per keyed write: the limiter's lean pipelined path (core.redis_script)
@@ -267,8 +283,9 @@ class RedisStore:
         await self._run_finish(sealed, [claim.record, b"", 1])
 
     async def _run_finish(self, sealed: Sealed, args: list[bytes | int]) -> None:
+        call = self._finish(keys=[self.prefix + sealed.id], args=args)
         try:
-            await self._finish(keys=[self.prefix + sealed.id], args=args)
+            await (call if isinstance(self._finish, PipelinedScript) else asyncio.shield(call))
         except (RedisError, OSError) as exc:
             raise unavailable() from exc
 

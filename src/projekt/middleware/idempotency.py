@@ -15,7 +15,6 @@ nothing here costs more than one scan of the headers of a write.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Collection, Coroutine, Sequence
@@ -145,11 +144,11 @@ class IdempotencyMiddleware:
         return answer
 
     async def _settle(self, step: Coroutine[Any, Any, None]) -> None:
-        """Finish or release a claim even if the client's task is cancelled meanwhile. If the
-        store fails here, the request has run: its answer is still sent (only a replay is
-        lost, and the claim's lease frees the key)."""
+        """Finish or release a claim (each store carries the step through a cancellation of
+        the client's task on its own). If the store fails here, the request has run: its
+        answer is still sent (only a replay is lost, and the claim's lease frees the key)."""
         try:
-            await asyncio.shield(step)
+            await step
         except Exception:
             logger.warning("idempotency store failed after the request ran", exc_info=True)
 
