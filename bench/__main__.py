@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,11 @@ def pg_dsn(database: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + database
 
 
+def app_url(database: str) -> str:
+    """The app's ``PROJEKT_DATABASE_URL`` (SQLAlchemy's asyncpg dialect) for a bench database."""
+    return "postgresql+asyncpg://" + pg_dsn(database).split("://", 1)[1]
+
+
 async def prepare_pg(
     database: str, issues: int, events_per_org: int = seed.EVENTS_PER_ORG
 ) -> seed.Dataset:
@@ -84,7 +90,7 @@ async def prepare_pg(
             await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
-    url = "postgresql+asyncpg://" + pg_dsn(database).split("://", 1)[1]
+    url = app_url(database)
     migrate(url)
     data, rows = seed.build(issues)
     conn = await asyncpg.connect(pg_dsn(database))
@@ -323,6 +329,33 @@ def around(
     (``<scenario>_ref`` on ``ours``), the run its ratio is taken against."""
     half = (f"{scenario}_ref", "ours", reference, 64, 0.5)
     return [half, (scenario, who, requests, 64, 1.0), half]
+
+
+Plan = list[tuple[Any, ...]]
+
+
+def one_round(
+    wrk: str,
+    servers: dict[str, Server],
+    plan: Plan,
+    seconds: float,
+    prepared: Callable[[Any], list[dict[str, Any]]] = list,
+) -> dict[str, Run]:
+    """Run each ``(scenario, server, requests, connections[, share of seconds])`` of ``plan``
+    in order; a scenario listed more than once is run in parts and counted as one run
+    (``merged``). Runs by ``scenario:server``."""
+    found: dict[str, Run] = {}
+    for scenario, who, requests, conns, *part in plan:
+        length = max(1, round(seconds * (part[0] if part else 1)))
+        run = load(wrk, servers[who], prepared(requests), length, conns)
+        key = f"{scenario}:{who}"
+        found[key] = merged(found[key], run) if key in found else run
+        log(
+            f"  {scenario:13} {who:8} {run.rps:8.0f} rps  p50 {run.p50_ms:6.2f} ms  "
+            f"p99 {run.p99_ms:7.2f} ms  sql/req {run.sql:4.2f}  cpu {run.cpu_us:6.0f} µs  "
+            f"errors {run.errors}"
+        )
+    return found
 
 
 def merged(first: Run, second: Run) -> Run:
@@ -709,7 +742,7 @@ async def issues_created_since(dsn: str, org_id: Any, seq: int | None) -> int:
 def events_bench(wrk: str, quick: bool, rounds: int) -> dict[str, Any]:
     """Issue 16: the issue list on a copy whose record holds a million events, against the same
     list on the database with ten thousand, in more rounds than the full run gives it: each
-    round runs the copy's list between two halves of the other's (as ``around`` does), so the
+    round runs the copy's list between two halves of the other's (``around``), so the
     machine's drift cancels; the median of the rounds is the figure (target >= 0.95)."""
     size = 2_000 if quick else 100_000
     events_big = seed.EVENTS_PER_ORG_BIG // 10 if quick else seed.EVENTS_PER_ORG_BIG
@@ -718,30 +751,26 @@ def events_bench(wrk: str, quick: bool, rounds: int) -> dict[str, Any]:
     data_events = asyncio.run(prepare_pg(events_db, size, events_big))
     seconds = 2 if quick else 8
 
-    def url(database: str) -> str:
-        return "postgresql+asyncpg://" + pg_dsn(database).split("://", 1)[1]
-
-    servers = [ours("ours", url(f"{DB_PREFIX}_{size}")), ours("events", url(events_db))]
-    fit_pools(servers, asyncio.run(max_connections(pg_dsn(f"{DB_PREFIX}_{size}"))))
-    plain, recorded = ours_requests("list", data), ours_requests("list", data_events)
+    servers = {
+        "ours": ours("ours", app_url(f"{DB_PREFIX}_{size}")),
+        "events": ours("events", app_url(events_db)),
+    }
+    fit_pools(list(servers.values()), asyncio.run(max_connections(pg_dsn(f"{DB_PREFIX}_{size}"))))
+    plan = around(
+        "list_events_1m", "events", ours_requests("list", data_events), ours_requests("list", data)
+    )
     ratios: list[float] = []
     try:
-        for server in servers:
+        for server in servers.values():
             server.start()
-        load(wrk, servers[0], plain, 1, 64)
-        load(wrk, servers[1], recorded, 1, 64)
+        one_round(wrk, servers, plan, 1)  # warm
         for n in range(rounds):
-            first = load(wrk, servers[0], plain, max(1, seconds // 2), 64)
-            run = load(wrk, servers[1], recorded, seconds, 64)
-            second = load(wrk, servers[0], plain, max(1, seconds // 2), 64)
-            reference = merged(first, second)
-            ratios.append(run.rps / reference.rps)
-            log(
-                f"  round {n + 1}/{rounds}: list {reference.rps:.0f} rps, with "
-                f"{events_big * seed.ORGS:,} events {run.rps:.0f} rps, ratio {ratios[-1]:.2f}"
-            )
+            log(f"round {n + 1}/{rounds}")
+            found = one_round(wrk, servers, plan, seconds)
+            ratios.append(found["list_events_1m:events"].rps / found["list_events_1m_ref:ours"].rps)
+            log(f"  ratio {ratios[-1]:.2f}")
     finally:
-        for server in servers:
+        for server in servers.values():
             server.stop()
     return {
         "events": events_big * seed.ORGS,
@@ -762,7 +791,7 @@ def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
     seconds = 3 if quick else 10
     backlog_s = 6 if quick else 20
     data = asyncio.run(prepare_pg(f"{DB_PREFIX}_webhooks", 2_000))
-    url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_webhooks").split("://", 1)[1]
+    url = app_url(f"{DB_PREFIX}_webhooks")
     hooks_env = {
         "PROJEKT_WEBHOOK_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "PROJEKT_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
@@ -999,8 +1028,8 @@ def main() -> int:
     data_time = asyncio.run(prepare_pg(time_db, size))
     prepare_time(time_db, data_time, time_big)
 
-    pg_url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{size}").split("://", 1)[1]
-    pg_big = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{big}").split("://", 1)[1]
+    pg_url = app_url(f"{DB_PREFIX}_{size}")
+    pg_big = app_url(f"{DB_PREFIX}_{big}")
     servers = {
         "ours": ours("ours", pg_url),
         "baseline": Server(
@@ -1021,13 +1050,13 @@ def main() -> int:
         "sqlite": ours("sqlite", f"sqlite+aiosqlite:///{sqlite_path}"),
         "two": ours("two", pg_url, workers=2),
         "big": ours("big", pg_big),
-        "events": ours("events", "postgresql+asyncpg://" + pg_dsn(events_db).split("://", 1)[1]),
+        "events": ours("events", app_url(events_db)),
         # Issue 16: the same app with the record's writes patched out (bench/unrecorded.py; no
         # setting turns the record off), for "a create with its event >= 0.9x of one without".
         "unrecorded": unrecorded_server(pg_url),
         "rl_off": ours("rl_off", pg_url, rate_limit="off"),
         "rl_local": ours("rl_local", pg_url, rate_limit="local"),
-        "time_big": ours("time_big", "postgresql+asyncpg://" + pg_dsn(time_db).split("://", 1)[1]),
+        "time_big": ours("time_big", app_url(time_db)),
     }
     fit_pools(list(servers.values()), asyncio.run(max_connections(pg_dsn(f"{DB_PREFIX}_{size}"))))
     runs: dict[str, list[Run]] = {}
@@ -1035,40 +1064,39 @@ def main() -> int:
     try:
         for server in servers.values():
             server.start()
-        # (scenario, server, requests, connections[, share of a run's seconds]); a scenario
-        # listed twice in a round is run in parts and counted as one run (``merged``).
-        our_list = ours_requests("list", data)
-        plan: list[tuple[Any, ...]] = [
-            ("list", "ours", ours_requests("list", data), 64),
+        # Run by ``one_round``: a scenario listed twice in a round is run in parts.
+        our_list, our_creates = ours_requests("list", data), ours_requests("create", data)
+        plan: Plan = [
+            ("list", "ours", our_list, 64),
             ("list", "baseline", baseline_requests("list", data), 64),
             ("get", "ours", ours_requests("get", data), 64),
             ("get", "baseline", baseline_requests("get", data), 64),
             ("mcp_get_issue", "ours", ours_requests("mcp_get", data), 64),
             ("list_304", "ours", "list_304", 64),
-            ("list_sqlite", "sqlite", ours_requests("list", data), 64),
+            ("list_sqlite", "sqlite", our_list, 64),
             # Each list compared with our own list (two workers, a million issues, a million
             # events) runs between two halves of that list (``<name>_ref``), as the creates do.
-            *around("list_2w", "two", ours_requests("list", data), our_list),
+            *around("list_2w", "two", our_list, our_list),
             *around("list_1m", "big", ours_requests("list", data_big), our_list),
             *around("list_events_1m", "events", ours_requests("list", data_events), our_list),
             # 8 connections: at 64 a page queued for the pool past its 5 s wait when it read
             # each resource on it, and the 503s would count as throughput. Kept at 8 so the
             # figure compares with the runs before (a page is now one read per resource type).
             ("changes", "ours", ours_requests("changes", data), 8),
-            ("list_ratelimit_off", "rl_off", ours_requests("list", data), 64),
-            ("list_ratelimit_local", "rl_local", ours_requests("list", data), 64),
-            ("list_unloaded", "ours", ours_requests("list", data), 1),
+            ("list_ratelimit_off", "rl_off", our_list, 64),
+            ("list_ratelimit_local", "rl_local", our_list, 64),
+            ("list_unloaded", "ours", our_list, 1),
             ("list_unloaded", "baseline", baseline_requests("list", data), 1),
             # Two ratios of our own creates (the record's cost: ours against unrecorded; the
             # key's: keyed against ours) are measured nested, in halves: unrecorded, ours,
             # keyed, ours, unrecorded. Each pair's halves sit around the same moment, so a
             # steady drift of the machine's speed (seen here: the same loop took 0.41-0.66 s
             # within a minute) cancels out of both ratios instead of landing on one side.
-            ("create_unrecorded", "unrecorded", ours_requests("create", data), 64, 0.5),
-            ("create", "ours", ours_requests("create", data), 64, 0.5),
+            ("create_unrecorded", "unrecorded", our_creates, 64, 0.5),
+            ("create", "ours", our_creates, 64, 0.5),
             ("create_idempotent", "ours", ours_requests("create_idempotent", data), 64),
-            ("create", "ours", ours_requests("create", data), 64, 0.5),
-            ("create_unrecorded", "unrecorded", ours_requests("create", data), 64, 0.5),
+            ("create", "ours", our_creates, 64, 0.5),
+            ("create_unrecorded", "unrecorded", our_creates, 64, 0.5),
             ("create", "baseline", baseline_requests("create", data), 64),
             ("docs_list", "ours", "docs_list", 64),
             ("doc_get", "ours", "doc_get", 64),
@@ -1093,18 +1121,7 @@ def main() -> int:
                 load(wrk, servers[who], prepared(requests), 1, conns)
         for n in range(rounds):
             log(f"round {n + 1}/{rounds}")
-            this_round: dict[str, Run] = {}
-            for scenario, who, requests, conns, *part in plan:
-                length = max(1, round(seconds * (part[0] if part else 1)))
-                run = load(wrk, servers[who], prepared(requests), length, conns)
-                key = f"{scenario}:{who}"
-                this_round[key] = merged(this_round[key], run) if key in this_round else run
-                log(
-                    f"  {scenario:13} {who:8} {run.rps:8.0f} rps  p50 {run.p50_ms:6.2f} ms  "
-                    f"p99 {run.p99_ms:7.2f} ms  sql/req {run.sql:4.2f}  cpu {run.cpu_us:6.0f} µs  "
-                    f"errors {run.errors}"
-                )
-            for key, run in this_round.items():
+            for key, run in one_round(wrk, servers, plan, seconds, prepared).items():
                 runs.setdefault(key, []).append(run)
             rss_by_round.append(servers["ours"].worker_rss_mb())
     finally:

@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 
 from bench import seed
-from bench.__main__ import DB_PREFIX, REDIS, ROOT, pg_dsn, prepare_pg, prepare_sqlite
+from bench.__main__ import DB_PREFIX, REDIS, ROOT, app_url, pg_dsn, prepare_pg, prepare_sqlite
 
 SIZE = 2_000
 
@@ -169,7 +169,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         redis = None
     else:
         data = await seeded_pg(f"{DB_PREFIX}_{args.size}", args.size)
-        url = "postgresql+asyncpg://" + pg_dsn(f"{DB_PREFIX}_{args.size}").split("://", 1)[1]
+        url = app_url(f"{DB_PREFIX}_{args.size}")
         redis = None if args.no_redis else REDIS
     settings = Settings(
         database_url=url,
