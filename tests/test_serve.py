@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -13,6 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+
+from projekt import serve
+from projekt.serve import CoalescingTransport
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT balancing is Linux")
 
@@ -216,5 +221,90 @@ async def test_the_head_deadline_restarts_with_each_request_of_a_kept_alive_conn
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         assert await _closed_by_server(reader, writer)
         writer.close()
+    finally:
+        _stop(parent)
+
+
+class _Recorder:
+    """A transport that records what reaches it, call by call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[bytes]]] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", [data]))
+
+    def writelines(self, lines: list[bytes]) -> None:
+        self.calls.append(("writelines", list(lines)))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.calls.append(("close", []))
+        self.closing = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def test_what_one_step_writes_reaches_the_socket_in_one_call() -> None:
+    """A response's head and body (two writes of uvicorn's) leave together once the step ends;
+    a close hands over what is held first; anything else is the transport's own."""
+    recorder = _Recorder()
+    transport = CoalescingTransport(recorder, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    transport.write(b"body")
+    assert recorder.calls == []
+    await asyncio.sleep(0)
+    assert recorder.calls == [("writelines", [b"HTTP/1.1 200 OK\r\n\r\n", b"body"])]
+    assert transport.get_write_buffer_size() == 0
+    transport.write(b"last")
+    transport.close()
+    assert recorder.calls[1:] == [("writelines", [b"last"]), ("close", [])]
+    await asyncio.sleep(0)
+    assert len(recorder.calls) == 3  # the flush due at the step's end found nothing left
+
+
+async def test_nothing_is_written_to_a_transport_already_closing() -> None:
+    recorder = _Recorder()
+    transport = CoalescingTransport(recorder, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"late")
+    recorder.closing = True  # the peer went away within the step
+    await asyncio.sleep(0)
+    assert recorder.calls == []
+
+
+async def test_a_served_worker_freezes_its_startup_objects_and_collects_less_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def started(self: uvicorn.Server, sockets: object = None) -> None:
+        return None
+
+    monkeypatch.setattr(uvicorn.Server, "startup", started)
+    threshold = gc.get_threshold()
+    try:
+        await serve._Server(uvicorn.Config("projekt.main:create_app")).startup()
+        assert gc.get_threshold() == serve.GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+async def test_a_whole_response_arrives_through_the_coalesced_writes(tmp_path: Path) -> None:
+    """Head and body, request after request on one connection, byte for byte."""
+    port = _free_port()
+    parent = _start_limited(tmp_path, port)
+    try:
+        await _wait_until_up(port, parent)
+        async with httpx.AsyncClient() as client:
+            expected = (await client.get(f"http://127.0.0.1:{port}/openapi.json")).content
+            for _ in range(3):
+                response = await client.get(f"http://127.0.0.1:{port}/openapi.json")
+                assert response.status_code == 200
+                assert response.content == expected
+                assert int(response.headers["content-length"]) == len(expected) > 100_000
     finally:
         _stop(parent)

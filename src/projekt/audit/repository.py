@@ -65,7 +65,13 @@ def _feed_page(everything: bool, joined: Sequence[Joined]) -> Select[Any]:
     reads NULLs there. The ``LIMIT 1`` keeps PostgreSQL from flattening the subquery: the type
     test then stays a one-time filter, and only events of the type look their row up (flattened,
     it became a join filter applied after probing every type's table for every event). The
-    columns: the event's four, then each joined type's, UUIDs as text (``uuid_text``)."""
+    columns: the event's four, then each joined type's, UUIDs as text (``uuid_text``).
+
+    Each lookup also names the event's ``seq`` (``> 0``: always true). Without it PostgreSQL put
+    a Memoize node in front of every lookup, a cache by (type, id) that a page of distinct
+    resources never hits: the plan cost 1.19 ms a page instead of 0.98 (a page's own
+    statement, prepared, here). With a key unique to each event the cache could never hit,
+    and the planner leaves it out."""
     page = _events(everything).subquery("page")
     columns: list[Any] = [page.c.seq, page.c.type, page.c.resource_type]
     columns.append(uuid_text(page.c.resource_id).label("resource_id"))
@@ -73,7 +79,7 @@ def _feed_page(everything: bool, joined: Sequence[Joined]) -> Select[Any]:
     for n, declared in enumerate(joined):
         first = next(iter(declared.rows.selected_columns))
         of_type = page.c.resource_type == declared.resource_type
-        one = declared.rows.where(of_type, first == page.c.resource_id).limit(1)
+        one = declared.rows.where(of_type, first == page.c.resource_id, page.c.seq > 0).limit(1)
         rows = one.lateral(f"joined_{n}")
         source = source.outerjoin(rows, true())
         columns += [uuid_text(c).label(f"j{n}_{c.key}") for c in rows.c]

@@ -314,6 +314,9 @@ class RedisLimiter:
         # epoch) cannot be trusted until it answers again.
         self.on_open: list[Callable[[], None]] = []
         self._seen: dict[str, tuple[int, float]] = {}  # key -> (count, when) as Redis said
+        # Each request's member of the sorted sets: this limiter's random prefix and a count, as
+        # unique as a fresh random value per request and without its system call.
+        self._members = map(f"{secrets.token_hex(8)}.{{}}".format, itertools.count())
 
     async def hit(self, identity: str, buckets: Sequence[Bucket]) -> Decision:
         return await self.charge([(identity, bucket) for bucket in buckets])
@@ -325,7 +328,7 @@ class RedisLimiter:
             return self._local(keys, charges)
         # The script also reads the one credential epoch, so this needs one Redis (replicas or
         # Sentinel are fine), not Cluster.
-        args: list[Any] = [secrets.token_hex(8)]
+        args: list[Any] = [next(self._members)]
         for _, bucket in charges:
             args += _rate_args(bucket.rate)
         try:
