@@ -55,16 +55,19 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> int:
     return 0
 
 
-# The collector's first generation is examined every 700 new container objects by default, and
-# a page of 50 issues makes several thousand: a list spent a fifth of its CPU there, mostly
-# re-examining objects that live as long as the process (the app, its routes, its compiled
-# statements). Those are frozen once the worker has started (``gc.freeze``: never examined
-# again), and the first generation is examined every 10,000 (bench/README.md: list 1,386 ->
-# 947 µs of CPU per request). Cyclic garbage waits that much longer: a few MB at most.
-GC_THRESHOLD = (10_000, 10, 10)
+# The collector's youngest generation is examined every 700 new container objects by default,
+# and what it keeps moves on to older ones, down to the one holding everything that lives as long
+# as the process (the app, its routes, its compiled statements), which each full collection
+# examines again. Under load a list spent about a fifth of its worker's CPU in the collector. Once
+# a worker has started, what start-up made is frozen (``gc.freeze``: never examined again) and the
+# generations are examined every 5,000 / 5 / 5 (bench/README.md). Higher thresholds bought no more
+# speed and let garbage that requests leave in cycles (the MCP SDK's streams) grow the worker by
+# several MB more.
+GC_THRESHOLD = (5_000, 5, 5)
 
 
 def tune_gc() -> None:
+    gc.collect()  # what start-up left behind is freed, not frozen
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
 

@@ -135,15 +135,14 @@ class FeedReads:
             return await self._page_apart(params, everything)
         rows = await self.fast.fetch(FEED_PAGE[everything], params)
         spots, changes = _SPOTS, list[Change]()
-        for row in rows:
-            values = tuple(row.values())
-            seq, kind, resource_type, resource_id = values[:4]
+        for row in rows:  # asyncpg's records, read by position (a slice is a tuple)
+            seq, kind, resource_type, resource_id = row[:4]
             spot = spots.get(resource_type)
             if spot is None:
                 changes.append((seq, kind, resource_type, resource_id, None, False))
             else:
                 start, stop, build = spot
-                resource = None if values[start] is None else build(values[start:stop])
+                resource = None if row[start] is None else build(row[start:stop])
                 changes.append((seq, kind, resource_type, resource_id, resource, True))
         return changes
 
