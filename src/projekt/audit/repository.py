@@ -133,9 +133,10 @@ class FeedReads:
         params = {"org_id": self.org_id, "user_id": self.user_id, "after": after, "limit": limit}
         if not self.fast.postgres:
             return await self._page_apart(params, everything)
-        rows = await self.fast.fetch(FEED_PAGE[everything], params)
+        # On PostgreSQL the rows are asyncpg's records, read by position (a slice is a tuple).
+        rows: list[Any] = await self.fast.fetch(FEED_PAGE[everything], params)
         spots, changes = _SPOTS, list[Change]()
-        for row in rows:  # asyncpg's records, read by position (a slice is a tuple)
+        for row in rows:
             seq, kind, resource_type, resource_id = row[:4]
             spot = spots.get(resource_type)
             if spot is None:
