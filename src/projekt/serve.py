@@ -13,6 +13,10 @@ of a request head and the time it may take to arrive (``GuardedHttpToolsProtocol
 bounds neither), the keep-alive timeout, the connections a worker holds before it answers 503,
 and the listen backlog. A reverse proxy with its own header and body timeouts still belongs in
 front (docker-compose.yml): it absorbs slow clients before they ever reach a worker.
+
+Two things only a served worker does, for speed (docs/decisions.md): it tunes the garbage
+collector once the app has started (``tune_gc``), and each connection hands what one step of the
+event loop writes to the socket at once (``CoalescingTransport``).
 """
 
 from __future__ import annotations
