@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -674,6 +675,29 @@ def unrecorded_server(database_url: str) -> Server:
     return server
 
 
+def events_of_one_create(server: Server, data: seed.Dataset, dsn: str) -> int:
+    """How many events one create through ``server`` recorded (1 for ours; 0 for the
+    ``unrecorded`` server, whose ratio means nothing if its patches stop matching the app)."""
+    project = data.projects[0]
+    created = httpx.post(
+        f"{server.url}/api/issues",
+        headers={"Authorization": f"Bearer {project.token}"},
+        json={"project_id": str(project.id), "title": "Recorded or not"},
+        timeout=30,
+    )
+    created.raise_for_status()
+
+    async def count() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            query = "SELECT count(*) FROM events WHERE resource_id = $1"
+            return int(await conn.fetchval(query, uuid.UUID(created.json()["id"])))
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
 def ours(name: str, database_url: str, workers: int = 1, rate_limit: str = "redis") -> Server:
     env = {
         "PROJEKT_DATABASE_URL": database_url,
@@ -1088,6 +1112,12 @@ def main() -> int:
     try:
         for server in servers.values():
             server.start()
+        recorded = {
+            who: events_of_one_create(servers[who], data, pg_dsn(f"{DB_PREFIX}_{size}"))
+            for who in ("ours", "unrecorded")
+        }
+        if recorded != {"ours": 1, "unrecorded": 0}:
+            sys.exit(f"bench: events of one create {recorded}, not ours 1 and unrecorded 0")
         # Run by ``one_round``: a scenario listed twice in a round is run in parts.
         our_list, our_creates = ours_requests("list", data), ours_requests("create", data)
         base_list = baseline_requests("list", data)

@@ -4,10 +4,12 @@ Issue 16 asks that a create *with its event* keep at least 0.9× of the create w
 record is written by every write, in the write's own transaction (docs/architecture.md, "The
 record"), and there is deliberately no setting that turns it off: an audit trail that a
 configuration can silence is not one. So the create without its event exists only here, for
-that ratio: this module replaces the two places that write events (``append_one``, the issue
-create's last statement on the fast path, and ``Recorder.write``, which writes a unit of work's
-drafts before its commit) with functions that write nothing, then serves the unchanged app with
-the same server options as ``projekt serve`` (one worker).
+that ratio: this module replaces the places that write events (the issue create's one
+statement on PostgreSQL, ``CREATE_AT_ONCE``, by the same statement without its event;
+``append_one``, the last statement of the issue create's transaction otherwise; and
+``Recorder.write``, which writes a unit of work's drafts before its commit) with ones that write
+nothing, then serves the unchanged app as ``projekt serve`` serves one worker (its server class,
+so the collector is tuned alike, and its options).
 
     python -m bench.unrecorded --port 8123     # PROJEKT_* settings from the environment
 
@@ -24,12 +26,12 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import projekt.issues.service as issue_service
+import projekt.issues.repository as issue_repository
 from projekt.config import Settings
 from projekt.core import logs, record
 from projekt.core.fastsql import FastTransaction
 from projekt.main import create_app as create_recorded_app
-from projekt.serve import _options
+from projekt.serve import WorkerServer, _options
 
 
 async def _append_nothing(_tx: FastTransaction, _event: Any, _occurred_at: Any) -> None:
@@ -42,8 +44,9 @@ async def _write_nothing(_self: record.Recorder, session: AsyncSession) -> None:
 
 
 def unrecord() -> None:
+    issue_repository.CREATE_AT_ONCE = issue_repository.create_at_once_statement(recorded=False)
     record.append_one = _append_nothing  # type: ignore[assignment]
-    issue_service.append_one = _append_nothing  # type: ignore[assignment]
+    issue_repository.append_one = _append_nothing  # type: ignore[assignment]
     record.Recorder.write = _write_nothing  # type: ignore[method-assign]
 
 
@@ -65,7 +68,9 @@ def main() -> None:
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
     logs.install()
-    uvicorn.run("bench.unrecorded:create_app", **_options(args.host, args.port, settings))
+    # Served as ``projekt serve`` serves one worker (``WorkerServer``: its collector tuned too).
+    options = _options(args.host, args.port, settings)
+    WorkerServer(uvicorn.Config("bench.unrecorded:create_app", **options)).run()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ async def test_the_first_requests_after_a_restart_succeed(private_pg: PrivatePos
                 "readyz": await c.get("/readyz"),
                 "team": await owner.client.get("/api/team", headers=headers),
                 "create project": await c.post("/api/projects", json={"key": "RST", "name": "R"}),
+                "create issue": await c.post("/api/issues", json={**params, "title": "after"}),
                 "issue list": await c.get("/api/issues", params=params),
                 "issue": await c.get(f"/api/issues/{w.issue_id}"),
                 "me (cold key)": await fresh.get("/api/me"),
@@ -56,4 +57,25 @@ async def test_a_fast_read_on_a_dead_connection_is_run_again(private_pg: Private
         )  # fmt: skip
         time.sleep(0.2)  # the backend is gone before the loop runs again
         rows = await fast.fetch(one, {})
+    assert rows[0]["one"] == 1
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="needs psql")
+async def test_a_fast_write_on_a_terminated_session_is_run_once_more(
+    private_pg: PrivatePostgres,
+) -> None:
+    """The server ended the session before the write reached it: the write runs (once) on a
+    fresh connection instead of answering 503."""
+    async with app_on(private_pg, db_pool_size=1) as app:
+        fast = app.state.services.fast
+        one: Select[tuple[int]] = select(literal_column("1", Integer).label("one"))
+        assert (await fast.write(one, {}))[0]["one"] == 1
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(private_pg.port), "-U", "postgres", "-qAtc",
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        time.sleep(0.2)
+        rows = await fast.write(one, {})
     assert rows[0]["one"] == 1

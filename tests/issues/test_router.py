@@ -270,6 +270,51 @@ async def test_activity_records_who_what_and_how(factory: Factory) -> None:
     assert activity[1]["actor_id"] == str(member.user_id)
 
 
+async def test_a_plain_create_answers_and_records_as_one_naming_its_status(
+    app: FastAPI, factory: Factory
+) -> None:
+    """A create naming no status and no ids is one statement on PostgreSQL (the project's first
+    column picked by the server); one naming its status takes the checked path. Both answer and
+    record the same, and neither writes anything for a project the caller cannot see."""
+    org, member, headers, project_id = await _setup(factory)
+    body = {"description": "d", "priority": "high", "labels": ["x", "x"]}
+    with count_statements(app) as plain_statements:
+        plain = await _issue(member, headers, project_id, **body)
+    with count_statements(app) as named_statements:
+        named = await _issue(member, headers, project_id, status="Backlog", **body)
+    if app.state.services.fast.postgres:
+        # The number, the row and the event: one statement against three.
+        marks = ("issue_seq=", "INTO issues", "INTO events")
+
+        def writes(statements: list[str]) -> list[list[bool]]:
+            return [[m in s for m in marks] for s in statements if any(m in s for m in marks)]
+
+        yes, no = True, False
+        assert writes(plain_statements) == [[yes, yes, yes]]
+        assert writes(named_statements) == [[yes, no, no], [no, yes, no], [no, no, yes]]
+    assert (plain["key"], plain["status"], named["key"]) == ("WEB-1", "Backlog", "WEB-2")
+    shown = ("status", "priority", "labels", "description", "archived", "project_id")
+    assert {k: plain[k] for k in shown} == {k: named[k] for k in shown}
+
+    async def created(issue: dict[str, Any]) -> dict[str, Any]:
+        url = f"/api/issues/{issue['id']}/activity"
+        (entry,) = (await member.client.get(url, headers=headers)).json()
+        assert (entry["type"], entry["actor_id"]) == ("issue.created", str(member.user_id))
+        return dict(entry["changes"])
+
+    assert await created(plain) == await created(named)
+    assert (await created(plain))["status"] == [None, "Backlog"]
+    hidden = await factory.project(org, key="HID", visibility="private")
+    before = (await member.client.get("/api/audit", headers=org.owner.headers(org.id))).json()
+    refused = await member.client.post(
+        "/api/issues", json={"project_id": str(hidden.id), "title": "t"}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == {"project_id": ["The project_id does not exist"]}
+    after = (await member.client.get("/api/audit", headers=org.owner.headers(org.id))).json()
+    assert after == before
+
+
 async def test_filters_search_and_sort(factory: Factory) -> None:
     org, member, headers, project_id = await _setup(factory)
     a = await _issue(

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import math
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
@@ -86,6 +87,20 @@ def _suspect(exc: BaseException) -> bool:
         state = str(exc.sqlstate or "")
         return state.startswith(("08", "57P"))
     return isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError))
+
+
+def _terminate(conn: asyncpg.Connection) -> None:
+    # A connection the server closed has been handed back already (its proxy refuses).
+    with contextlib.suppress(asyncpg.InterfaceError):
+        conn.terminate()
+
+
+def _ended_by_server(exc: BaseException) -> bool:
+    """The server said it ended the session (a restart, a terminated backend): it does so
+    before taking a statement, or by aborting the one it runs, never after a commit."""
+    return isinstance(exc, asyncpg.AdminShutdownError) or isinstance(
+        exc.__cause__, asyncpg.AdminShutdownError
+    )
 
 
 # What a connection that died under us raises (the server restarted, or dropped it): nothing ran,
@@ -295,7 +310,7 @@ class FastSQL:
                     yield conn
                 except BaseException as exc:
                     if _suspect(exc):
-                        conn.terminate()  # the pool opens a fresh one in its place
+                        _terminate(conn)  # the pool opens a fresh one in its place
                     raise
         finally:
             await turns.__aexit__(None, None, None)
@@ -330,6 +345,33 @@ class FastSQL:
     async def execute(self, stmt: Executable, params: Mapping[str, Any]) -> None:
         async with self.transaction(stmt) as tx:
             await tx.fetch(stmt, params)
+
+    async def write(self, stmt: Executable, params: Mapping[str, Any]) -> list[Row]:
+        """One statement that is a transaction of its own, its rows returned.
+
+        On PostgreSQL it runs in the server's implicit transaction: one round trip where
+        ``BEGIN``, the statement and ``COMMIT`` take three. A dry run (and SQLite) runs it in
+        ``transaction``, which rolls it back. It is run again once only when the server
+        answered that it had ended the session (``_ended_by_server``); a connection lost
+        otherwise mid-statement is not (the write may have committed), and the caller gets the
+        503 that an ``Idempotency-Key`` makes safe to retry."""
+        if not self.postgres or dry_running():
+            async with self.transaction(stmt) as tx:
+                return await tx.fetch(stmt, params)
+        self.check_write(stmt)
+        compiled = self.compiled(stmt)
+        args = compiled.args(params)
+        self._ran(compiled.sql)
+        retry = True
+        while True:
+            try:
+                async with self._connection(stmt) as conn:
+                    rows: list[Row] = await conn.fetch(compiled.sql, *args)
+                return rows
+            except _STALE_CONNECTION as exc:
+                if not (retry and _ended_by_server(exc)):
+                    raise
+                retry = False
 
     @asynccontextmanager
     async def transaction(self, first: Executable | None = None) -> AsyncIterator[FastTransaction]:

@@ -25,19 +25,25 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     ForeignKey,
+    FromClause,
     Index,
+    Insert,
     String,
     UniqueConstraint,
     bindparam,
+    cast,
     insert,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -274,9 +280,29 @@ INSERT_EVENT = insert(Event).values(
 )
 
 
-def _append_one_pg() -> Any:
-    """Number and insert one event in one statement (PostgreSQL: a data-modifying CTE)."""
-    counter = postgresql.insert(EventCounter).values(org_id=bindparam("v_org_id"), seq=1)
+class Numbered(NamedTuple):
+    """One event numbered and inserted within a statement (PostgreSQL: data-modifying CTEs, all
+    at the statement's top level): the counter's upsert and the event's INSERT."""
+
+    counter: CTE
+    insert: Insert
+
+
+def numbered_event(
+    prefix: str = "v_", *, after: FromClause | None = None, more_changes: Any = None
+) -> Numbered:
+    """The event of a statement's write, its values bound as ``{prefix}{column}``.
+
+    ``after``: the rows that statement wrote (a CTE); no row there, no event and no number
+    taken. ``more_changes``: a jsonb expression over them, merged into the bound changes (a
+    value only the statement itself knows, such as a default it picked)."""
+    counter = postgresql.insert(EventCounter)
+    if after is None:
+        counter = counter.values(org_id=bindparam(f"{prefix}org_id"), seq=1)
+    else:
+        org_id = bindparam(f"{prefix}org_id", type_=EventCounter.__table__.c.org_id.type)
+        one = select(org_id, literal_column("1"))
+        counter = counter.from_select(["org_id", "seq"], one.select_from(after))
     allocated = (
         counter.on_conflict_do_update(
             index_elements=[EventCounter.org_id],
@@ -285,15 +311,37 @@ def _append_one_pg() -> Any:
         .returning(EventCounter.seq)
         .cte("allocated")
     )
+    changes: Any = bindparam(f"{prefix}changes", type_=EVENTS.c.changes.type)
+    if more_changes is not None:
+        changes = cast(changes, JSONB).op("||", return_type=JSONB)(more_changes)
     values = [
-        allocated.c.seq if c.name == "seq" else bindparam(f"v_{c.name}", type_=c.type)
+        allocated.c.seq
+        if c.name == "seq"
+        else changes
+        if c.name == "changes"
+        else bindparam(f"{prefix}{c.name}", type_=c.type)
         for c in EVENTS.columns
     ]
     numbered = select(*values).select_from(allocated)
-    return insert(Event).from_select([c.name for c in EVENTS.columns], numbered).add_cte(allocated)
+    if after is not None:
+        numbered = numbered.select_from(after)
+    names = [c.name for c in EVENTS.columns]
+    return Numbered(allocated, insert(Event).from_select(names, numbered))
+
+
+def _append_one_pg() -> Any:
+    """Number and insert one event in one statement."""
+    counter, event = numbered_event()
+    return event.add_cte(counter)
 
 
 APPEND_ONE_PG = _append_one_pg()
+
+
+def event_binds(event: Draft, occurred_at: datetime, prefix: str) -> dict[str, Any]:
+    """``event``'s values as ``numbered_event(prefix)`` binds them (its number is the
+    statement's)."""
+    return {f"{prefix}{name}": value for name, value in event.row(0, occurred_at).items()}
 
 
 def _binds(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,7 +352,7 @@ async def append_one(tx: FastTransaction, event: Draft, occurred_at: datetime) -
     """Write one event in a fast-path transaction, as its last statement (it takes the org's
     counter lock, held until that transaction ends)."""
     if tx.fast.postgres:
-        await tx.fetch(APPEND_ONE_PG, _binds(event.row(0, occurred_at)))
+        await tx.fetch(APPEND_ONE_PG, event_binds(event, occurred_at, "v_"))
         return
     allocated = await tx.fetchrow(ALLOCATE["sqlite"], {"org_id": event.org_id, "n": 1})
     assert allocated is not None

@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
     update,
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.fastsql import FastSQL, FastTransaction
 from projekt.core.pagination import SortKeys, order_by
-from projekt.core.record import Draft, Event, append_one
+from projekt.core.record import Draft, Event, append_one, event_binds, numbered_event
 from projekt.core.repository import OrgScopedRepository, like_pattern
 from projekt.issues.models import Comment, Issue
 from projekt.issues.schemas import IssueType, Priority
@@ -269,6 +270,44 @@ ALLOCATE_NUMBER = (
 INSERT_ISSUE = insert(Issue).values(
     {c.name: P(f"v_{c.name}", type_=c.type) for c in Issue.__table__.columns}
 )
+
+
+def create_at_once_statement(recorded: bool = True) -> Any:
+    """A plain create (no status given, no references to check) in one statement: the number
+    (``ALLOCATE_NUMBER``), the row with the project's first column as its status, and its
+    event (``numbered_event``, the org's counter taken last) as data-modifying CTEs. The
+    issue's values are bound as ``INSERT_ISSUE``'s, the event's prefixed ``e_``; it returns
+    the number, status and project key (no row: no such project for this caller).
+    ``recorded=False`` leaves the event out: the benchmark's create without its event
+    (``bench/unrecorded.py``); the app has no such create."""
+    allocated = ALLOCATE_NUMBER.cte("numbered")
+    first_column = func.json_extract_path_text(
+        allocated.c["columns"], literal_column("'0'"), literal_column("'name'")
+    )
+    picked = {"number": allocated.c.issue_seq, "status": first_column}
+    columns = Issue.__table__.columns
+    row = select(*[picked.get(c.name, P(f"v_{c.name}", type_=c.type)) for c in columns])
+    inserted = (
+        insert(Issue)
+        .from_select([c.name for c in columns], row.select_from(allocated))
+        .returning(Issue.number, Issue.status)
+        .cte("inserted")
+    )
+    status_change = func.jsonb_build_object(
+        literal_column("'status'"), func.jsonb_build_array(null(), inserted.c.status)
+    )
+    answer = (
+        select(inserted.c.number, inserted.c.status, allocated.c.key)
+        .select_from(inserted)
+        .select_from(allocated)
+    )
+    if not recorded:
+        return answer
+    counter, event = numbered_event("e_", after=inserted, more_changes=status_change)
+    return answer.add_cte(counter, event.cte("recorded"))
+
+
+CREATE_AT_ONCE = create_at_once_statement()
 
 
 def insert_params(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -558,6 +597,26 @@ class IssueWrites:
         tables it never writes."""
         async with self._fast.transaction() as tx:
             yield Creation(tx, self._org_id, self._user_id)
+
+    @property
+    def at_once(self) -> bool:
+        """Whether a plain create runs as one statement (``create_at_once``): on PostgreSQL."""
+        return self._fast.postgres
+
+    async def create_at_once(
+        self, values: Mapping[str, Any], event: Draft
+    ) -> tuple[int, str, str] | None:
+        """A plain create in one round trip (``CREATE_AT_ONCE``): its number, status and
+        project key, or None (no such project for this caller, nothing written)."""
+        params = {
+            **insert_params(values),
+            **event_binds(event, values["created_at"], "e_"),
+            "project_id": values["project_id"],
+            "the_org_id": self._org_id,
+            "user_id": self._user_id,
+        }
+        rows = await self._fast.write(CREATE_AT_ONCE, params)
+        return (rows[0]["number"], rows[0]["status"], rows[0]["key"]) if rows else None
 
     def references(self, session: AsyncSession) -> References:
         """An update's look-ups: on the fast path on PostgreSQL; on SQLite through the unit of
