@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import bindparam, select
+from sqlalchemy import Uuid, bindparam, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.types import TypeEngine
 
+from projekt.core import fastsql
+from projekt.core.db import UTCDateTime
 from projekt.core.errors import as_app_error
-from projekt.core.fastsql import FairTurns, _sa_fetch
+from projekt.core.fastsql import FairTurns, _read_processor, _sa_fetch
 from projekt.issues.models import Issue
 from tests.factories import Factory
 
@@ -182,3 +188,37 @@ async def test_the_sqlite_reader_closes_twice_and_reads_again(
     reader.close()
     reader.close()
     assert await fast.fetch(statement, {"project_id": project.id}) == []
+
+
+def test_the_sqlite_readers_own_conversions_equal_the_engines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Timestamps and ids, which the reader converts itself, come out as the engine's own
+    processors make them, also once the ids' memo has been emptied at its bound."""
+    dialect = sqlite.dialect()
+    ids = [uuid.uuid4() for _ in range(5)]
+    samples: dict[TypeEngine[Any], list[str | None]] = {
+        UTCDateTime(): [
+            None,
+            "2026-05-28 09:14:02.123456",
+            "2026-05-28 09:14:02.000000",
+            "2026-05-28 09:14:02",
+            "1999-12-31 23:59:59.999999",
+        ],
+        Uuid(): [None, *(i.hex for i in ids), str(ids[0]), ids[1].hex],
+    }
+    monkeypatch.setattr(fastsql, "_UUIDS_MAX", 3)
+    for type_, values in samples.items():
+        ours, engine = (
+            _read_processor(type_, dialect),
+            type_._cached_result_processor(dialect, None),
+        )
+        assert ours is not None and engine is not None
+        for value in values:
+            mine, theirs = ours(value), engine(value)
+            assert (mine, type(mine), getattr(mine, "tzinfo", None)) == (
+                theirs,
+                type(theirs),
+                getattr(theirs, "tzinfo", None),
+            ), value
+    assert len(fastsql._UUIDS) <= 3

@@ -39,19 +39,21 @@ import collections
 import contextlib
 import math
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import URL
+from sqlalchemy import URL, Uuid
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projekt.config import Settings
-from projekt.core.db import statement_bounds
+from projekt.core.db import UTCDateTime, statement_bounds
 from projekt.core.dry_run import dry_running
 from projekt.core.metrics import Metrics
 
@@ -190,15 +192,17 @@ class FairTurns:
 
 
 class _Compiled:
-    __slots__ = ("binds", "columns", "defaults", "names", "sql")
+    __slots__ = ("binds", "defaults", "keys", "names", "processed", "sql")
 
     def __init__(self, sql: str, names: Sequence[str], defaults: Mapping[str, Any]) -> None:
         self.sql = sql
         self.names = tuple(names)
         self.defaults = {name: defaults[name] for name in names if defaults.get(name) is not None}
-        # SQLite reader only: per parameter its bind processor, per column (key, processor).
+        # SQLite reader only: per parameter its bind processor; the columns' keys, and
+        # (position, key, processor) for each column whose values are converted.
         self.binds: tuple[Callable[[Any], Any] | None, ...] = ()
-        self.columns: tuple[tuple[str, Callable[[Any], Any] | None], ...] = ()
+        self.keys: tuple[str, ...] = ()
+        self.processed: tuple[tuple[int, str, Callable[[Any], Any]], ...] = ()
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         return [params[n] if n in params else self.defaults.get(n) for n in self.names]
@@ -268,9 +272,11 @@ class FastSQL:
             if self._sqlite is not None:
                 processors = sql._bind_processors
                 found.binds = tuple(processors.get(name) for name in found.names)
-                found.columns = tuple(
-                    (entry.keyname, entry.type._cached_result_processor(dialect, None))
-                    for entry in sql._result_columns
+                found.keys = tuple(entry.keyname for entry in sql._result_columns)
+                found.processed = tuple(
+                    (n, entry.keyname, process)
+                    for n, entry in enumerate(sql._result_columns)
+                    if (process := _read_processor(entry.type, dialect)) is not None
                 )
             self._compiled[stmt] = found
         return found
@@ -412,6 +418,40 @@ class FastSQL:
             self._sqlite.close()
 
 
+# Ids read back on SQLite (32 hex digits) as ``uuid.UUID``: a page repeats few of them (its
+# project, its people), so each is made once; the bound keeps the memo small.
+_UUIDS: dict[str, uuid.UUID] = {}
+_UUIDS_MAX = 65_536
+
+
+def _uuid_from_hex(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    found = _UUIDS.get(value)
+    if found is None:
+        if len(_UUIDS) >= _UUIDS_MAX:
+            _UUIDS.clear()
+        found = _UUIDS[value] = uuid.UUID(value)
+    return found
+
+
+def _utc_from_text(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _read_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """What the engine would turn a SQLite column's value into, made the same way but faster
+    for the two types every row carries: timestamps (``UTCDateTime``, stored as naive ISO
+    text) and ids (``Uuid``, stored as 32 hex digits). ``tests/core/test_fastsql.py`` checks
+    both against the engine's own processors."""
+    if isinstance(type_, UTCDateTime):
+        return _utc_from_text
+    if isinstance(type_, Uuid) and type_.as_uuid:
+        return _uuid_from_hex
+    process: Callable[[Any], Any] | None = type_._cached_result_processor(dialect, None)
+    return process
+
+
 class SqliteReader:
     """Reads of the embedded default on one connection, in one thread of their own.
 
@@ -444,15 +484,13 @@ class SqliteReader:
         except sqlite3.Error as exc:
             # As the engine raises it (``OperationalError`` etc.), so errors map alike (503).
             raise sa_exc.DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
-        columns = compiled.columns
+        keys, processed = compiled.keys, compiled.processed
         rows: list[Row] = []
         for values in raw:
-            rows.append(
-                {
-                    key: (process(value) if process is not None else value)
-                    for (key, process), value in zip(columns, values, strict=True)
-                }
-            )
+            row = dict(zip(keys, values, strict=True))
+            for n, key, process in processed:
+                row[key] = process(values[n])
+            rows.append(row)
         return rows
 
     def _run(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
