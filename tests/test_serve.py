@@ -32,8 +32,9 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def _established_on(pid: int, port: int) -> int:
-    """Connections a process has accepted on ``port`` (its fds matched against /proc/net/tcp)."""
+def _established_on(pid: int, port: int, state: str = "01") -> int:
+    """Connections a process has accepted on ``port`` (its fds matched against /proc/net/tcp);
+    ``state="0A"``: its listening sockets there."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -46,7 +47,7 @@ def _established_on(pid: int, port: int) -> int:
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port = int(fields[1].split(":")[1], 16)
-        if local_port == port and fields[3] == "01" and fields[9] in inodes:
+        if local_port == port and fields[3] == state and fields[9] in inodes:
             count += 1
     return count
 
@@ -83,6 +84,12 @@ async def test_two_workers_share_keep_alive_connections(tmp_path: Path) -> None:
         await _wait_until_up(port, parent)
         workers = _children(parent.pid)
         assert len(workers) == 2
+        # One worker answering is not both listening: the kernel shares connections only
+        # among the sockets of the port's group that listen.
+        deadline = time.monotonic() + 60
+        while not all(_established_on(pid, port, "0A") for pid in workers):
+            assert time.monotonic() < deadline, "a worker never listened"
+            await asyncio.sleep(0.1)
         # 24 clients connect at once and keep their connections open.
         clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") for _ in range(24)]
         try:

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # delay to any timeout, so the command budget is not cut below 100 ms.
     redis_timeout_s: float = Field(default=0.1, gt=0, le=5)
     redis_connect_timeout_s: float = Field(default=0.5, gt=0, le=10)
-    # Database fault bounds (both pools: the ORM's engine and the fast path's asyncpg pool). A
+    # Database fault bounds (both pools: the ORM's engine and the fast path's connections). A
     # request waits at most db_pool_timeout_s for a connection and db_statement_timeout_s for
     # one statement (lock waits included), then answers 503 instead of queueing behind a
     # blocked table. Credential lookups have db_credential_connections of their own on the

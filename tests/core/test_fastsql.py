@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeEngine
 from projekt.core import fastsql
 from projekt.core.db import UTCDateTime
 from projekt.core.errors import as_app_error
-from projekt.core.fastsql import FairTurns, _read_processor, _sa_fetch
+from projekt.core.fastsql import Connections, FairTurns, _read_processor, _sa_fetch
 from projekt.issues.models import Issue
 from tests.factories import Factory
 
@@ -222,3 +222,33 @@ def test_the_sqlite_readers_own_conversions_equal_the_engines(
                 getattr(theirs, "tzinfo", None),
             ), value
     assert len(fastsql._UUIDS) <= 3
+
+
+async def test_connections_keep_those_in_step_and_close_those_cut_off(app: FastAPI) -> None:
+    """A connection goes back idle after a request's own error, but is closed when it was cut
+    off mid-statement (cancelled) or left inside a transaction; close() closes the idle."""
+    fast = app.state.services.fast
+    if not fast.postgres:
+        pytest.skip("the asyncpg fast path runs on the PostgreSQL leg")
+    connections = Connections(fast._open_connection)
+    conn = await connections.take()
+    assert await conn.fetchval("SELECT 1") == 1
+    connections.give_back(conn, ValueError("the request's own error, after its statement"))
+    assert await connections.take() is conn
+    sleeping = asyncio.create_task(conn.fetchval("SELECT pg_sleep(5)"))
+    await asyncio.sleep(0.2)
+    sleeping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sleeping
+    connections.give_back(conn, asyncio.CancelledError())
+    assert conn.is_closed()
+    fresh = await connections.take()
+    assert fresh is not conn and await fresh.fetchval("SELECT 2") == 2
+    await fresh.transaction().start()
+    connections.give_back(fresh, None)
+    assert fresh.is_closed()
+    last = await connections.take()
+    connections.give_back(last, None)
+    assert not last.is_closed()
+    await connections.close()
+    assert last.is_closed()

@@ -6,8 +6,8 @@ the implicit BEGIN/ROLLBACK). On the few statements every request runs (the cred
 issue list/get/create) that is most of the request, so those are written once as Core
 statements with bind parameters, compiled once per dialect, and executed:
 
-- on PostgreSQL, on an asyncpg pool of our own (prepared statements cached by asyncpg, no reset
-  query on release, JSON decoded by orjson);
+- on PostgreSQL, on asyncpg connections of our own (``Connections``: prepared statements
+  cached by asyncpg, no reset query on release, JSON decoded by orjson);
 - on SQLite (the embedded default), reads outside a transaction run on the standard library's
   ``sqlite3`` in one thread of their own (``SqliteReader``: one connection, its statement cache
   keeps them prepared, WAL lets it read beside the writer), with the values converted by the
@@ -40,7 +40,7 @@ import contextlib
 import math
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -73,14 +73,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def _no_reset(_conn: asyncpg.Connection) -> None:
-    """Connections keep no session state between requests, so skip the reset round trip."""
-
-
 def _suspect(exc: BaseException) -> bool:
     """Whether a connection that raised ``exc`` may be out of step with its server.
 
-    Connections go back to the pool without a reset query (``_no_reset``), so one whose
+    Connections go back idle without a reset query (``Connections``), so one whose
     operation was cut off by a dying server (seen under ``pg_ctl stop``: the next user got
     "another operation is in progress") must not be handed out again. An error the server
     reported in the ordinary way (a constraint, a statement timeout) leaves it in step.
@@ -98,11 +94,13 @@ def _terminate(conn: asyncpg.Connection) -> None:
 
 
 def _ended_by_server(exc: BaseException) -> bool:
-    """The server said it ended the session (a restart, a terminated backend): it does so
-    before taking a statement, or by aborting the one it runs, never after a commit."""
-    return isinstance(exc, asyncpg.AdminShutdownError) or isinstance(
-        exc.__cause__, asyncpg.AdminShutdownError
-    )
+    """The server said it ended the session (SQLSTATE class 57P: a shutdown or restart, a
+    terminated backend, an idle session timed out): it does so while the session is idle or
+    by aborting the statement it runs, never after that statement's commit."""
+    for said in (exc, exc.__cause__):
+        if isinstance(said, asyncpg.PostgresError) and str(said.sqlstate or "").startswith("57P"):
+            return True
+    return False
 
 
 # What a connection that died under us raises (the server restarted, or dropped it): nothing ran,
@@ -119,13 +117,14 @@ _STALE_CONNECTION = (
 
 
 class FairTurns:
-    """First come, first served access to the pool's connections.
+    """First come, first served access to the fast path's connections.
 
-    asyncpg's pool hands a released connection to whoever asks next, so a request that has just
-    arrived can overtake one that has been waiting, again and again: under 64 connections the
-    issue list answered in 14 ms at the median and 2.1 s at p99. Taking turns here in arrival
-    order (never more than the pool holds, so the pool itself never makes anyone wait) brought
-    p99 near the median's order of magnitude at the same throughput.
+    A pool hands a released connection to whoever asks next (asyncpg's did, before
+    ``Connections``), so a request that has just arrived can overtake one that has been
+    waiting, again and again: under 64 connections the issue list answered in 14 ms at the
+    median and 2.1 s at p99. Taking turns here in arrival order (never more turns than
+    connections, so a connection is always there) brought p99 near the median's order of
+    magnitude at the same throughput.
 
     A wait is bounded (``take``) by one timer for all waiters, set for the earliest deadline:
     under load nearly every request waits, and an ``asyncio.timeout`` each (its object, its
@@ -208,6 +207,59 @@ class _Compiled:
         return [params[n] if n in params else self.defaults.get(n) for n in self.names]
 
 
+class Connections:
+    """The fast path's PostgreSQL connections, opened on demand and kept between requests.
+
+    ``FairTurns`` already hands out no more turns than there are connections, so nothing waits
+    here: a turn's holder takes an idle connection or opens one (bounded by
+    ``db_connect_timeout_s``). asyncpg's ``Pool`` did this before, but returned every
+    connection through ``asyncio.shield`` (a task and another turn of the loop per request:
+    about 4 % of a worker's CPU on a get). A connection goes back idle only in step with its
+    server: not closed, not inside a transaction, and not cut off mid-statement (a cancelled
+    or timed-out operation, or a suspect error, ``_suspect``), which are closed instead.
+    """
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        self._connect = connect
+        self._idle: list[asyncpg.Connection] = []
+        self._open: set[asyncpg.Connection] = set()
+
+    async def take(self) -> asyncpg.Connection:
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._open.discard(conn)
+        conn = await self._connect()
+        self._open.add(conn)
+        return conn
+
+    def give_back(self, conn: asyncpg.Connection, failed: BaseException | None) -> None:
+        if conn.is_closed():
+            self._open.discard(conn)
+        elif (failed is not None and _cut_off(failed)) or conn.is_in_transaction():
+            self._open.discard(conn)
+            _terminate(conn)
+        else:
+            self._idle.append(conn)
+
+    async def close(self) -> None:
+        """Close the idle connections; any still in use (none once requests have ended) are
+        cut."""
+        idle, self._idle = self._idle, []
+        for conn in self._open.difference(idle):
+            _terminate(conn)
+        self._open.clear()
+        await asyncio.gather(*(conn.close(timeout=5) for conn in idle), return_exceptions=True)
+
+
+def _cut_off(exc: BaseException) -> bool:
+    """Whether the connection may be out of step with its server after ``exc``: cancelled or
+    timed out mid-operation, or a suspect error."""
+    return isinstance(exc, (asyncio.CancelledError, TimeoutError)) or _suspect(exc)
+
+
 class FastSQL:
     def __init__(
         self,
@@ -226,8 +278,7 @@ class FastSQL:
         self._reserved = settings.db_credential_connections
         self._timeout = settings.db_connect_timeout_s
         self._wait = settings.db_pool_timeout_s
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._connections = Connections(self._open_connection)
         self._turns = FairTurns(self._size)
         # Turns on the connections kept for the statements named by ``reserve``.
         self._reserved_turns = FairTurns(self._reserved) if self._reserved else self._turns
@@ -281,43 +332,40 @@ class FastSQL:
             self._compiled[stmt] = found
         return found
 
-    async def _get_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=self._size + self._reserved,
-                        init=_init_connection,
-                        reset=_no_reset,
-                        timeout=self._timeout,
-                        **_merged_server_settings(
-                            statement_bounds(self._settings),
-                            # Plan once per connection, not per execution (see above).
-                            {"plan_cache_mode": "force_generic_plan"},
-                        ),
-                    )
-        return self._pool
+    async def _open_connection(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self._dsn,
+            timeout=self._timeout,
+            **_merged_server_settings(
+                statement_bounds(self._settings),
+                # Plan once per connection, not per execution (see above).
+                {"plan_cache_mode": "force_generic_plan"},
+            ),
+        )
+        try:
+            await _init_connection(conn)
+        except BaseException:
+            _terminate(conn)
+            raise
+        return conn
 
     @asynccontextmanager
     async def _connection(self, stmt: Executable | None) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection, waited for at most ``db_pool_timeout_s`` (TimeoutError)."""
+        """A connection, its turn waited for at most ``db_pool_timeout_s`` (TimeoutError)."""
         turns = self._reserved_turns if stmt in self._reserved_for else self._turns
-        pool: asyncpg.Pool = self._pool
-        if pool is None:
-            pool = await asyncio.wait_for(self._get_pool(), self._wait)
         await turns.take(self._wait)
         try:
             # Never waits for another request: there are no more turns than connections. A new
             # connection's connect is bounded by db_connect_timeout_s.
-            async with pool.acquire() as conn:
-                try:
-                    yield conn
-                except BaseException as exc:
-                    if _suspect(exc):
-                        _terminate(conn)  # the pool opens a fresh one in its place
-                    raise
+            conn = await self._connections.take()
+            failed: BaseException | None = None
+            try:
+                yield conn
+            except BaseException as exc:
+                failed = exc
+                raise
+            finally:
+                self._connections.give_back(conn, failed)
         finally:
             await turns.__aexit__(None, None, None)
 
@@ -397,7 +445,7 @@ class FastSQL:
                 except _STALE_CONNECTION:
                     if attempt == 2:
                         raise
-                    conn.terminate()  # leaving the block cleanly would hand it out again
+                    _terminate(conn)  # leaving the block cleanly would hand it out again
                     continue
                 try:
                     yield FastTransaction(self, pg_conn=conn)
@@ -412,8 +460,7 @@ class FastSQL:
                 return
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        await self._connections.close()
         if self._sqlite is not None:
             self._sqlite.close()
 
