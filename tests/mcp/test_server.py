@@ -292,6 +292,8 @@ async def test_the_working_day_of_an_agent(factory: Factory, mcp_client: Connect
         assert updated.structured_content["labels"] == ["auth"]
         detail = await mcp.call_tool("get_issue", {"ref": key})
         assert [c["text"] for c in detail.structured_content["comments"]] == ["On it."]
+        async with factory.client(Authorization=f"Bearer {await factory.key(org.id, member)}") as c:
+            assert detail.structured_content == (await c.get(f"/api/issues/{key}")).json()
         found = await mcp.call_tool("search_issues", {"q": "login"})
         assert [i["key"] for i in found.structured_content["issues"]] == [key]
         people = await mcp.call_tool("search_people", {"q": member.name})

@@ -14,7 +14,7 @@ from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.errors import ValidationFailed
 from projekt.core.pagination import SortKeys
-from projekt.core.record import Event, draft, jsonable, record
+from projekt.core.record import Draft, Event, draft, jsonable, record
 from projekt.issues.errors import BulkFailed, CommentNotFound, IssueNotFound, NotCommentAuthor
 from projekt.issues.models import Comment, Issue
 from projekt.issues.repository import (
@@ -76,11 +76,6 @@ TRACKED = (
 TRACKED_UNPICKED = tuple(f for f in TRACKED if f != "status")
 # A create's ids that ``_check_references`` looks up.
 _REFERENCES = ("assignee_id", "parent_id", "sprint_id", "milestone_id")
-
-
-def _created(values: Mapping[str, Any], fields: Iterable[str]) -> dict[str, list[Any]]:
-    """A create event's changes: each of ``fields`` that has a value, from nothing to it."""
-    return {f: [None, jsonable(values[f])] for f in fields if values[f] not in (None, [])}
 
 
 def comment_etag(comment: Mapping[str, Any]) -> str:
@@ -255,13 +250,7 @@ class IssueFastPath:
         plain = data.status is None and all(getattr(data, f) is None for f in _REFERENCES)
         if plain and self.writes.at_once:
             values = self._new_issue(data, 0, "")  # the statement picks number and status
-            event = draft(
-                self.ctx,
-                "issue.created",
-                values["id"],
-                project_id=data.project_id,
-                changes=_created(values, TRACKED_UNPICKED) | (origin or {}),
-            )
+            event = self._created_event(values, TRACKED_UNPICKED, origin)
             made = await self.writes.create_at_once(values, event)
             if made is None:
                 raise ValidationFailed(errors={"project_id": ["The project_id does not exist"]})
@@ -285,15 +274,22 @@ class IssueFastPath:
                 raise ValidationFailed(errors=errors)
             values = self._new_issue(data, number, status)
             await tx.insert(values)
-            event = draft(
-                self.ctx,
-                "issue.created",
-                values["id"],
-                project_id=data.project_id,
-                changes=_created(values, TRACKED) | (origin or {}),
-            )
-            await tx.append(event, values["created_at"])
+            await tx.append(self._created_event(values, TRACKED, origin), values["created_at"])
         return Versioned(written_issue(values, project_key), 1)
+
+    def _created_event(
+        self, values: Mapping[str, Any], fields: Iterable[str], origin: dict[str, Any] | None
+    ) -> Draft:
+        """The create's event: each of ``fields`` that has a value, from nothing to it, and
+        ``origin``'s changes."""
+        created = {f: [None, jsonable(values[f])] for f in fields if values[f] not in (None, [])}
+        return draft(
+            self.ctx,
+            "issue.created",
+            values["id"],
+            project_id=values["project_id"],
+            changes=created | (origin or {}),
+        )
 
     def _new_issue(self, data: IssueCreate, number: int, status: str) -> dict[str, Any]:
         now = self.services.clock.now()
