@@ -954,12 +954,15 @@ def webhooks_bench(wrk: str, quick: bool) -> dict[str, Any]:
         load(wrk, api, requests, backlog_s, 64)
         backlog = asyncio.run(issues_created_since(pg_dsn(f"{DB_PREFIX}_webhooks"), org_id, seq0))
         worker_log = (ROOT / "var" / "bench-webhooks_worker.log").open("wb")
+        # In a session of its own, as the servers and as a service runs (it then lowers its
+        # session's scheduling group, not only itself: cli.lower_priority).
         worker = subprocess.Popen(
             [str(BIN / "projekt"), "worker"],
             env={**os.environ, **api.env},
             cwd=ROOT,
             stdout=worker_log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         rate = delivered_backlog(0, backlog, f"{endpoints} endpoints")
         # The same backlog again, all to the one org-wide endpoint (it starts where it was

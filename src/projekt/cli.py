@@ -10,6 +10,7 @@ import secrets
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -138,12 +139,30 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def lower_priority(nice: int) -> int:
-    """Run this process at ``nice`` at least (a process already nicer stays so); the value."""
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def lower_priority(nice: int, autogroup: Path = AUTOGROUP) -> int:
+    """Run this process at ``nice`` at least (a process already nicer stays so); the value.
+
+    Where Linux groups processes by session for scheduling (autogroups), it shares the CPU
+    between sessions before it looks at nice values, so a worker that leads a session of its
+    own (as a service, or started with ``setsid``) would keep an equal share however nice it
+    is. Such a worker gives its session's group the same nice (``autogroup``); one that shares
+    its session (started beside the servers from one shell) leaves the group alone, since that
+    would lower the servers too."""
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if nice > current:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
-    return os.getpriority(os.PRIO_PROCESS, 0)
+    value = os.getpriority(os.PRIO_PROCESS, 0)
+    if os.getsid(0) == os.getpid() and autogroup.exists():
+        try:
+            group = int(autogroup.read_text().rsplit("nice", 1)[1])
+            if value > group:
+                autogroup.write_text(str(value))
+        except (OSError, ValueError, IndexError):
+            pass  # no say over the group here: the process's own nice still stands
+    return value
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:

@@ -107,7 +107,9 @@ async def stream(database_url: str, receiver: Receiver) -> AsyncIterator[Stream]
 class Process:
     """``projekt worker`` or ``projekt serve``, its output in a file."""
 
-    def __init__(self, database_url: str, *argv: str, **env: str) -> None:
+    def __init__(
+        self, database_url: str, *argv: str, own_session: bool = False, **env: str
+    ) -> None:
         self.log = Path(tempfile.mkstemp(prefix="projekt-hooks-", suffix=".log")[1])
         environ = {
             **os.environ,
@@ -126,7 +128,11 @@ class Process:
         }
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "projekt", *argv], env=environ, stdout=out, stderr=out
+                [sys.executable, "-m", "projekt", *argv],
+                env=environ,
+                stdout=out,
+                stderr=out,
+                start_new_session=own_session,
             )
 
     def kill(self) -> None:
@@ -211,14 +217,26 @@ async def test_two_servers_never_deliver_to_one_endpoint_at_once(database_url: s
         assert len(receiver.ids) == EVENTS  # nothing crashed: nothing was sent twice
 
 
-@pytest.mark.parametrize("nice", [0, 7])
-def test_the_worker_gives_api_processes_the_cpu_first(nice: int) -> None:
+def _group_nice(pid: int | str) -> int | None:
+    """The nice value of a process's scheduling autogroup (None: the kernel has none)."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().rsplit("nice", 1)[1])
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize(("nice", "own_session"), [(0, False), (7, False), (7, True)])
+def test_the_worker_gives_api_processes_the_cpu_first(nice: int, own_session: bool) -> None:
     """``projekt worker`` lowers its own scheduling priority to PROJEKT_WEBHOOK_WORKER_NICE (a
-    process started nicer stays as nice: it never raises it), and says so in its log."""
+    process started nicer stays as nice: it never raises it), and says so in its log. Leading
+    a session of its own, it gives that session's autogroup the same nice (the kernel shares
+    the CPU between autogroups first); sharing the caller's session, it leaves the group as
+    it was."""
     folder = tempfile.mkdtemp(prefix="projekt-hooks-")
     url = f"sqlite+aiosqlite:///{Path(folder) / 'hooks.db'}"
     expected = max(os.getpriority(os.PRIO_PROCESS, 0), nice)
-    worker = Process(url, "worker", PROJEKT_WEBHOOK_WORKER_NICE=str(nice))
+    ours_before = _group_nice("self")
+    worker = Process(url, "worker", own_session=own_session, PROJEKT_WEBHOOK_WORKER_NICE=str(nice))
     try:
         for _ in range(600):  # up to 30 s: imports and migrations come first
             assert worker.proc.poll() is None, worker.output()
@@ -227,5 +245,9 @@ def test_the_worker_gives_api_processes_the_cpu_first(nice: int) -> None:
             time.sleep(0.05)
         assert f"worker delivering webhooks at nice {expected}" in worker.output()
         assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == expected
+        if ours_before is not None:
+            assert _group_nice("self") == ours_before
+            if own_session:
+                assert _group_nice(worker.proc.pid) == max(expected, ours_before)
     finally:
         worker.stop()
