@@ -88,7 +88,8 @@ def _suspect(exc: BaseException) -> bool:
 
 
 def _terminate(conn: asyncpg.Connection) -> None:
-    # A connection the server closed has been handed back already (its proxy refuses).
+    # Cut the connection now; one already closed has nothing left to cut (and a proxy of a
+    # pool's, were one in the way, refuses once it is handed back).
     with contextlib.suppress(asyncpg.InterfaceError):
         conn.terminate()
 
