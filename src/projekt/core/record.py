@@ -4,8 +4,9 @@ Services say what changed with ``record(session, ctx, "issue.updated", …)``: a
 the unit of work's session. The unit of work's owner writes the drafts just before it commits
 (``Database.commit`` runs ``Recorder.write`` as a ``before_commit`` hook), so an event exists
 exactly when its write does: a rollback, a failed commit or a dry run leaves none. The issue
-create's fast transaction, which has no session, writes its one event itself with
-``append_one`` in the same transaction.
+create, which has no session, writes its one event itself: in the same statement as the issue
+(``numbered_event``, a plain create on PostgreSQL) or as its fast transaction's last
+statement (``append_one``).
 
 Ordering. Each org's events are numbered by ``seq``, strictly increasing *in commit order*: the
 number is taken from the org's row in ``event_counters`` (an upsert that adds the number of
