@@ -7,6 +7,7 @@ The import contracts live in pyproject.toml (``[tool.importlinter]``) and also r
 from __future__ import annotations
 
 import ast
+import logging
 from pathlib import Path
 
 import grimp
@@ -39,7 +40,40 @@ def _name(path: Path) -> str:
 
 @pytest.mark.skipif(not PYPROJECT.exists(), reason="needs the source checkout")
 def test_import_contracts_hold() -> None:
-    assert lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True) == 0
+    # import-linter configures logging with ``dictConfig``, which disables every logger that
+    # exists by then (``projekt.access`` among them) for the rest of this test process: a test
+    # of the access log that ran after it in the same worker saw no lines. Put them back.
+    manager = logging.Logger.manager
+    loggers = [x for x in manager.loggerDict.values() if isinstance(x, logging.Logger)]
+    disabled = {x.name: x.disabled for x in loggers}
+    root_handlers, root_level = list(logging.root.handlers), logging.root.level
+    try:
+        assert lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True) == 0
+    finally:
+        for x in loggers:
+            x.disabled = disabled[x.name]
+        logging.root.handlers[:] = root_handlers
+        logging.root.setLevel(root_level)
+
+
+def test_import_linting_leaves_the_logs_as_it_found_them() -> None:
+    """The test above runs in the suite's own process: the access log still reaches the root's
+    handlers after it (a record of ``projekt.access`` is seen by a handler on the root)."""
+    if PYPROJECT.exists():
+        test_import_contracts_hold()
+    seen: list[logging.LogRecord] = []
+    catcher = logging.Handler()
+    catcher.emit = seen.append  # type: ignore[method-assign]
+    logging.root.addHandler(catcher)
+    access = logging.getLogger("projekt.access")
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        access.info("after the import contracts")
+    finally:
+        access.setLevel(level)
+        logging.root.removeHandler(catcher)
+    assert [r.getMessage() for r in seen] == ["after the import contracts"]
 
 
 def test_no_import_cycles() -> None:
