@@ -62,8 +62,12 @@ def test_import_linting_leaves_the_logs_as_it_found_them() -> None:
     if PYPROJECT.exists():
         test_import_contracts_hold()
     seen: list[logging.LogRecord] = []
-    catcher = logging.Handler()
-    catcher.emit = seen.append  # type: ignore[method-assign]
+
+    class Catcher(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    catcher = Catcher()
     logging.root.addHandler(catcher)
     access = logging.getLogger("projekt.access")
     level = access.level
