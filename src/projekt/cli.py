@@ -142,24 +142,24 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 AUTOGROUP = Path("/proc/self/autogroup")
 
 
-def lower_priority(nice: int, autogroup: Path = AUTOGROUP) -> int:
+def lower_priority(nice: int) -> int:
     """Run this process at ``nice`` at least (a process already nicer stays so); the value.
 
     Where Linux groups processes by session for scheduling (autogroups), it shares the CPU
     between sessions before it looks at nice values, so a worker that leads a session of its
     own (as a service, or started with ``setsid``) would keep an equal share however nice it
-    is. Such a worker gives its session's group the same nice (``autogroup``); one that shares
+    is. Such a worker gives its session's group the same nice (``AUTOGROUP``); one that shares
     its session (started beside the servers from one shell) leaves the group alone, since that
     would lower the servers too."""
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if nice > current:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
     value = os.getpriority(os.PRIO_PROCESS, 0)
-    if os.getsid(0) == os.getpid() and autogroup.exists():
+    if os.getsid(0) == os.getpid() and AUTOGROUP.exists():
         try:
-            group = int(autogroup.read_text().rsplit("nice", 1)[1])
+            group = int(AUTOGROUP.read_text().rsplit("nice", 1)[1])
             if value > group:
-                autogroup.write_text(str(value))
+                AUTOGROUP.write_text(str(value))
         except (OSError, ValueError, IndexError):
             pass  # no say over the group here: the process's own nice still stands
     return value

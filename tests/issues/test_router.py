@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+import projekt.issues.service as issue_service
 from projekt.core.context import Role
+from projekt.issues.schemas import IssueCreate
 from tests.factories import Factory, Org, Person
 from tests.support import count_statements
 
@@ -313,6 +315,17 @@ async def test_a_plain_create_answers_and_records_as_one_naming_its_status(
     assert refused.json()["errors"] == {"project_id": ["The project_id does not exist"]}
     after = (await member.client.get("/api/audit", headers=org.owner.headers(org.id))).json()
     assert after == before
+
+
+def test_a_create_names_no_id_that_the_one_statement_create_would_not_check() -> None:
+    """A create skips ``_check_references`` only when every id it names is absent: each id of
+    the create's body but its project must be among them."""
+    ids = {
+        name
+        for name, field in IssueCreate.model_fields.items()
+        if "UUID" in str(field.annotation) and name != "project_id"
+    }
+    assert ids == set(issue_service._REFERENCES)
 
 
 async def test_filters_search_and_sort(factory: Factory) -> None:

@@ -51,7 +51,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from projekt.core.clock import Clock
 from projekt.core.context import CredentialKind, OrgContext, Principal
 from projekt.core.db import Base, JSONList, UTCDateTime, new_id
-from projekt.core.fastsql import FastTransaction
+from projekt.core.fastsql import FastTransaction, prefixed
 
 
 class Event(Base):
@@ -339,25 +339,15 @@ def _append_one_pg() -> Any:
 APPEND_ONE_PG = _append_one_pg()
 
 
-def event_binds(event: Draft, occurred_at: datetime, prefix: str) -> dict[str, Any]:
-    """``event``'s values as ``numbered_event(prefix)`` binds them (its number is the
-    statement's)."""
-    return {f"{prefix}{name}": value for name, value in event.row(0, occurred_at).items()}
-
-
-def _binds(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"v_{name}": value for name, value in row.items()}
-
-
 async def append_one(tx: FastTransaction, event: Draft, occurred_at: datetime) -> None:
     """Write one event in a fast-path transaction, as its last statement (it takes the org's
     counter lock, held until that transaction ends)."""
     if tx.fast.postgres:
-        await tx.fetch(APPEND_ONE_PG, event_binds(event, occurred_at, "v_"))
+        await tx.fetch(APPEND_ONE_PG, prefixed(event.row(0, occurred_at)))
         return
     allocated = await tx.fetchrow(ALLOCATE["sqlite"], {"org_id": event.org_id, "n": 1})
     assert allocated is not None
-    await tx.fetch(INSERT_EVENT, _binds(event.row(allocated["seq"], occurred_at)))
+    await tx.fetch(INSERT_EVENT, prefixed(event.row(allocated["seq"], occurred_at)))
 
 
 class Recorder:

@@ -36,9 +36,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projekt.core.fastsql import FastSQL, FastTransaction
+from projekt.core.fastsql import FastSQL, FastTransaction, prefixed
 from projekt.core.pagination import SortKeys, order_by
-from projekt.core.record import Draft, Event, append_one, event_binds, numbered_event
+from projekt.core.record import Draft, Event, append_one, numbered_event
 from projekt.core.repository import OrgScopedRepository, like_pattern
 from projekt.issues.models import Comment, Issue
 from projekt.issues.schemas import IssueType, Priority
@@ -310,11 +310,6 @@ def create_at_once_statement(recorded: bool = True) -> Any:
 CREATE_AT_ONCE = create_at_once_statement()
 
 
-def insert_params(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values for INSERT_ISSUE (whose binds are the columns, prefixed v_)."""
-    return {f"v_{name}": value for name, value in values.items()}
-
-
 ORG_MEMBER = select(Membership.id).where(
     Membership.org_id == P("org_id"), Membership.user_id == P("user_id")
 )
@@ -574,7 +569,7 @@ class Creation:
         return None if row is None else Allocated(row["issue_seq"], row["key"], row["columns"])
 
     async def insert(self, values: Mapping[str, Any]) -> None:
-        await self._tx.fetch(INSERT_ISSUE, insert_params(values))
+        await self._tx.fetch(INSERT_ISSUE, prefixed(values))
 
     async def append(self, event: Draft, at: datetime) -> None:
         """The event: the transaction's last statement (it takes the org's record lock)."""
@@ -609,8 +604,8 @@ class IssueWrites:
         """A plain create in one round trip (``CREATE_AT_ONCE``): its number, status and
         project key, or None (no such project for this caller, nothing written)."""
         params = {
-            **insert_params(values),
-            **event_binds(event, values["created_at"], "e_"),
+            **prefixed(values),
+            **prefixed(event.row(0, values["created_at"]), "e_"),
             "project_id": values["project_id"],
             "the_org_id": self._org_id,
             "user_id": self._user_id,
