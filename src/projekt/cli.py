@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -142,6 +143,17 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 AUTOGROUP = Path("/proc/self/autogroup")
 
 
+def autogroup_nice(path: Path = AUTOGROUP) -> int | None:
+    """The nice of the scheduling autogroup in ``path`` ("/autogroup-85 nice 0"); None where
+    there is none to read: no autogroups in this kernel, or a process in a cgroup of its own
+    (the file is then empty)."""
+    try:
+        _, found, value = path.read_text().rpartition("nice")
+        return int(value) if found else None
+    except (OSError, ValueError):
+        return None
+
+
 def lower_priority(nice: int) -> int:
     """Run this process at ``nice`` at least (a process already nicer stays so); the value.
 
@@ -155,13 +167,10 @@ def lower_priority(nice: int) -> int:
     if nice > current:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
     value = os.getpriority(os.PRIO_PROCESS, 0)
-    if os.getsid(0) == os.getpid() and AUTOGROUP.exists():
-        try:
-            group = int(AUTOGROUP.read_text().rsplit("nice", 1)[1])
-            if value > group:
-                AUTOGROUP.write_text(str(value))
-        except (OSError, ValueError, IndexError):
-            pass  # no say over the group here: the process's own nice still stands
+    group = autogroup_nice() if os.getsid(0) == os.getpid() else None
+    if group is not None and value > group:
+        with contextlib.suppress(OSError):  # no say over the group: the process's nice stands
+            AUTOGROUP.write_text(str(value))
     return value
 
 

@@ -22,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from projekt.cli import autogroup_nice
 from projekt.config import Settings
 from projekt.core import migrate
 from projekt.core.record import SYSTEM, Event, record
@@ -218,11 +219,20 @@ async def test_two_servers_never_deliver_to_one_endpoint_at_once(database_url: s
 
 
 def _group_nice(pid: int | str) -> int | None:
-    """The nice value of a process's scheduling autogroup (None: the kernel has none)."""
-    try:
-        return int(Path(f"/proc/{pid}/autogroup").read_text().rsplit("nice", 1)[1])
-    except OSError:
-        return None
+    return autogroup_nice(Path(f"/proc/{pid}/autogroup"))
+
+
+def test_autogroup_nice_reads_what_the_kernel_writes(tmp_path: Path) -> None:
+    """The group's nice where the kernel names one; None where the file is empty (a process in
+    a cgroup of its own, as on CI's machines), unreadable, or absent."""
+    group = tmp_path / "autogroup"
+    group.write_text("/autogroup-85 nice 5\n")
+    assert autogroup_nice(group) == 5
+    group.write_text("")
+    assert autogroup_nice(group) is None
+    group.write_text("/autogroup-85 nice ?\n")
+    assert autogroup_nice(group) is None
+    assert autogroup_nice(tmp_path / "absent") is None
 
 
 @pytest.mark.parametrize(("nice", "own_session"), [(0, False), (7, False), (7, True)])
