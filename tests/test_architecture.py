@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import grimp
@@ -232,3 +234,26 @@ def test_the_scope_state_is_read_through_its_accessor() -> None:
             if key == "state":
                 offenders.add(f"{_name(path)}:{getattr(node, 'lineno', 0)}")
     assert offenders == set(), sorted(offenders)
+
+
+# What a worker that serves only the API never loads: migrations (its parent applied them), the
+# spec's YAML (rendered on the first request for it), the pages' templates (on the first page).
+NOT_SERVING = {"alembic", "mako", "pygments", "yaml", "jinja2"}
+
+
+def test_a_worker_serving_the_api_loads_only_what_it_runs() -> None:
+    """``serve --worker`` imports ``projekt.cli``, ``projekt.serve`` and builds the app; none of
+    that may pull in Alembic (with Mako and Pygments about 3 MB of each worker's resident
+    memory, bench/README.md), PyYAML or Jinja. A fresh interpreter: this one has them already."""
+    code = (
+        "import sys, projekt.cli, projekt.serve\n"
+        "from projekt.config import Settings\n"
+        "from projekt.main import create_app\n"
+        "create_app(Settings(database_url='sqlite+aiosqlite:///:memory:'))\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "fastapi" in found  # the app was built
+    assert NOT_SERVING.isdisjoint(found), NOT_SERVING.intersection(found)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from projekt.config import Settings
-from projekt.core import logs, migrate
+from projekt.core import logs
 from projekt.core.context import Role
 from projekt.core.errors import AppError
 
@@ -101,7 +101,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logs.install()
     if args.worker:
         return serve_worker(args.host, args.port, settings)
-    migrate.upgrade(settings)
+    _upgrade(settings)
     if args.demo:
         _run(settings, _seed_demo)
     return serve(args.host, args.port, args.workers, settings)
@@ -118,7 +118,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
     logs.install()
-    migrate.upgrade(settings)
+    _upgrade(settings)
     nice = lower_priority(settings.webhook_worker_nice)
     logging.getLogger("projekt.webhooks").info("worker delivering webhooks at nice %d", nice)
 
@@ -174,8 +174,17 @@ def lower_priority(nice: int) -> int:
     return value
 
 
-def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+def _upgrade(settings: Settings) -> None:
+    """Apply pending migrations. Alembic is imported here, not with the module: with Mako and
+    Pygments it is about 8 MB of a process's memory, and a serving worker (``serve --worker``)
+    never migrates (its parent did)."""
+    from projekt.core import migrate
+
     migrate.upgrade(settings)
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    _upgrade(settings)
     print("projekt: database is at the latest migration")
     return 0
 

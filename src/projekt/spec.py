@@ -27,7 +27,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import yaml
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
@@ -523,4 +522,6 @@ def served_spec(app: FastAPI) -> ServedSpec:
 
 
 def render_yaml(spec: dict[str, Any]) -> str:
+    import yaml  # here: a worker that serves the API never renders it
+
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)

@@ -7,19 +7,31 @@ depending on the web layer that sits above every domain.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
-from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from projekt.config import Settings
 from projekt.core.security import csrf_token_for
 
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+@functools.cache
+def templates() -> Jinja2Templates:
+    """The pages' templates, loaded with Jinja on the first page a worker renders: one that
+    serves only the API never pays for either."""
+    from fastapi.templating import Jinja2Templates
+
+    return Jinja2Templates(directory=str(HERE / "templates"))
+
 
 ORG_COOKIE = "projekt_org"
 
@@ -33,7 +45,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     session_cookie = request.app.state.services.settings.session_cookie_name
     raw = request.cookies.get(session_cookie)
     context.setdefault("csrf_token", csrf_token_for(raw) if raw else "")
-    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response = templates().TemplateResponse(request, template, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     # Our pages are never framed (clickjacking on the consent and key pages).
     response.headers["X-Frame-Options"] = "DENY"
