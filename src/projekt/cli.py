@@ -175,9 +175,8 @@ def lower_priority(nice: int) -> int:
 
 
 def _upgrade(settings: Settings) -> None:
-    """Apply pending migrations. Alembic is imported here, not with the module: with Mako and
-    Pygments it held about 3 MB of each serving worker's memory, and a serving worker
-    (``serve --worker``) never migrates (its parent did)."""
+    """Apply pending migrations. Alembic (with Mako and Pygments) is imported here, not with
+    the module: a serving worker (``serve --worker``) never migrates, its parent did."""
     from projekt.core import migrate
 
     migrate.upgrade(settings)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import math
 import sqlite3
 import uuid
@@ -91,13 +90,6 @@ def prefixed(values: Mapping[str, Any], prefix: str = "v_") -> dict[str, Any]:
     """``values`` by column as the binds ``{prefix}{column}`` of a statement built with them
     (the binds of an INSERT or UPDATE may not share its columns' names)."""
     return {f"{prefix}{name}": value for name, value in values.items()}
-
-
-def _terminate(conn: asyncpg.Connection) -> None:
-    # Cut the connection now; one already closed has nothing left to cut (and a proxy of a
-    # pool's, were one in the way, refuses once it is handed back).
-    with contextlib.suppress(asyncpg.InterfaceError):
-        conn.terminate()
 
 
 def _ended_by_server(exc: BaseException) -> bool:
@@ -248,7 +240,7 @@ class Connections:
             self._open.discard(conn)
         elif (failed is not None and _cut_off(failed)) or conn.is_in_transaction():
             self._open.discard(conn)
-            _terminate(conn)
+            conn.terminate()
         else:
             self._idle.append(conn)
 
@@ -257,7 +249,7 @@ class Connections:
         cut."""
         idle, self._idle = self._idle, []
         for conn in self._open.difference(idle):
-            _terminate(conn)
+            conn.terminate()
         self._open.clear()
         await asyncio.gather(*(conn.close(timeout=5) for conn in idle), return_exceptions=True)
 
@@ -353,7 +345,7 @@ class FastSQL:
         try:
             await _init_connection(conn)
         except BaseException:
-            _terminate(conn)
+            conn.terminate()
             raise
         return conn
 
@@ -453,7 +445,7 @@ class FastSQL:
                 except _STALE_CONNECTION:
                     if attempt == 2:
                         raise
-                    _terminate(conn)  # leaving the block cleanly would hand it out again
+                    conn.terminate()  # leaving the block cleanly would hand it out again
                     continue
                 try:
                     yield FastTransaction(self, pg_conn=conn)
