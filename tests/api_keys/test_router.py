@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 from projekt.api_keys.models import ApiKey
+from projekt.auth.credentials import Stamps
 from projekt.core.context import Role
 from projekt.core.security import digest
 from tests.factories import Factory, Org
@@ -291,6 +292,21 @@ async def test_last_used_at_is_not_written_on_every_request(app: FastAPI, factor
     assert listed.json()[0]["last_used_at"] is not None
 
 
+async def test_concurrent_requests_of_a_key_due_a_stamp_write_it_once(
+    app: FastAPI, factory: Factory
+) -> None:
+    """A burst after a quiet minute (every connection of a client at once) stamps the key
+    once, not once per request waiting on the others' stamps."""
+    org = await factory.org()
+    token = await factory.key(org.id, org.owner)
+    async with factory.client(Authorization=f"Bearer {token}") as keyed:
+        with count_statements(app) as statements:
+            answers = await asyncio.gather(*(keyed.get("/api/me") for _ in range(20)))
+    assert [a.status_code for a in answers] == [200] * 20
+    updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE API_KEYS")]
+    assert len(updates) == 1
+
+
 def test_cli_mints_a_key(
     migrated: object, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -338,3 +354,14 @@ async def test_rejoining_does_not_revive_a_key(factory: Factory) -> None:
     fresh = await factory.key(org.id, manager)
     async with factory.client(Authorization=f"Bearer {fresh}") as keyed:
         assert (await keyed.get("/api/me")).status_code == 200
+
+
+def test_a_stamp_is_due_once_per_interval_and_again_after_the_clock_is_set_back() -> None:
+    stamps = Stamps(timedelta(minutes=1))
+    key, now = uuid.uuid4(), datetime(2026, 1, 1, tzinfo=UTC)
+    assert stamps.take(key, None, now)
+    assert not stamps.take(key, None, now + timedelta(seconds=59))  # the row's copy is stale
+    assert stamps.take(key, None, now + timedelta(minutes=1))
+    assert not stamps.take(key, now + timedelta(minutes=1), now + timedelta(minutes=1, seconds=30))
+    assert stamps.take(key, None, now)  # the clock went back: this worker's stamp is no guide
+    assert stamps.take(uuid.uuid4(), None, now)  # each credential apart
