@@ -86,7 +86,7 @@ class CredentialCache:
         return not self._unconfirmed and seen is not None and seen == self.epoch
 
     def put(self, token_hash: str, row: dict[str, Any], seen: str | None) -> None:
-        """Keep a row (the caller's own dict: later touches of last_used_at update it here)."""
+        """Keep a row read while the epoch was ``seen`` (not kept if it has moved since)."""
         if not self.current(seen):
             return
         if len(self._rows) >= self.MAX_ENTRIES:

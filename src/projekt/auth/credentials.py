@@ -202,7 +202,6 @@ class CredentialResolver:
         if lookup.kind is CredentialKind.PAT and self.key_stamps.take(
             row["id"], row["last_used_at"], now
         ):
-            row["last_used_at"] = now  # the cached row too
             await self.fast.execute(TOUCH_KEY, {"key_id": row["id"], "now": now})
         return principal
 
