@@ -18,6 +18,8 @@ from projekt.core.db import UTCDateTime
 from projekt.core.errors import as_app_error
 from projekt.core.fastsql import Connections, FairTurns, _read_processor, _sa_fetch
 from projekt.issues.models import Issue
+from projekt.main import create_app
+from tests.conftest import make_settings
 from tests.factories import Factory
 
 
@@ -147,6 +149,24 @@ async def test_a_refused_argument_is_a_bug_not_a_stale_connection(
         await fast.fetch(statement, {"number": 2**40})
     assert borrowed == 1  # not run again on another connection
     assert as_app_error(raised.value).status == 500
+
+
+async def test_a_connection_that_refused_an_argument_is_not_handed_out_again() -> None:
+    """asyncpg refuses the argument after a new statement's Parse went out and before any
+    Sync, so the server goes on counting that statement's timeout. The connection used to go
+    back idle: the next read on it, once the timeout had passed, failed with "canceling
+    statement due to statement timeout" (503) in another test's request."""
+    settings = make_settings(db_statement_timeout_s=0.3)
+    if settings.is_sqlite:
+        pytest.skip("the asyncpg fast path runs on the PostgreSQL leg")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        fast = app.state.services.fast
+        statement = select(Issue.id).where(Issue.number == bindparam("number"))
+        with pytest.raises(asyncpg.DataError):
+            await fast.fetch(statement, {"number": 2**40})
+        await asyncio.sleep(0.6)  # past the statement timeout the server counted
+        assert await fast.fetch(statement, {"number": 2**31 - 1}) == []  # in range, none such
 
 
 async def test_sqlite_reads_answer_as_the_engine_does(app: FastAPI, factory: Factory) -> None:

@@ -79,10 +79,16 @@ def _suspect(exc: BaseException) -> bool:
     operation was cut off by a dying server (seen under ``pg_ctl stop``: the next user got
     "another operation is in progress") must not be handed out again. An error the server
     reported in the ordinary way (a constraint, a statement timeout) leaves it in step.
+
+    asyncpg raises some of its errors itself, without a ``severity`` (the server's errors carry
+    one): an argument it cannot encode (an integer past int4) fails after a new statement's
+    Parse and Describe went out with a Flush and before any Sync, so the server still counts
+    its statement timeout; the next statement on that connection, once the timeout has passed,
+    got "canceling statement due to statement timeout" (seen in the suite).
     """
     if isinstance(exc, asyncpg.PostgresError):
         state = str(exc.sqlstate or "")
-        return state.startswith(("08", "57P"))
+        return state.startswith(("08", "57P")) or getattr(exc, "severity", None) is None
     return isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError))
 
 
