@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -257,3 +259,46 @@ def test_a_worker_serving_the_api_loads_only_what_it_runs() -> None:
     ).stdout.split()
     assert "fastapi" in found  # the app was built
     assert NOT_SERVING.isdisjoint(found), NOT_SERVING.intersection(found)
+
+
+def test_serve_migrates_in_a_child_and_serves_without_alembic(tmp_path: Path) -> None:
+    """``projekt serve`` with one worker (``make run``, the bench) serves in the process that
+    was started: it migrates through ``projekt migrate`` in a child, so Alembic never loads
+    where the app runs (it had stayed resident: 9.4 MB, docs/decisions.md). A fresh
+    interpreter runs the real command, with the server itself replaced by a report of what is
+    loaded at the moment it would start."""
+    database = tmp_path / "served.db"
+    code = (
+        "import sys, projekt.serve\n"
+        "def report(*args):\n"
+        "    print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "    return 0\n"
+        "projekt.serve.serve = report\n"
+        "from projekt.cli import main\n"
+        "sys.exit(main(['serve']))\n"
+    )
+    env = {**os.environ, "PROJEKT_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    found = done.stdout.split()
+    assert "projekt" in found
+    assert NOT_SERVING.isdisjoint(found), NOT_SERVING.intersection(found)
+    with sqlite3.connect(database) as db:  # the child did migrate it
+        (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision
+
+
+def test_serve_stops_when_the_migration_fails(tmp_path: Path) -> None:
+    """The child's failure is the command's: nothing is served on a schema not at head."""
+    code = (
+        "import sys, projekt.serve\n"
+        "projekt.serve.serve = lambda *args: print('served') or 0\n"
+        "from projekt.cli import main\n"
+        "sys.exit(main(['serve']))\n"
+    )
+    env = {**os.environ, "PROJEKT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/a-file/x.db"}
+    (tmp_path / "a-file").write_text("not a directory")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode != 0
+    assert "served" not in done.stdout
