@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import grimp
 import pytest
@@ -241,6 +242,8 @@ def test_the_scope_state_is_read_through_its_accessor() -> None:
 # What a worker that serves only the API never loads: migrations (its parent applied them), the
 # spec's YAML (rendered on the first request for it), the pages' templates (on the first page).
 NOT_SERVING = {"alembic", "mako", "pygments", "yaml", "jinja2"}
+# Printed by a fresh interpreter: the top-level packages it has loaded.
+PRINT_LOADED = "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
 
 
 def test_a_worker_serving_the_api_loads_only_what_it_runs() -> None:
@@ -252,7 +255,7 @@ def test_a_worker_serving_the_api_loads_only_what_it_runs() -> None:
         "from projekt.config import Settings\n"
         "from projekt.main import create_app\n"
         "create_app(Settings(database_url='sqlite+aiosqlite:///:memory:'))\n"
-        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        f"{PRINT_LOADED}\n"
     )
     found = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -261,26 +264,29 @@ def test_a_worker_serving_the_api_loads_only_what_it_runs() -> None:
     assert NOT_SERVING.isdisjoint(found), NOT_SERVING.intersection(found)
 
 
-def test_serve_migrates_in_a_child_and_serves_without_alembic(tmp_path: Path) -> None:
-    """``projekt serve`` with one worker (``make run``, the bench) serves in the process that
-    was started: it migrates through ``projekt migrate`` in a child, so Alembic never loads
-    where the app runs (it had stayed resident: 9.4 MB, docs/decisions.md). A fresh
-    interpreter runs the real command, with the server itself replaced by a report of what is
-    loaded at the moment it would start."""
-    database = tmp_path / "served.db"
+def _serve_in_a_fresh_interpreter(stand_in: str, database_url: str) -> CompletedProcess[str]:
+    """The real ``projekt serve`` (one worker) in a fresh interpreter, with the server itself
+    replaced by ``stand_in``: one statement run when it would start, then exit code 0."""
     code = (
         "import sys, projekt.serve\n"
-        "def report(*args):\n"
-        "    print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "def stand_in(*args):\n"
+        f"    {stand_in}\n"
         "    return 0\n"
-        "projekt.serve.serve = report\n"
+        "projekt.serve.serve = stand_in\n"
         "from projekt.cli import main\n"
         "sys.exit(main(['serve']))\n"
     )
-    env = {**os.environ, "PROJEKT_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
+    env = {**os.environ, "PROJEKT_DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+def test_serve_migrates_in_a_child_and_serves_without_alembic(tmp_path: Path) -> None:
+    """``projekt serve`` with one worker (``make run``, the bench) serves in the process that
+    was started: it migrates through ``projekt migrate`` in a child, so Alembic never loads
+    where the app runs (it had stayed resident: 9.4 MB, docs/decisions.md)."""
+    database = tmp_path / "served.db"
+    done = _serve_in_a_fresh_interpreter(PRINT_LOADED, f"sqlite+aiosqlite:///{database}")
+    assert done.returncode == 0, done.stderr
     found = done.stdout.split()
     assert "projekt" in found
     assert NOT_SERVING.isdisjoint(found), NOT_SERVING.intersection(found)
@@ -291,14 +297,9 @@ def test_serve_migrates_in_a_child_and_serves_without_alembic(tmp_path: Path) ->
 
 def test_serve_stops_when_the_migration_fails(tmp_path: Path) -> None:
     """The child's failure is the command's: nothing is served on a schema not at head."""
-    code = (
-        "import sys, projekt.serve\n"
-        "projekt.serve.serve = lambda *args: print('served') or 0\n"
-        "from projekt.cli import main\n"
-        "sys.exit(main(['serve']))\n"
-    )
-    env = {**os.environ, "PROJEKT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/a-file/x.db"}
     (tmp_path / "a-file").write_text("not a directory")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    done = _serve_in_a_fresh_interpreter(
+        "print('served')", f"sqlite+aiosqlite:///{tmp_path}/a-file/x.db"
+    )
     assert done.returncode != 0
     assert "served" not in done.stdout

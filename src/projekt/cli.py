@@ -179,14 +179,6 @@ def _log_to_stderr(settings: Settings) -> None:
     logs.install()
 
 
-def _upgrade(settings: Settings) -> None:
-    """Apply pending migrations. Alembic (with Mako and Pygments) is imported here, not with
-    the module: only ``projekt migrate`` runs it (``_upgrade_apart``)."""
-    from projekt.core import migrate
-
-    migrate.upgrade(settings)
-
-
 def _upgrade_apart() -> int:
     """``projekt migrate`` in a child process, for the commands that go on running (``serve``,
     ``worker``): Alembic, Mako and Pygments then never load in a process that serves or
@@ -200,9 +192,13 @@ def _upgrade_apart() -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    # Alembic (with Mako and Pygments) is imported here, not with the module: only this
+    # command loads it (``serve`` and ``worker`` run it as a child, ``_upgrade_apart``).
+    from projekt.core import migrate
+
     _log_to_stderr(settings)  # Alembic's progress, as serve showed it when it migrated itself
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line a plugin
-    _upgrade(settings)
+    migrate.upgrade(settings)
     if not args.quiet:
         print("projekt: database is at the latest migration")
     return 0
