@@ -421,12 +421,23 @@ def load(
 
 # -- scenarios -----------------------------------------------------------------------------------
 
+WRITES = ("create", "create_idempotent")
+
+
+def projects_for(kind: str, data: seed.Dataset) -> list[seed.Project]:
+    """Where a scenario's requests go: the creates into every other project of each org, every
+    read into the rest. The reads then find in every round the seeded rows they found in the
+    first: when the creates went into the projects the lists read, from the second round on
+    each list's page was the bench's own short issues, and every ratio against the baseline's
+    list measured against a cheaper reference than in round one (see README.md)."""
+    return data.projects[1::2] if kind in WRITES else data.projects[0::2]
+
 
 def ours_requests(
     kind: str, data: seed.Dataset, etags: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
     requests = []
-    for n, project in enumerate(data.projects):
+    for n, project in enumerate(projects_for(kind, data)):
         headers = {"Authorization": f"Bearer {project.token}"}
         if kind in ("list", "list_304"):
             path = f"/api/issues?project_id={project.id}&limit=50"
@@ -513,7 +524,7 @@ def ours_requests(
 
 def baseline_requests(kind: str, data: seed.Dataset) -> list[dict[str, Any]]:
     requests = []
-    for n, project in enumerate(data.projects):
+    for n, project in enumerate(projects_for(kind, data)):
         if kind == "list":
             requests.append({"method": "GET", "path": f"/issues?project_id={project.id}&limit=50"})
         elif kind == "get":
@@ -625,6 +636,37 @@ def time_requests(data: seed.Dataset) -> list[dict[str, Any]]:
     ]
 
 
+def time_list_requests(data: seed.Dataset) -> list[dict[str, Any]]:
+    """Issue 21: the time entries' list (newest day first, 50 a page), org-wide and by project,
+    asked by the member of org 0 the summary's requests use."""
+    org = data.projects[0].org_id
+    token = next(p.token for p in data.projects if p.org_id == org)
+    headers = {"Authorization": f"Bearer {token}"}
+    queries = ["limit=50"] + [f"limit=50&project_id={p}" for p in data.projects_of[org]]
+    return [
+        {"method": "GET", "path": f"/api/time-entries?{q}", "headers": headers} for q in queries
+    ]
+
+
+def audit_requests(data: seed.Dataset) -> list[dict[str, Any]]:
+    """Issue 21: a page of 50 of the audit log (newest first) below a cursor spread over each
+    org's seeded record, by the org's admin: the same events in every round, whatever the
+    creates add above them."""
+    requests = []
+    for n, (org, token) in enumerate(data.admin_tokens.items()):
+        for k in range(10):
+            before = 100 + (n * 53 + k * 89) % (seed.EVENTS_PER_ORG - 100)
+            cursor = encode_cursor(org, before)
+            requests.append(
+                {
+                    "method": "GET",
+                    "path": f"/api/audit?cursor={cursor}&limit=50",
+                    "headers": {"Authorization": f"Bearer {token}"},
+                }
+            )
+    return requests
+
+
 def collect_etags(server: Server, data: seed.Dataset) -> dict[str, str]:
     etags = {}
     for r in ours_requests("list", data):
@@ -678,7 +720,7 @@ def unrecorded_server(database_url: str) -> Server:
 def events_of_one_create(server: Server, data: seed.Dataset, dsn: str) -> int:
     """How many events one create through ``server`` recorded (1 for ours; 0 for the
     ``unrecorded`` server, whose ratio means nothing if its patches stop matching the app)."""
-    project = data.projects[0]
+    project = projects_for("create", data)[0]
     created = httpx.post(
         f"{server.url}/api/issues",
         headers={"Authorization": f"Bearer {project.token}"},
@@ -1161,6 +1203,9 @@ def main() -> int:
             ("doc_get", "ours", "doc_get", 64),
             ("time_summary", "ours", time_requests(data), 64),
             ("time_summary_1m", "time_big", time_requests(data_time), 64),
+            # Issue 21: the second milestone's other lists against the baseline's list.
+            ("time_entries_list", "ours", time_list_requests(data), 64),
+            ("audit_list", "ours", audit_requests(data), 64),
         ]
         handbooks: dict[str, str] = {}
 
@@ -1323,6 +1368,19 @@ def summarize(
             "time_summary:ours",
             paired("time_summary_1m:time_big", "time_summary:ours"),
         ),
+        # Issue 21: every list route of the second milestone >= 0.35x of the baseline's list.
+        row(
+            "time_entries_list",
+            "time_entries_list:ours",
+            "list:baseline",
+            paired("time_entries_list:ours", "list:baseline"),
+        ),
+        row(
+            "audit_list",
+            "audit_list:ours",
+            "list:baseline",
+            paired("audit_list:ours", "list:baseline"),
+        ),
         row(
             "list_unloaded",
             "list_unloaded:ours",
@@ -1336,7 +1394,7 @@ def summarize(
         "notes": {
             "ratio": "paired per round, median: list/get/create/create_unrecorded vs the baseline; create_recorded is our create (with its event) vs create_unrecorded (the record's writes patched out), the three run nested: unrecorded, ours, keyed, ours, unrecorded; list_304 vs our own list; "
             "list_2w, list_1m and list_events_1m vs our own list run in two halves around each; changes vs the baseline's list run in two halves around it; create_idempotent vs our own create; "
-            "mcp_get_issue vs our own get; docs_list, doc_get and time_summary vs the baseline's list; time_summary_1m vs time_summary; list_sqlite and list_ratelimit_off vs the "
+            "mcp_get_issue vs our own get; docs_list, doc_get, time_summary, time_entries_list and audit_list vs the baseline's list; time_summary_1m vs time_summary; list_sqlite and list_ratelimit_off vs the "
             "baseline's list; list_ratelimit_local and list_ratelimit_redis vs our list with "
             "limits off; list_unloaded is our p50 over the baseline's p50 (lower is better)",
             "rounds": rounds,

@@ -114,6 +114,8 @@ class Dataset:
         default_factory=dict
     )
     projects_of: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    # Per org: the admin's key (the audit log is for admins and owners).
+    admin_tokens: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -148,6 +150,7 @@ def build(issue_count: int, seed: int = 7) -> tuple[Dataset, dict[str, list[tupl
             rows["api_keys"].append(
                 (uuid.uuid4(), org_id, user_id, "bench", digest, token[-4:], now, None, None, None)
             )
+        data.admin_tokens[org_id] = tokens[ROLES.index("admin")]
         for p in range(PROJECTS_PER_ORG):
             project_id = uuid.UUID(int=rng.getrandbits(128), version=4)
             key = f"P{o}{p}X"

@@ -1,4 +1,5 @@
-"""The changes feed reads a page in a constant number of statements (issue 16, issue 21).
+"""The changes feed reads a page in a constant number of statements (issue 16, issue 21), and
+the audit log a page in one.
 
 A page costs the page of events, which on PostgreSQL brings along the rows of the types joined
 to it (SQLite reads each of those types after it), then one batched read per other resource type
@@ -76,3 +77,39 @@ async def test_a_page_of_the_feed_costs_the_same_statements_whatever_its_size(
     # projects); SQLite reads those four after the page. Then the milestones and their counts.
     joined = 0 if app.state.services.fast.postgres else 4
     assert counted[10] == 1 + joined + 2, counted
+
+
+async def test_a_page_of_the_audit_log_is_one_statement_names_included(
+    app: FastAPI, factory: Factory
+) -> None:
+    """The audit log reads a page of events with their people's, keys' and OAuth clients'
+    names in one statement on the fast path (issue 21), for 5 entries as for 30, filtered or
+    not; the key that made a change is named with its last four."""
+    org = await factory.org()
+    key = await factory.key(org.id, org.owner, name="deploy bot")
+    headers = {"Authorization": f"Bearer {key}", "X-Org-Id": str(org.id)}
+    async with factory.client(**headers) as client:
+        project = await client.post("/api/projects", json={"name": "Audit", "key": "AUD"})
+        assert project.status_code == 201, project.text
+        for n in range(30):
+            made = await client.post(
+                "/api/issues", json={"project_id": project.json()["id"], "title": f"i{n}"}
+            )
+            assert made.status_code == 201, made.text
+        counted, pages = set(), {}
+        for query in ("limit=5", "limit=30", "limit=30&type=issue.created"):
+            with count_statements(app) as seen:
+                page = await client.get(f"/api/audit?{query}")
+            assert page.status_code == 200, page.text
+            counted.add(len([sql for sql in seen if "token_hash" not in sql]))
+            pages[query] = page.json()
+        assert counted == {1}, counted
+        cursor = pages["limit=5"]["meta"]["next_cursor"]
+        entry = pages["limit=30"]["data"][0]
+        assert entry["actor"]["user_name"] == org.owner.name
+        assert entry["actor"]["credential"]["name"] == "deploy bot"
+        assert entry["actor"]["credential"]["last_four"] == key[-4:]
+        with count_statements(app) as seen:
+            older = await client.get(f"/api/audit?cursor={cursor}&limit=30")
+        assert older.status_code == 200, older.text
+        assert len([sql for sql in seen if "token_hash" not in sql]) == 1

@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from projekt.core.context import Role
 from projekt.time_tracking.models import TimeEntry
+from projekt.time_tracking.schemas import TimeEntryRead
 from tests.factories import Factory, Org, Person
 from tests.races import together
 from tests.support import MovableClock, count_statements
@@ -492,3 +493,23 @@ async def test_summaries_filter_and_hide_private_projects_and_other_orgs(factory
         desk.project_id: desk.issues[0]["key"].split("-")[0],
         str(private.id): private.key,
     }
+
+
+async def test_a_page_of_entries_is_one_statement_whatever_its_size(
+    app: FastAPI, factory: Factory
+) -> None:
+    """The list reads its page and total in one statement on the fast path (issue 21), with
+    or without filters, for 3 entries as for 12; a timer past the limit shows as stopped."""
+    desk = await _desk(factory)
+    for n in range(12):
+        day = TODAY - timedelta(days=n % 5)
+        assert (await desk.log(Role.MEMBER, 5 + n, day, billable=n % 2 == 0)).status_code == 201
+    counted = set()
+    for query in ("limit=3", "limit=12", "limit=12&billable=true", f"project_id={desk.project_id}"):
+        with count_statements(app) as seen:
+            listed = await desk.call(Role.VIEWER, "GET", f"/api/time-entries?{query}")
+        assert listed.status_code == 200, listed.text
+        counted.add(len([s for s in seen if "token_hash" not in s]))
+    assert counted == {1}, counted
+    assert len(listed.json()) == 12
+    assert list(listed.json()[0]) == list(TimeEntryRead.model_fields)

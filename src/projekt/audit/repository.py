@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, true
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, true
 
 from projekt.api_keys.models import ApiKey
 from projekt.audit.feeds import DECLARED
@@ -16,7 +16,6 @@ from projekt.auth.models import User
 from projekt.core.fastsql import FastSQL
 from projekt.core.feed import Build, Joined, among, uuid_text
 from projekt.core.record import Event, EventCounter
-from projekt.core.repository import OrgScopedRepository
 from projekt.oauth.models import OAuthClient
 from projekt.projects.models import Project
 from projekt.projects.visibility import visible_to
@@ -187,64 +186,113 @@ class AuditFilters:
     since: datetime | None = None
     until: datetime | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        pairs: list[tuple[Any, Any]] = [
-            (Event.actor_user_id, self.actor_id),
-            (Event.credential_id, self.credential_id),
-            (Event.credential_kind, self.credential_kind),
-            (Event.resource_type, self.resource_type),
-            (Event.resource_id, self.resource_id),
-            (Event.type, self.type),
-            (Event.project_id, self.project_id),
-        ]
-        found = [column == value for column, value in pairs if value is not None]
-        if self.since is not None:
-            found.append(Event.occurred_at >= self.since)
-        if self.until is not None:
-            found.append(Event.occurred_at < self.until)
+    # Each filter but the period's bounds, and the column it must equal.
+    COLUMNS: ClassVar[dict[str, Any]] = {
+        "actor_id": Event.actor_user_id,
+        "credential_id": Event.credential_id,
+        "credential_kind": Event.credential_kind,
+        "resource_type": Event.resource_type,
+        "resource_id": Event.resource_id,
+        "type": Event.type,
+        "project_id": Event.project_id,
+    }
+
+    def sent(self) -> dict[str, Any]:
+        """The filters given, by name, in a fixed order."""
+        found = {name: getattr(self, name) for name in self.COLUMNS}
+        found.update(since=self.since, until=self.until)
+        return {name: value for name, value in found.items() if value is not None}
+
+
+# -- the audit log: one statement per set of filters, on the fast path -----------------------------
+
+# An audit entry's columns: the event's, the names of its person, key and OAuth client (joined:
+# no statement of their own), and the org's last number (a cursor past it is refused).
+_ENTRY = (
+    uuid_text(Event.id).label("id"),
+    Event.seq,
+    Event.occurred_at,
+    Event.type,
+    Event.resource_type,
+    uuid_text(Event.resource_id).label("resource_id"),
+    uuid_text(Event.project_id).label("project_id"),
+    uuid_text(Event.actor_user_id).label("actor_user_id"),
+    Event.credential_kind,
+    uuid_text(Event.credential_id).label("credential_id"),
+    Event.oauth_client_id,
+    Event.request_id,
+    Event.changes,
+    User.name.label("user_name"),
+    ApiKey.name.label("key_name"),
+    ApiKey.last_four,
+    OAuthClient.client_name,
+    LAST_SEQ.scalar_subquery().label("last_seq"),
+)
+AuditRow = tuple[Any, ...]  # ``_ENTRY``'s values, in order
+_AUDIT_PAGES: dict[tuple[str, ...], Select[Any]] = {}
+
+
+def audit_statement(active: tuple[str, ...]) -> Select[Any]:
+    """Newest first, ``:limit`` events of the org matching the filters named in ``active``
+    (``AuditFilters``' fields, bound as ``f_<name>``, and ``before``: below seq ``:before``),
+    built once per set. A key is named only for a PAT's events (``credential_id`` is then the
+    key's id) and only if it is the org's."""
+    found = _AUDIT_PAGES.get(active)
+    if found is not None:
         return found
+    key_joined = and_(
+        ApiKey.id == Event.credential_id,
+        Event.credential_kind == "pat",
+        ApiKey.org_id == Event.org_id,
+    )
+    stmt = (
+        select(*_ENTRY)
+        .select_from(Event)
+        .outerjoin(User, User.id == Event.actor_user_id)
+        .outerjoin(ApiKey, key_joined)
+        .outerjoin(OAuthClient, OAuthClient.client_id == Event.oauth_client_id)
+        .where(Event.org_id == P("org_id"))
+    )
+    for name in active:
+        if name == "before":
+            stmt = stmt.where(Event.seq < P("before"))
+        elif name == "since":
+            stmt = stmt.where(Event.occurred_at >= P("f_since", type_=Event.occurred_at.type))
+        elif name == "until":
+            stmt = stmt.where(Event.occurred_at < P("f_until", type_=Event.occurred_at.type))
+        else:
+            column = AuditFilters.COLUMNS[name]
+            stmt = stmt.where(column == P(f"f_{name}", type_=column.type))
+    found = stmt.order_by(Event.seq.desc()).limit(P("limit"))
+    _AUDIT_PAGES[active] = found
+    return found
 
 
-class RecordRepository(OrgScopedRepository[Event]):
-    model = Event
+class AuditReads:
+    """The audit log's reads of the record, on the fast path (no session)."""
+
+    def __init__(self, fast: FastSQL, org_id: uuid.UUID) -> None:
+        self.fast = fast
+        self.org_id = org_id
+
+    async def page(
+        self, filters: AuditFilters, before: int | None, limit: int
+    ) -> tuple[list[AuditRow], int | None]:
+        """Up to ``limit`` entries below seq ``before``, newest first, and the org's last
+        number (None when the page is empty: ``last_seq`` reads it then)."""
+        sent = filters.sent()
+        params: dict[str, Any] = {"org_id": self.org_id, "limit": limit}
+        params.update({f"f_{name}": value for name, value in sent.items()})
+        active = tuple(sent)
+        if before is not None:
+            active += ("before",)
+            params["before"] = before
+        rows = await self.fast.fetch(audit_statement(active), params)
+        if not rows:
+            return [], None
+        found = [tuple(row.values()) for row in rows]
+        return found, found[0][-1] or 0
 
     async def last_seq(self) -> int:
-        stmt = select(EventCounter.seq).where(EventCounter.org_id == self.org_id)
-        return int((await self.session.execute(stmt)).scalar_one_or_none() or 0)
-
-    async def audit_page(
-        self, filters: AuditFilters, before: int | None, limit: int
-    ) -> list[Event]:
-        """Newest first: ``limit`` events below seq ``before``."""
-        stmt = self.select().where(*filters.conditions())
-        if before is not None:
-            stmt = stmt.where(Event.seq < before)
-        stmt = stmt.order_by(Event.seq.desc()).limit(limit)
-        return list((await self.session.execute(stmt)).scalars())
-
-    async def names(
-        self, events: list[Event]
-    ) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, Any], dict[str, str]]:
-        """People's names, keys (name, last four) and OAuth clients' names of these events."""
-        users = {e.actor_user_id for e in events if e.actor_user_id is not None}
-        keys = {e.credential_id for e in events if e.credential_kind == "pat" and e.credential_id}
-        clients = {e.oauth_client_id for e in events if e.oauth_client_id is not None}
-        people: dict[uuid.UUID, str] = {}
-        if users:
-            rows = await self.session.execute(select(User.id, User.name).where(User.id.in_(users)))
-            people = {row.id: row.name for row in rows}
-        found_keys: dict[uuid.UUID, Any] = {}
-        if keys:
-            stmt = select(ApiKey.id, ApiKey.name, ApiKey.last_four).where(
-                ApiKey.id.in_(keys), ApiKey.org_id == self.org_id
-            )
-            found_keys = {row.id: row for row in await self.session.execute(stmt)}
-        found_clients: dict[str, str] = {}
-        if clients:
-            stmt2 = select(OAuthClient.client_id, OAuthClient.client_name).where(
-                OAuthClient.client_id.in_(clients)
-            )
-            found_clients = {
-                row.client_id: row.client_name for row in await self.session.execute(stmt2)
-            }
-        return people, found_keys, found_clients
+        row = await self.fast.fetchrow(LAST_SEQ, {"org_id": self.org_id})
+        return int(row["seq"]) if row is not None else 0

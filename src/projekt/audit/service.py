@@ -10,26 +10,16 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from projekt.audit.errors import BadCursor
 from projekt.audit.feeds import DECLARED
-from projekt.audit.repository import AuditFilters, Change, FeedReads, RecordRepository
+from projekt.audit.repository import AuditFilters, AuditReads, AuditRow, Change, FeedReads
 
 # The filters are part of this service's signature: callers outside audit (the web page) take
 # them from here, never from the repository.
-__all__ = ["AuditFilters", "AuditService", "ChangesFeed", "decode_cursor", "encode_cursor"]
-from projekt.audit.schemas import (
-    ActorRead,
-    AuditEntry,
-    AuditPage,
-    CredentialRef,
-    CursorMeta,
-)
+__all__ = ["AuditFilters", "AuditLog", "ChangesFeed", "decode_cursor", "encode_cursor"]
 from projekt.core.context import OrgContext, Role
 from projekt.core.deps import AppServices
 from projekt.core.feed import Read
-from projekt.core.record import Event
 
 
 def encode_cursor(org_id: uuid.UUID, seq: int) -> str:
@@ -67,70 +57,68 @@ def decode_cursor(cursor: str, org_id: uuid.UUID) -> int:
     return seq
 
 
-class AuditService:
-    def __init__(self, session: AsyncSession, services: AppServices, ctx: OrgContext) -> None:
-        self.session = session
+class AuditLog:
+    """``GET /api/audit`` (and the web's Audit page): the record newest first, each event with
+    the names of its person, key and OAuth client, in one statement on the fast path
+    (``AuditReads``), written as plain data (``AuditPage`` documents it)."""
+
+    def __init__(self, services: AppServices, ctx: OrgContext) -> None:
         self.services = services
         self.ctx = ctx
-        self.record = RecordRepository(session, ctx.org_id)
 
-    # -- the audit log ------------------------------------------------------------------------
-
-    async def audit(self, filters: AuditFilters, cursor: str | None, limit: int) -> AuditPage:
-        """Newest first, ``limit`` at a time; ``cursor`` continues below the last page."""
-        before = decode_cursor(cursor, self.ctx.org_id) if cursor else None
-        if before is not None and before > await self.record.last_seq() + 1:
-            raise BadCursor("The cursor points past this organization's record.")
+    async def page(self, filters: AuditFilters, cursor: str | None, limit: int) -> dict[str, Any]:
+        """``{data, meta}``, newest first, ``limit`` at a time; ``cursor`` continues below the
+        last page. JSON-ready for ``core.responses.dumps``."""
+        org_id = self.ctx.org_id
+        before = decode_cursor(cursor, org_id) if cursor else None
         retention = self.services.settings.audit_retention_days
         if retention is not None:
             oldest = self.services.clock.now() - timedelta(days=retention)
             if filters.since is None or filters.since < oldest:
                 filters = replace(filters, since=oldest)
-        events = await self.record.audit_page(filters, before, limit + 1)
-        more = len(events) > limit
-        events = events[:limit]
-        people, keys, clients = await self.record.names(events)
-        entries = [self._entry(e, people, keys, clients) for e in events]
-        next_cursor = entries[-1].cursor if more and entries else None
-        return AuditPage(data=entries, meta=CursorMeta(limit=limit, next_cursor=next_cursor))
+        reads = AuditReads(self.services.fast, org_id)
+        rows, last = await reads.page(filters, before, limit + 1)
+        if before is not None:
+            if last is None:
+                last = await reads.last_seq()
+            if before > last + 1:
+                raise BadCursor("The cursor points past this organization's record.")
+        cursor_of = cursors(org_id)
+        data = [_entry(row, cursor_of) for row in rows[:limit]]
+        next_cursor = data[-1]["cursor"] if len(rows) > limit else None
+        return {"data": data, "meta": {"limit": limit, "next_cursor": next_cursor}}
 
-    def _entry(
-        self,
-        event: Event,
-        people: dict[uuid.UUID, str],
-        keys: dict[uuid.UUID, Any],
-        clients: dict[str, str],
-    ) -> AuditEntry:
-        key = keys.get(event.credential_id) if event.credential_id else None
-        name = key.name if key is not None else None
-        if event.oauth_client_id is not None:
-            name = clients.get(event.oauth_client_id)
-        credential = CredentialRef(
-            id=event.credential_id,
-            kind=event.credential_kind,
-            name=name,
-            last_four=key.last_four if key is not None else None,
-        )
-        actor = ActorRead(
-            user_id=event.actor_user_id,
-            user_name=people.get(event.actor_user_id) if event.actor_user_id else None,
-            credential_kind=event.credential_kind,
-            credential=credential,
-            oauth_client_id=event.oauth_client_id,
-        )
-        return AuditEntry(
-            id=event.id,
-            seq=event.seq,
-            cursor=encode_cursor(self.ctx.org_id, event.seq),
-            occurred_at=event.occurred_at,
-            type=event.type,
-            resource_type=event.resource_type,
-            resource_id=event.resource_id,
-            project_id=event.project_id,
-            actor=actor,
-            request_id=event.request_id,
-            changes=event.changes,
-        )
+
+def _entry(row: AuditRow, cursor_of: Callable[[int], str]) -> dict[str, Any]:
+    """One ``AuditEntry`` from its row (``audit_statement``'s columns)."""
+    (id_, seq, occurred_at, kind, resource_type, resource_id, project_id, user_id,
+     credential_kind, credential_id, client_id, request_id, changes, user_name, key_name,
+     last_four, client_name, _) = row  # fmt: skip
+    return {
+        "id": id_,
+        "seq": seq,
+        "cursor": cursor_of(seq),
+        "occurred_at": occurred_at,
+        "type": kind,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "project_id": project_id,
+        "actor": {
+            "user_id": user_id,
+            "user_name": user_name if user_id is not None else None,
+            "credential_kind": credential_kind,
+            "credential": {
+                "id": credential_id,
+                "kind": credential_kind,
+                # An OAuth client's name wins over a key's (an event has one or the other).
+                "name": client_name if client_id is not None else key_name,
+                "last_four": last_four,
+            },
+            "oauth_client_id": client_id,
+        },
+        "request_id": request_id,
+        "changes": changes,
+    }
 
 
 class ChangesFeed:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Uuid,
     and_,
     bindparam,
     case,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 
 from projekt.auth.models import User
 from projekt.core.fastsql import FastSQL
+from projekt.core.feed import among, uuid_text
 from projekt.core.pagination import SortKeys, order_by
 from projekt.core.repository import OrgScopedRepository
 from projekt.issues.models import Issue
@@ -102,68 +104,6 @@ class TimeEntryRepository(OrgScopedRepository[TimeEntry]):
         if exclude is not None:
             stmt = stmt.where(TimeEntry.id != exclude)
         return int((await self.session.execute(stmt)).scalar_one())
-
-    def listing_statements(
-        self,
-        viewer_id: uuid.UUID,
-        filters: Sequence[ColumnElement[bool]],
-        sort: SortKeys,
-        limit: int,
-        offset: int,
-        *,
-        counted: bool = False,
-        project_id: uuid.UUID | None = None,
-    ) -> tuple[Select[Any], Select[Any]]:
-        """A page of entries with its total in a column, and the total alone (for a page past
-        the end, which has no row to carry it).
-
-        ``counted``: the filters are at most ``project_id``, so the total is the sum of the
-        counters of the projects the caller sees (``projects.time_entries``), a handful of
-        rows however many entries the org holds; otherwise a window over the filtered rows.
-        That is the issue lists' rule (counters for the plain lists, windows for the filtered
-        ones). Without the window, the default order is read off
-        ``ix_time_entries_org_id_entry_date`` backwards and stops at the page.
-        """
-        if counted:
-            count = select(func.coalesce(func.sum(Project.time_entries), 0)).where(
-                Project.org_id == self.org_id, visible_to(viewer_id)
-            )
-            if project_id is not None:
-                count = count.where(Project.id == project_id)
-            total: ColumnElement[Any] = count.scalar_subquery()
-        else:
-            count = self._visible(viewer_id, func.count()).where(*filters)
-            total = func.count().over()
-        page = (
-            self._visible(viewer_id, TimeEntry, total.label("total"))
-            .where(*filters)
-            .order_by(*order_by(sort, SORTABLE), TimeEntry.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return page, count
-
-    async def listing(
-        self,
-        viewer_id: uuid.UUID,
-        filters: Sequence[ColumnElement[bool]],
-        sort: SortKeys,
-        limit: int,
-        offset: int,
-        *,
-        counted: bool = False,
-        project_id: uuid.UUID | None = None,
-    ) -> tuple[list[TimeEntry], int]:
-        """One statement: the page and its total (``listing_statements``)."""
-        page, count = self.listing_statements(
-            viewer_id, filters, sort, limit, offset, counted=counted, project_id=project_id
-        )
-        rows = (await self.session.execute(page)).all()
-        if rows:
-            return [row.TimeEntry for row in rows], int(rows[0].total)
-        if offset == 0:
-            return [], 0
-        return [], int((await self.session.execute(count)).scalar_one())
 
     async def by_user(
         self, viewer_id: uuid.UUID, issue_id: uuid.UUID, minutes: ColumnElement[Any]
@@ -345,6 +285,101 @@ def summary_statement(by: str, active: tuple[str, ...]) -> Select[Any]:
     return stmt
 
 
+class EntryRow(NamedTuple):
+    """An entry's fields as ``TimeEntryRead`` shows them, in its order (``invoiced`` follows
+    from ``invoice_id``; every other one is a column). Ids are text when read by a list."""
+
+    id: Any
+    project_id: Any
+    issue_id: Any
+    user_id: Any
+    minutes: int | None
+    entry_date: date
+    description: str | None
+    billable: bool
+    running: bool
+    started_at: datetime | None
+    ended_at: datetime | None
+    auto_stopped: bool
+    invoiced: bool
+    invoice_id: Any
+    created_at: datetime
+    updated_at: datetime
+
+
+# The filters of a list, each a condition on bound ``f_<name>`` (``invoiced`` and ``uninvoiced``
+# bind nothing; ``ids`` is the changes feed's page of entries).
+_LIST_FILTERS: dict[str, Any] = {
+    "project_id": lambda: TimeEntry.project_id == P("f_project_id", type_=Uuid()),
+    "issue_id": lambda: TimeEntry.issue_id == P("f_issue_id", type_=Uuid()),
+    "user_id": lambda: TimeEntry.user_id == P("f_user_id", type_=Uuid()),
+    "from_date": lambda: TimeEntry.entry_date >= P("f_from_date", type_=Date),
+    "to_date": lambda: TimeEntry.entry_date <= P("f_to_date", type_=Date),
+    "billable": lambda: TimeEntry.billable == P("f_billable", type_=Boolean),
+    "invoiced": lambda: TimeEntry.invoice_id.is_not(None),
+    "uninvoiced": lambda: TimeEntry.invoice_id.is_(None),
+    "ids": lambda: among(TimeEntry.id, "f_ids"),
+}
+_LISTINGS: dict[tuple[tuple[str, ...], SortKeys, bool], Select[Any]] = {}
+
+
+def listing_statement(active: tuple[str, ...], sort: SortKeys, counted: bool) -> Select[Any]:
+    """A page (``:limit``, ``:offset``) of the entries the caller sees, matching the filters
+    named in ``active``, with the total in a last column; built once per shape.
+
+    ``counted``: the filters are at most ``project_id``, so the total is the sum of the
+    counters of the projects the caller sees (``projects.time_entries``), a handful of rows
+    however many entries the org holds; otherwise a window over the filtered rows. That is the
+    issue lists' rule (counters for the plain lists, windows for the filtered ones). Without the
+    window, the default order is read off ``ix_time_entries_org_id_entry_date`` backwards and
+    stops at the page.
+    """
+    found = _LISTINGS.get((active, sort, counted))
+    if found is not None:
+        return found
+    total: ColumnElement[Any]
+    if counted:
+        count = select(func.coalesce(func.sum(Project.time_entries), 0)).where(
+            Project.org_id == P("org_id"), visible_to(P("user_id"))
+        )
+        if "project_id" in active:
+            count = count.where(Project.id == P("f_project_id", type_=Uuid()))
+        total = count.scalar_subquery()
+    else:
+        total = func.count().over()
+    columns = [
+        TimeEntry.invoice_id.is_not(None).label(name)
+        if name == "invoiced"
+        else uuid_text(getattr(TimeEntry, name)).label(name)
+        for name in EntryRow._fields
+    ]
+    stmt = (
+        select(*columns, total.label("total"))
+        .select_from(TimeEntry)
+        .join(Project, Project.id == TimeEntry.project_id)
+        .where(TimeEntry.org_id == P("org_id"), visible_to(P("user_id")))
+        .where(*[_LIST_FILTERS[name]() for name in active])
+        .order_by(*order_by(sort, SORTABLE), TimeEntry.id)
+        .limit(P("limit", type_=Integer))
+        .offset(P("offset", type_=Integer))
+    )
+    if len(_LISTINGS) > 256:  # sorts and filters make a few hundred shapes at most
+        _LISTINGS.clear()
+    _LISTINGS[(active, sort, counted)] = stmt
+    return stmt
+
+
+def listing_count_statement(active: tuple[str, ...]) -> Select[Any]:
+    """The total alone, for a page past the end (no row carries it there)."""
+    return (
+        select(func.count())
+        .select_from(TimeEntry)
+        .join(Project, Project.id == TimeEntry.project_id)
+        .where(TimeEntry.org_id == P("org_id"), visible_to(P("user_id")))
+        .where(*[_LIST_FILTERS[name]() for name in active])
+    )
+
+
 class TimeReads:
     """The org-wide summary for one caller in one org, on the fast path."""
 
@@ -384,3 +419,27 @@ class TimeReads:
         # The statement's columns are SummaryRow's, in its order (the sums are integers on
         # both drivers: coalesced, never null).
         return [SummaryRow._make(row.values()) for row in rows]
+
+    async def listing(
+        self,
+        sent: dict[str, Any],
+        sort: SortKeys,
+        limit: int,
+        offset: int,
+        *,
+        counted: bool,
+    ) -> tuple[list[EntryRow], int]:
+        """A page of entries and their total, in one
+        statement (two for a page past the end). ``sent``: the filters given, by name
+        (``_LIST_FILTERS``; ``invoiced``/``uninvoiced`` with the value None)."""
+        active = tuple(sent)
+        params: dict[str, Any] = {**self.scope, "limit": limit, "offset": offset}
+        params.update({f"f_{name}": value for name, value in sent.items() if value is not None})
+        rows = await self.fast.fetch(listing_statement(active, sort, counted), params)
+        if rows:
+            found = [tuple(row.values()) for row in rows]
+            return [EntryRow._make(row[:-1]) for row in found], int(found[0][-1])
+        if offset == 0:
+            return [], 0
+        row = await self.fast.fetchrow(listing_count_statement(active), params)
+        return [], int(next(iter(row.values()))) if row is not None else 0

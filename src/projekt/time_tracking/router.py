@@ -178,7 +178,7 @@ async def issue_time_summary(
     responses=errors(*IN_ORG, *PAGED, ValidationFailed),
 )
 async def list_time_entries(
-    time: TimeServiceDep,
+    time: TimeFastPathDep,
     listed: EntryList,
     project_id: uuid.UUID | None = None,
     issue_id: uuid.UUID | None = None,

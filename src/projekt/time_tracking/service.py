@@ -45,6 +45,7 @@ from projekt.time_tracking.errors import (
 from projekt.time_tracking.models import TimeEntry
 from projekt.time_tracking.repository import (
     SORT_FIELDS,
+    EntryRow,
     TimeEntryRepository,
     TimeReads,
     effective_minutes,
@@ -107,23 +108,15 @@ class EntryFilters:
         others = (self.issue_id, self.user_id, self.from_date, self.to_date, self.billable)
         return self.invoiced is None and all(value is None for value in others)
 
-    def clauses(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.project_id is not None:
-            found.append(TimeEntry.project_id == self.project_id)
-        if self.issue_id is not None:
-            found.append(TimeEntry.issue_id == self.issue_id)
-        if self.user_id is not None:
-            found.append(TimeEntry.user_id == self.user_id)
-        if self.from_date is not None:
-            found.append(TimeEntry.entry_date >= self.from_date)
-        if self.to_date is not None:
-            found.append(TimeEntry.entry_date <= self.to_date)
-        if self.billable is not None:
-            found.append(TimeEntry.billable.is_(self.billable))
+    def sent(self) -> dict[str, Any]:
+        """The filters given, by name, as ``TimeReads.listing`` takes them."""
+        found: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in ("project_id", "issue_id", "user_id", "from_date", "to_date", "billable")
+            if getattr(self, name) is not None
+        }
         if self.invoiced is not None:
-            column = TimeEntry.invoice_id
-            found.append(column.is_not(None) if self.invoiced else column.is_(None))
+            found["invoiced" if self.invoiced else "uninvoiced"] = None
         return found
 
 
@@ -166,6 +159,27 @@ class TimeFastPath:
 
     def _now(self) -> datetime:
         return self.services.clock.now()
+
+    def entry_data(self, values: EntryRow) -> dict[str, Any]:
+        """An entry as the API shows it (``TimeEntryRead``, as plain data for orjson). A timer
+        past the limit shows as stopped there, whether or not a write has recorded that yet."""
+        data = dict(zip(EntryRow._fields, values, strict=True))
+        started = data["started_at"]
+        limit = timedelta(minutes=self.limit_minutes)
+        if data["running"] and started is not None and self._now() - started >= limit:
+            data.update(running=False, minutes=self.limit_minutes, auto_stopped=True)
+            data["ended_at"] = started + limit
+        return data
+
+    async def listing(
+        self, filters: EntryFilters, sort: SortKeys, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the entries the caller sees, as plain data (``entry_data``), and their
+        total, on the fast path."""
+        rows, total = await self.reads.listing(
+            filters.sent(), sort, limit, offset, counted=filters.by_project_at_most()
+        )
+        return [self.entry_data(row) for row in rows], total
 
     async def summary(self, group_by: GroupBy, filters: EntryFilters) -> TimeSummaryData:
         """``TimeSummary`` as plain data for orjson: ids and days stay native (orjson writes
@@ -227,31 +241,12 @@ class TimeService(TimeFastPath):
         return entry.running and started is not None and self._now() - started >= limit
 
     def read(self, entry: TimeEntry) -> TimeEntryRead:
-        """An entry as the API shows it; a timer past the limit shows as stopped there, whether
-        or not a write has recorded that yet."""
-        read = TimeEntryRead(
-            id=entry.id,
-            project_id=entry.project_id,
-            issue_id=entry.issue_id,
-            user_id=entry.user_id,
-            minutes=entry.minutes,
-            entry_date=entry.entry_date,
-            description=entry.description,
-            billable=entry.billable,
-            running=entry.running,
-            started_at=entry.started_at,
-            ended_at=entry.ended_at,
-            auto_stopped=entry.auto_stopped,
-            invoiced=entry.invoice_id is not None,
-            invoice_id=entry.invoice_id,
-            created_at=entry.created_at,
-            updated_at=entry.updated_at,
+        """An entry as the API shows it (``entry_data``)."""
+        values = EntryRow._make(
+            entry.invoice_id is not None if name == "invoiced" else getattr(entry, name)
+            for name in EntryRow._fields
         )
-        if self._expired(entry) and entry.started_at is not None:
-            limit = timedelta(minutes=self.limit_minutes)
-            stopped = {"running": False, "minutes": self.limit_minutes, "auto_stopped": True}
-            read = read.model_copy(update={**stopped, "ended_at": entry.started_at + limit})
-        return read
+        return TimeEntryRead(**self.entry_data(values))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -260,24 +255,6 @@ class TimeService(TimeFastPath):
         if entry is None:
             raise TimeEntryNotFound()
         return entry
-
-    async def listing(
-        self,
-        filters: EntryFilters,
-        sort: SortKeys,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[TimeEntryRead], int]:
-        rows, total = await self.entries.listing(
-            self.ctx.user_id,
-            filters.clauses(),
-            sort,
-            limit,
-            offset,
-            counted=filters.by_project_at_most(),
-            project_id=filters.project_id,
-        )
-        return [self.read(row) for row in rows], total
 
     async def active(self) -> TimeEntry | None:
         entry = await self.entries.running_of(self.ctx.user_id)

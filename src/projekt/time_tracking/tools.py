@@ -66,7 +66,7 @@ async def list_time_entries(call: Call, args: EntryQuery) -> Result:
     )
     newest: SortKeys = (("entry_date", True), ("created_at", True))
     found, total = await time.listing(filters, newest, args.limit, args.offset)
-    items = [e.model_dump(mode="json") for e in found]
+    items = orjson.loads(dumps(found))  # as the route answers them: ids and days as text
     text = f"{len(items)} of {total} entries" + (
         ":\n" + "\n".join(_line(e) for e in items) if items else "."
     )

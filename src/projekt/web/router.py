@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from projekt.api_keys.schemas import ApiKeyCreate
 from projekt.api_keys.service import ApiKeyService
-from projekt.audit.service import AuditFilters, AuditService
+from projekt.audit.service import AuditFilters, AuditLog
 from projekt.auth.cookies import clear_session_cookies, set_session_cookies
 from projekt.auth.schemas import SignupIn
 from projekt.auth.service import AuthService
@@ -591,7 +591,7 @@ def _form_if_match(etag: str) -> IfMatch:
 
 
 # -- Organization → Settings → Audit (issue 16) ----------------------------------------------
-# The org's record for its admins, newest first, through the same AuditService as
+# The org's record for its admins, newest first, through the same AuditLog as
 # GET /api/audit: filters by person, key and event type, and an "Older" link that carries the
 # page's cursor. Credentials are shown by name and last four only (the record holds no secret).
 
@@ -680,7 +680,7 @@ async def web_audit(
             credential_id=_audit_filter_id(request, "key"),
             type=chosen["type"] or None,
         )
-        found = await AuditService(session, services, ctx).audit(
+        found = await AuditLog(services, ctx).page(
             filters, query.get("cursor") or None, AUDIT_PAGE_SIZE
         )
     except BadAuditFilter as exc:
@@ -695,12 +695,13 @@ async def web_audit(
     shown["entries"] = [
         {
             "entry": entry,
-            "changes": [_change_shown(k, v) for k, v in entry.changes.items()],
+            "changes": [_change_shown(k, v) for k, v in entry["changes"].items()],
         }
-        for entry in found.data
+        for entry in found["data"]
     ]
-    if found.meta.next_cursor:
-        shown["older"] = f"{AUDIT}?{_audit_query(**chosen, cursor=found.meta.next_cursor)}"
+    if found["meta"]["next_cursor"]:
+        older = found["meta"]["next_cursor"]
+        shown["older"] = f"{AUDIT}?{_audit_query(**chosen, cursor=older)}"
     return await _org_page(request, principal, session, services, ctx, "audit.html", **shown)
 
 
