@@ -272,3 +272,28 @@ async def test_connections_keep_those_in_step_and_close_those_cut_off(app: FastA
     assert not last.is_closed()
     await connections.close()
     assert last.is_closed()
+
+
+async def test_statements_built_per_request_shape_do_not_pile_up(
+    app: FastAPI, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list builds a statement per shape of request, and a sort may name a field again and
+    again, so shapes are not a closed set: the compiled statements kept stay bounded, and the
+    statements built at import compile again after the cache starts over."""
+    monkeypatch.setattr(fastsql, "COMPILED_MAX", 8)
+    fast = app.state.services.fast
+    org = await factory.org()
+    project = await factory.project(org)
+    token = await factory.key(org.id, org.owner)
+    async with factory.client(Authorization=f"Bearer {token}") as c:
+        body = {"project_id": str(project.id), "title": "kept"}
+        assert (await c.post("/api/issues", json=body)).status_code == 201
+        for n in range(1, 30):
+            for path in ("/api/issues", "/api/time-entries"):
+                sort = ",".join(["-created_at"] * n)
+                listed = await c.get(path, params={"project_id": str(project.id), "sort": sort})
+                assert listed.status_code == 200, listed.text
+                assert len(fast._compiled) <= 8
+        assert listed.json() == []  # the last: time entries, none logged
+        issues = await c.get("/api/issues", params={"project_id": str(project.id)})
+        assert [i["title"] for i in issues.json()] == ["kept"]

@@ -59,6 +59,7 @@ from projekt.core.metrics import Metrics
 Row = Mapping[str, Any]
 # A Core SELECT/INSERT/UPDATE built once at import time (its identity keys the compile cache).
 Executable = Any
+COMPILED_MAX = 4096  # compiled statements kept per app
 
 
 def _json_text(value: Any) -> str:
@@ -335,6 +336,11 @@ class FastSQL:
                     for n, entry in enumerate(sql._result_columns)
                     if (process := _read_processor(entry.type, dialect)) is not None
                 )
+            if len(self._compiled) >= COMPILED_MAX:
+                # Lists build a statement per shape of request (filters, sorts: a sort may
+                # name a field again and again), so shapes are not a closed set: never let
+                # them pile up. Those built at import compile again on their next use.
+                self._compiled.clear()
             self._compiled[stmt] = found
         return found
 

@@ -369,15 +369,22 @@ def listing_statement(active: tuple[str, ...], sort: SortKeys, counted: bool) ->
     return stmt
 
 
+_COUNTS: dict[tuple[str, ...], Select[Any]] = {}
+
+
 def listing_count_statement(active: tuple[str, ...]) -> Select[Any]:
-    """The total alone, for a page past the end (no row carries it there)."""
-    return (
-        select(func.count())
-        .select_from(TimeEntry)
-        .join(Project, Project.id == TimeEntry.project_id)
-        .where(TimeEntry.org_id == P("org_id"), visible_to(P("user_id")))
-        .where(*[_LIST_FILTERS[name]() for name in active])
-    )
+    """The total alone, for a page past the end (no row carries it there); built once per set
+    of filters (at most 2^9)."""
+    found = _COUNTS.get(active)
+    if found is None:
+        found = _COUNTS[active] = (
+            select(func.count())
+            .select_from(TimeEntry)
+            .join(Project, Project.id == TimeEntry.project_id)
+            .where(TimeEntry.org_id == P("org_id"), visible_to(P("user_id")))
+            .where(*[_LIST_FILTERS[name]() for name in active])
+        )
+    return found
 
 
 class TimeReads:
