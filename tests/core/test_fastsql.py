@@ -282,6 +282,7 @@ async def test_statements_built_per_request_shape_do_not_pile_up(
     statements built at import compile again after the cache starts over."""
     monkeypatch.setattr(fastsql, "COMPILED_MAX", 8)
     fast = app.state.services.fast
+    fast._compiled.clear()  # the app may be shared: start as after a start-over
     org = await factory.org()
     project = await factory.project(org)
     token = await factory.key(org.id, org.owner)
