@@ -621,11 +621,16 @@ def prepare_time(database: str, data: seed.Dataset, total: int) -> None:
         )
 
 
+def org0_member(data: seed.Dataset) -> dict[str, str]:
+    """The headers of the member of org 0 (its 30 people's org) that asks about time."""
+    token = next(p.token for p in data.projects if p.org_id == data.projects[0].org_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def time_requests(data: seed.Dataset) -> list[dict[str, Any]]:
     """The month's summary in each grouping, asked by a member of org 0 (its 30 people)."""
     first, last = seed.TIME_MONTH
-    token = next(p.token for p in data.projects if p.org_id == data.projects[0].org_id)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = org0_member(data)
     return [
         {
             "method": "GET",
@@ -639,10 +644,9 @@ def time_requests(data: seed.Dataset) -> list[dict[str, Any]]:
 def time_list_requests(data: seed.Dataset) -> list[dict[str, Any]]:
     """Issue 21: the time entries' list (newest day first, 50 a page), org-wide and by project,
     asked by the member of org 0 the summary's requests use."""
-    org = data.projects[0].org_id
-    token = next(p.token for p in data.projects if p.org_id == org)
-    headers = {"Authorization": f"Bearer {token}"}
-    queries = ["limit=50"] + [f"limit=50&project_id={p}" for p in data.projects_of[org]]
+    headers = org0_member(data)
+    queries = ["limit=50"]
+    queries += [f"limit=50&project_id={p}" for p in data.projects_of[data.projects[0].org_id]]
     return [
         {"method": "GET", "path": f"/api/time-entries?{q}", "headers": headers} for q in queries
     ]

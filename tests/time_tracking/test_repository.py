@@ -59,9 +59,7 @@ async def test_postgresql_lists_the_org_off_one_index_without_counting_every_ent
 
     async def plan(filters: EntryFilters) -> str:
         sent = filters.sent()
-        stmt = listing_statement(
-            tuple(sent), (("entry_date", True),), counted=filters.by_project_at_most()
-        )
+        stmt = listing_statement(tuple(sent), (("entry_date", True),))
         page = stmt.params(
             org_id=uuid.uuid4(),
             user_id=uuid.uuid4(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -118,12 +119,24 @@ for _declared in DECLARED.joined:
 Change = tuple[int, str, str, str, Mapping[str, Any] | None, bool]
 
 
-class FeedReads:
-    """The changes feed's reads of the record, on the fast path (no session)."""
+class RecordReads:
+    """Reads of one org's record on the fast path (no session)."""
 
-    def __init__(self, fast: FastSQL, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    def __init__(self, fast: FastSQL, org_id: uuid.UUID) -> None:
         self.fast = fast
         self.org_id = org_id
+
+    async def last_seq(self) -> int:
+        """The org's last number (0: nothing recorded yet)."""
+        row = await self.fast.fetchrow(LAST_SEQ, {"org_id": self.org_id})
+        return int(row["seq"]) if row is not None else 0
+
+
+class FeedReads(RecordReads):
+    """The changes feed's reads of the record, for one caller."""
+
+    def __init__(self, fast: FastSQL, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        super().__init__(fast, org_id)
         self.user_id = user_id
 
     async def page(self, after: int, limit: int, everything: bool) -> list[Change]:
@@ -168,10 +181,6 @@ class FeedReads:
             else:
                 changes.append((seq, kind, resource_type, resource_id, None, False))
         return changes
-
-    async def last_seq(self) -> int:
-        row = await self.fast.fetchrow(LAST_SEQ, {"org_id": self.org_id})
-        return int(row["seq"]) if row is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,17 +238,14 @@ _ENTRY = (
     LAST_SEQ.scalar_subquery().label("last_seq"),
 )
 AuditRow = tuple[Any, ...]  # ``_ENTRY``'s values, in order
-_AUDIT_PAGES: dict[tuple[str, ...], Select[Any]] = {}
 
 
+@functools.lru_cache(maxsize=256)
 def audit_statement(active: tuple[str, ...]) -> Select[Any]:
     """Newest first, ``:limit`` events of the org matching the filters named in ``active``
     (``AuditFilters``' fields, bound as ``f_<name>``, and ``before``: below seq ``:before``),
     built once per set. A key is named only for a PAT's events (``credential_id`` is then the
     key's id) and only if it is the org's."""
-    found = _AUDIT_PAGES.get(active)
-    if found is not None:
-        return found
     key_joined = and_(
         ApiKey.id == Event.credential_id,
         Event.credential_kind == "pat",
@@ -263,17 +269,11 @@ def audit_statement(active: tuple[str, ...]) -> Select[Any]:
         else:
             column = AuditFilters.COLUMNS[name]
             stmt = stmt.where(column == P(f"f_{name}", type_=column.type))
-    found = stmt.order_by(Event.seq.desc()).limit(P("limit"))
-    _AUDIT_PAGES[active] = found
-    return found
+    return stmt.order_by(Event.seq.desc()).limit(P("limit"))
 
 
-class AuditReads:
-    """The audit log's reads of the record, on the fast path (no session)."""
-
-    def __init__(self, fast: FastSQL, org_id: uuid.UUID) -> None:
-        self.fast = fast
-        self.org_id = org_id
+class AuditReads(RecordReads):
+    """The audit log's reads of the record."""
 
     async def page(
         self, filters: AuditFilters, before: int | None, limit: int
@@ -292,7 +292,3 @@ class AuditReads:
             return [], None
         found = [tuple(row.values()) for row in rows]
         return found, found[0][-1] or 0
-
-    async def last_seq(self) -> int:
-        row = await self.fast.fetchrow(LAST_SEQ, {"org_id": self.org_id})
-        return int(row["seq"]) if row is not None else 0

@@ -7,6 +7,7 @@ back typed rows; the writes and the rest stay on the unit of work's session."""
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import datetime
@@ -252,7 +253,6 @@ DOC_REVISION = (
     .join(Project, Project.id == Doc.project_id)
     .where(Doc.id == P("doc_id"), *_IN_PROJECT)
 )
-_LIST_SHAPES: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
 
 
 def _fts_match(query: Any) -> ColumnElement[bool]:
@@ -264,15 +264,12 @@ def _tsquery(words: list[str]) -> str:
     return " & ".join(f"{word}:*" for word in words)
 
 
+@functools.lru_cache(maxsize=256)
 def list_statements(
     sort: SortKeys, include_archived: bool, words: int, postgres: bool
 ) -> tuple[Select[Any], Select[Any]]:
     """A page of a project's docs with its total, and the project's visibility with the total
     (for an empty page: 404 or past the end), built once per shape."""
-    shape = (sort, include_archived, words, postgres)
-    found = _LIST_SHAPES.get(shape)
-    if found is not None:
-        return found
     conditions: list[ColumnElement[bool]] = []
     if not include_archived:
         conditions.append(Doc.is_archived.is_(False))
@@ -297,9 +294,6 @@ def list_statements(
     head = select(Project.id, counted.label("total")).where(
         Project.id == P("project_id"), Project.org_id == P("org_id"), visible_to(P("user_id"))
     )
-    if len(_LIST_SHAPES) > 256:  # shapes are few in practice; never let them pile up
-        _LIST_SHAPES.clear()
-    _LIST_SHAPES[shape] = (page, head)
     return page, head
 
 

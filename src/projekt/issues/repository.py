@@ -7,6 +7,7 @@ read from the record (``core.record``): the events of an issue and its comments.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
@@ -330,11 +331,11 @@ _HEAD_COLUMNS = (
     Project.archived_issues.label("head_archived_issues"),
 )
 _FILTERS = ("project_id", "priority", "type", "assignee_id", "sprint_id", "archived")
-_LIST_SHAPES: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
 # A project's whole list (archived or not) takes its total from the project's counters.
 COUNTED_SHAPE = ("archived", "project_id")
 
 
+@functools.lru_cache(maxsize=512)
 def list_statements(
     active: tuple[str, ...], has_q: bool, keys: SortKeys, sort: str, dialect: str
 ) -> tuple[Select[Any], Select[Any]]:
@@ -344,10 +345,6 @@ def list_statements(
     whose total comes from the project row (the window would count every issue of the project
     on every request, which grows with the project).
     """
-    shape = (active, has_q, sort, dialect)
-    found = _LIST_SHAPES.get(shape)
-    if found is not None:
-        return found
     conditions: list[ColumnElement[bool]] = []
     for name in active:
         if name in _FILTERS:
@@ -377,9 +374,6 @@ def list_statements(
         .join(Project, Project.id == Issue.project_id)
         .where(Issue.org_id == P("org_id"), visible_to(P("user_id")), *conditions)
     )
-    if len(_LIST_SHAPES) > 512:  # shapes are few in practice; never let them pile up
-        _LIST_SHAPES.clear()
-    _LIST_SHAPES[shape] = (page, count)
     return page, count
 
 

@@ -16,5 +16,5 @@ feed = Feed()
 @feed.reader("time_entry")
 async def time_entries(read: Read, ids: Sequence[uuid.UUID]) -> Representations:
     time = TimeFastPath(read.services, read.ctx)
-    rows, _ = await time.reads.listing({"ids": list(ids)}, (), len(ids), 0, counted=False)
+    rows, _ = await time.reads.listing({"ids": list(ids)}, (), len(ids), 0)
     return {uuid.UUID(row["id"]): row for row in map(time.entry_data, rows)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -204,9 +205,9 @@ class SummaryRow(NamedTuple):
 SUMMARY_FILTERS = ("project_id", "user_id", "from_date", "to_date", "billable")
 P = bindparam
 _COUNTED = effective_minutes(P("cutoff"), P("limit_minutes", type_=Integer))
-_SUMMARIES: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
 
 
+@functools.lru_cache(maxsize=256)
 def summary_statement(by: str, active: tuple[str, ...]) -> Select[Any]:
     """One grouped statement per grouping and set of filters, built once.
 
@@ -217,9 +218,6 @@ def summary_statement(by: str, active: tuple[str, ...]) -> Select[Any]:
     ``ix_time_entries_org_id_entry_date`` (migration 0014), so a month's summary reads that
     month's entries whatever the table holds (bench: ``time_summary_1m``).
     """
-    found = _SUMMARIES.get((by, active))
-    if found is not None:
-        return found
     minutes = _COUNTED
     conditions: list[ColumnElement[bool]] = [
         TimeEntry.org_id == P("org_id"),
@@ -279,9 +277,6 @@ def summary_statement(by: str, active: tuple[str, ...]) -> Select[Any]:
     stmt = stmt.add_columns(
         label.label("label"), sums.c.total, sums.c.billable, sums.c.entries
     ).order_by(sums.c.key)
-    if len(_SUMMARIES) > 256:  # shapes are few (5 groupings, 5 filters); never let them pile up
-        _SUMMARIES.clear()
-    _SUMMARIES[(by, active)] = stmt
     return stmt
 
 
@@ -320,25 +315,22 @@ _LIST_FILTERS: dict[str, Any] = {
     "uninvoiced": lambda: TimeEntry.invoice_id.is_(None),
     "ids": lambda: among(TimeEntry.id, "f_ids"),
 }
-_LISTINGS: dict[tuple[tuple[str, ...], SortKeys, bool], Select[Any]] = {}
 
 
-def listing_statement(active: tuple[str, ...], sort: SortKeys, counted: bool) -> Select[Any]:
+@functools.lru_cache(maxsize=256)
+def listing_statement(active: tuple[str, ...], sort: SortKeys) -> Select[Any]:
     """A page (``:limit``, ``:offset``) of the entries the caller sees, matching the filters
     named in ``active``, with the total in a last column; built once per shape.
 
-    ``counted``: the filters are at most ``project_id``, so the total is the sum of the
-    counters of the projects the caller sees (``projects.time_entries``), a handful of rows
-    however many entries the org holds; otherwise a window over the filtered rows. That is the
+    With no filter but ``project_id``, if that, the total is the sum of the counters of the
+    projects the caller sees (``projects.time_entries``), a handful of rows however many
+    entries the org holds; otherwise a window over the filtered rows. That is the
     issue lists' rule (counters for the plain lists, windows for the filtered ones). Without the
     window, the default order is read off ``ix_time_entries_org_id_entry_date`` backwards and
     stops at the page.
     """
-    found = _LISTINGS.get((active, sort, counted))
-    if found is not None:
-        return found
     total: ColumnElement[Any]
-    if counted:
+    if set(active) <= {"project_id"}:
         count = select(func.coalesce(func.sum(Project.time_entries), 0)).where(
             Project.org_id == P("org_id"), visible_to(P("user_id"))
         )
@@ -363,28 +355,19 @@ def listing_statement(active: tuple[str, ...], sort: SortKeys, counted: bool) ->
         .limit(P("limit", type_=Integer))
         .offset(P("offset", type_=Integer))
     )
-    if len(_LISTINGS) > 256:  # sorts and filters make a few hundred shapes at most
-        _LISTINGS.clear()
-    _LISTINGS[(active, sort, counted)] = stmt
     return stmt
 
 
-_COUNTS: dict[tuple[str, ...], Select[Any]] = {}
-
-
+@functools.lru_cache(maxsize=256)
 def listing_count_statement(active: tuple[str, ...]) -> Select[Any]:
-    """The total alone, for a page past the end (no row carries it there); built once per set
-    of filters (at most 2^9)."""
-    found = _COUNTS.get(active)
-    if found is None:
-        found = _COUNTS[active] = (
-            select(func.count())
-            .select_from(TimeEntry)
-            .join(Project, Project.id == TimeEntry.project_id)
-            .where(TimeEntry.org_id == P("org_id"), visible_to(P("user_id")))
-            .where(*[_LIST_FILTERS[name]() for name in active])
-        )
-    return found
+    """The total alone, for a page past the end (no row carries it there)."""
+    return (
+        select(func.count())
+        .select_from(TimeEntry)
+        .join(Project, Project.id == TimeEntry.project_id)
+        .where(TimeEntry.org_id == P("org_id"), visible_to(P("user_id")))
+        .where(*[_LIST_FILTERS[name]() for name in active])
+    )
 
 
 class TimeReads:
@@ -433,16 +416,14 @@ class TimeReads:
         sort: SortKeys,
         limit: int,
         offset: int,
-        *,
-        counted: bool,
     ) -> tuple[list[EntryRow], int]:
-        """A page of entries and their total, in one
-        statement (two for a page past the end). ``sent``: the filters given, by name
-        (``_LIST_FILTERS``; ``invoiced``/``uninvoiced`` with the value None)."""
+        """A page of entries and their total, in one statement (two for a page past the end).
+        ``sent``: the filters given, by name (``_LIST_FILTERS``; ``invoiced``/``uninvoiced``
+        with the value None)."""
         active = tuple(sent)
         params: dict[str, Any] = {**self.scope, "limit": limit, "offset": offset}
         params.update({f"f_{name}": value for name, value in sent.items() if value is not None})
-        rows = await self.fast.fetch(listing_statement(active, sort, counted), params)
+        rows = await self.fast.fetch(listing_statement(active, sort), params)
         if rows:
             found = [tuple(row.values()) for row in rows]
             return [EntryRow._make(row[:-1]) for row in found], int(found[0][-1])

@@ -103,11 +103,6 @@ class EntryFilters:
     billable: bool | None = None
     invoiced: bool | None = None
 
-    def by_project_at_most(self) -> bool:
-        """No filter but the project, if that: the projects' counters hold the total."""
-        others = (self.issue_id, self.user_id, self.from_date, self.to_date, self.billable)
-        return self.invoiced is None and all(value is None for value in others)
-
     def sent(self) -> dict[str, Any]:
         """The filters given, by name, as ``TimeReads.listing`` takes them."""
         found: dict[str, Any] = {
@@ -165,20 +160,22 @@ class TimeFastPath:
         past the limit shows as stopped there, whether or not a write has recorded that yet."""
         data = dict(zip(EntryRow._fields, values, strict=True))
         started = data["started_at"]
-        limit = timedelta(minutes=self.limit_minutes)
-        if data["running"] and started is not None and self._now() - started >= limit:
+        if self._past_limit(data["running"], started):
             data.update(running=False, minutes=self.limit_minutes, auto_stopped=True)
-            data["ended_at"] = started + limit
+            data["ended_at"] = started + timedelta(minutes=self.limit_minutes)
         return data
+
+    def _past_limit(self, running: bool, started: datetime | None) -> bool:
+        """A timer that has run for the limit or longer (it stopped there)."""
+        limit = timedelta(minutes=self.limit_minutes)
+        return running and started is not None and self._now() - started >= limit
 
     async def listing(
         self, filters: EntryFilters, sort: SortKeys, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the entries the caller sees, as plain data (``entry_data``), and their
         total, on the fast path."""
-        rows, total = await self.reads.listing(
-            filters.sent(), sort, limit, offset, counted=filters.by_project_at_most()
-        )
+        rows, total = await self.reads.listing(filters.sent(), sort, limit, offset)
         return [self.entry_data(row) for row in rows], total
 
     async def summary(self, group_by: GroupBy, filters: EntryFilters) -> TimeSummaryData:
@@ -236,9 +233,7 @@ class TimeService(TimeFastPath):
         return effective_minutes(cutoff, self.limit_minutes)
 
     def _expired(self, entry: TimeEntry) -> bool:
-        started = entry.started_at
-        limit = timedelta(minutes=self.limit_minutes)
-        return entry.running and started is not None and self._now() - started >= limit
+        return self._past_limit(entry.running, entry.started_at)
 
     def read(self, entry: TimeEntry) -> TimeEntryRead:
         """An entry as the API shows it (``entry_data``)."""
