@@ -22,7 +22,7 @@ from projekt.webhooks.delivery import MAX_ATTEMPTS, RETRY_DELAYS, Deliverer
 from projekt.webhooks.models import WebhookDelivery
 from projekt.webhooks.repository import DeliveryQueue
 from tests.factories import Factory, Org
-from tests.support import MovableClock
+from tests.support import MovableClock, count_statements
 from tests.webhooks.support import Inbox, deliverer_for, drain, make_issue, make_webhook
 
 
@@ -596,3 +596,36 @@ async def test_an_endpoint_that_caught_up_rests_for_a_poll(
         f"meanwhile {n}" for n in range(3)
     ]
     assert turns == 2  # one turn queues and sends all three, one writes their results
+
+
+async def test_a_look_for_work_is_one_statement_and_leases_what_it_finds(
+    app: FastAPI, factory: Factory, org: Org, inbox: Inbox, deliverer: Deliverer
+) -> None:
+    """Every worker looks every ``webhook_poll_s``, mostly finding nothing. On PostgreSQL a
+    look is one statement that leases what it finds; on SQLite an idle look only reads (the
+    database's one write lock stays free). Another worker's look skips what is leased."""
+    postgres = app.state.services.fast.postgres
+
+    def no_session(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a look on PostgreSQL opens no session (BEGIN, ping, COMMIT)")
+
+    with count_statements(app) as idle, pytest.MonkeyPatch.context() as patch:
+        if postgres:
+            patch.setattr(app.state.services.db, "session", no_session)
+        assert await deliverer._claim(8) == []
+    if postgres:
+        assert len(idle) == 1, idle
+    else:
+        assert idle and all(sql.lstrip().upper().startswith("SELECT") for sql in idle), idle
+    project = await factory.project(org)
+    url, port = inbox.url()
+    hook = await make_webhook(org, url, events=["issue.created"])
+    await make_issue(org, project.id, "due")
+    other = deliverer_for(app, inbox)
+    with count_statements(app) as found:
+        assert await deliverer._claim(8) == [uuid.UUID(hook["id"])]
+    if postgres:
+        assert len(found) == 1, found
+    assert await other._claim(8) == []
+    await deliverer.serve(uuid.UUID(hook["id"]))
+    assert [r.json["data"]["title"] for r in inbox.at(port)] == ["due"]

@@ -35,13 +35,14 @@ from sqlalchemy import (
     FromClause,
     Index,
     Insert,
+    PrimaryKeyConstraint,
     String,
-    UniqueConstraint,
     bindparam,
     cast,
     insert,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -53,21 +54,33 @@ from projekt.core.context import CredentialKind, OrgContext, Principal
 from projekt.core.db import Base, JSONList, UTCDateTime, new_id
 from projekt.core.fastsql import FastTransaction, prefixed
 
+HAS_PARENT = text("parent_id IS NOT NULL")
+
 
 class Event(Base):
     """One change to one resource. Never updated; deleted only with its org."""
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("org_id", "seq"),
-        # One resource's history (an issue's activity), and what hangs off it (its comments).
+        # Every reader pages an org's events by seq; nothing looks an event up by its id.
+        PrimaryKeyConstraint("org_id", "seq"),
+        # One resource's history (an issue's activity), and what hangs off it (its comments:
+        # only events with a parent have an entry, so an issue's create writes none).
         Index("ix_events_org_id_resource_id_seq", "org_id", "resource_id", "seq"),
-        Index("ix_events_org_id_parent_id_seq", "org_id", "parent_id", "seq"),
+        Index(
+            "ix_events_org_id_parent_id_seq",
+            "org_id",
+            "parent_id",
+            "seq",
+            postgresql_where=HAS_PARENT,
+            sqlite_where=HAS_PARENT,
+        ),
         # The audit log by person, newest first (the rest of its filters ride on (org, seq)).
         Index("ix_events_org_id_actor_user_id_seq", "org_id", "actor_user_id", "seq"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # The event's public id (webhook-id, the audit log's id): random, never an index key.
+    id: Mapped[uuid.UUID] = mapped_column(default=new_id)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)

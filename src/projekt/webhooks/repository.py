@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Uuid, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projekt.core.pagination import SortKeys, order_by
@@ -173,9 +174,9 @@ HELD_COLUMNS = (
 )  # fmt: skip
 
 
-def _due(now: datetime, skip: Collection[uuid.UUID]) -> Any:
+def _due(now: Any, skip: Collection[uuid.UUID] | None = ()) -> Any:
     """Active endpoints with work due (events past their cursor, or a delivery due) and no
-    live lease, but those in ``skip``."""
+    live lease, but those in ``skip`` (None: bound as ``skip``, an array on PostgreSQL)."""
     counter = (
         select(EventCounter.seq).where(EventCounter.org_id == Webhook.org_id).scalar_subquery()
     )
@@ -184,7 +185,34 @@ def _due(now: datetime, skip: Collection[uuid.UUID]) -> Any:
         or_(Webhook.lease_until.is_(None), Webhook.lease_until < now),
         or_(Webhook.next_run_at <= now, Webhook.cursor_seq < func.coalesce(counter, 0)),
     )
+    if skip is None:
+        return due.where(Webhook.id != func.all(bindparam("skip", type_=ARRAY(Uuid()))))
     return due.where(Webhook.id.not_in(list(skip))) if skip else due
+
+
+_NOW = bindparam("now", type_=Webhook.__table__.c.lease_until.type)
+
+
+def _claim_at_once() -> Any:
+    """A claim in one statement (PostgreSQL): lease up to ``limit`` endpoints that are due,
+    those locked by another worker's claim skipped, and return their ids."""
+    picked = (
+        _due(_NOW, None)
+        .order_by(Webhook.next_run_at, Webhook.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Webhook)
+        .where(Webhook.id.in_(picked.scalar_subquery()))
+        .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+        .returning(Webhook.id)
+    )
+
+
+CLAIM_AT_ONCE = _claim_at_once()
+# SQLite's look before a claim: up to ``limit`` due endpoints, read without the write lock.
+DUE_IDS = _due(_NOW).limit(bindparam("limit"))
 
 
 class DeliveryQueue(Repository[WebhookDelivery]):
@@ -218,10 +246,6 @@ class DeliveryQueue(Repository[WebhookDelivery]):
                 .values(lease_owner=owner, lease_until=until)
             )
         return ids
-
-    async def any_due(self, now: datetime, skip: Collection[uuid.UUID] = ()) -> bool:
-        """Whether a claim would find anything (read-only: idle workers take no write lock)."""
-        return (await self.session.execute(_due(now, skip).limit(1))).first() is not None
 
     async def hold(self, webhook_id: uuid.UUID, owner: str, until: datetime) -> Held | None:
         """Renew the lease and lock the endpoint's row for this transaction; None when the
