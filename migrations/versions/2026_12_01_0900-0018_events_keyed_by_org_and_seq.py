@@ -9,8 +9,8 @@ Every event paid for two index entries no read used: the primary key on its rand
 unique ``(org_id, seq)`` every reader pages by, and an entry for ``parent_id`` in events that
 have none (every issue create's). ``(org_id, seq)`` becomes the primary key; the parent index
 holds only the events that have a parent (a comment's, under its issue), which is all that the
-issue activity asks of it. A create's statement spends about 6 % less of PostgreSQL's CPU
-(docs/decisions.md, "Speed, round eight").
+issue activity asks of it. A create's statement costs PostgreSQL 0.96 and 0.92 of its CPU
+before (a session script, docs/decisions.md, "Speed, round eight").
 """
 
 from collections.abc import Sequence

@@ -174,30 +174,29 @@ HELD_COLUMNS = (
 )  # fmt: skip
 
 
-def _due(now: Any, skip: Collection[uuid.UUID] | None = ()) -> Any:
+_NOW = bindparam("now", type_=Webhook.__table__.c.lease_until.type)
+
+
+def _due(now: Any = _NOW) -> Any:
     """Active endpoints with work due (events past their cursor, or a delivery due) and no
-    live lease, but those in ``skip`` (None: bound as ``skip``, an array on PostgreSQL)."""
+    live lease; ``now`` is bound as ``now`` unless given."""
     counter = (
         select(EventCounter.seq).where(EventCounter.org_id == Webhook.org_id).scalar_subquery()
     )
-    due = select(Webhook.id).where(
+    return select(Webhook.id).where(
         Webhook.active.is_(True),
         or_(Webhook.lease_until.is_(None), Webhook.lease_until < now),
         or_(Webhook.next_run_at <= now, Webhook.cursor_seq < func.coalesce(counter, 0)),
     )
-    if skip is None:
-        return due.where(Webhook.id != func.all(bindparam("skip", type_=ARRAY(Uuid()))))
-    return due.where(Webhook.id.not_in(list(skip))) if skip else due
-
-
-_NOW = bindparam("now", type_=Webhook.__table__.c.lease_until.type)
 
 
 def _claim_at_once() -> Any:
     """A claim in one statement (PostgreSQL): lease up to ``limit`` endpoints that are due,
-    those locked by another worker's claim skipped, and return their ids."""
+    but those in ``skip`` (an array) and those another worker's claim has locked, and return
+    their ids."""
     picked = (
-        _due(_NOW, None)
+        _due()
+        .where(Webhook.id != func.all(bindparam("skip", type_=ARRAY(Uuid()))))
         .order_by(Webhook.next_run_at, Webhook.id)
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
@@ -212,7 +211,7 @@ def _claim_at_once() -> Any:
 
 CLAIM_AT_ONCE = _claim_at_once()
 # SQLite's look before a claim: up to ``limit`` due endpoints, read without the write lock.
-DUE_IDS = _due(_NOW).limit(bindparam("limit"))
+DUE_IDS = _due().limit(bindparam("limit"))
 
 
 class DeliveryQueue(Repository[WebhookDelivery]):
@@ -229,14 +228,14 @@ class DeliveryQueue(Repository[WebhookDelivery]):
         skip: Collection[uuid.UUID] = (),
     ) -> list[uuid.UUID]:
         """Lease up to ``limit`` active endpoints that have work due and no live lease: events
-        past their cursor, or a delivery due (``skip``: endpoints this worker rests). On
-        PostgreSQL ``SKIP LOCKED`` lets workers claim side by side; SQLite's write lock
-        (``BEGIN IMMEDIATE``) serializes them."""
+        past their cursor, or a delivery due (``skip``: endpoints this worker rests). The claim
+        on SQLite, whose write lock (``BEGIN IMMEDIATE``) serializes the workers' claims; on
+        PostgreSQL a claim is ``CLAIM_AT_ONCE`` on the fast path."""
+        due = _due(now)
         candidates = (
-            _due(now, skip)
+            (due.where(Webhook.id.not_in(list(skip))) if skip else due)
             .order_by(Webhook.next_run_at, Webhook.id)
             .limit(limit)
-            .with_for_update(skip_locked=True, of=Webhook)
         )
         ids = list((await self.session.execute(candidates)).scalars())
         if ids:
