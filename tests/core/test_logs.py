@@ -79,6 +79,28 @@ def test_database_errors_lose_their_values_in_the_traceback() -> None:
             assert secret not in text, text
 
 
+def test_a_task_groups_members_are_in_its_traceback_and_cleaned() -> None:
+    # A task group (the MCP transport's) says only "1 sub-exception": the member is the cause.
+    def fail(token: str) -> None:
+        raise LookupError(f"the stream closed\n{token}")
+
+    try:
+        try:
+            fail("_".join(("pjk", "live", "A" * 32)))
+        except LookupError as member:
+            raise ExceptionGroup(
+                "unhandled errors in a TaskGroup", [member, KeyError("x")]
+            ) from None
+    except ExceptionGroup as group:
+        rec = record("unhandled error request_id=%s", "r1", exc=group)
+    logs.sanitize(rec)
+    text = FORMAT.format(rec)
+    assert "+---- 1 of 2 ----" in text and "+---- 2 of 2 ----" in text
+    assert "LookupError: the stream closed\\n[token redacted]" in text and "in fail" in text
+    assert "KeyError: 'x'" in text
+    assert "pjk_live_" not in text and "AAAA" not in text
+
+
 @pytest.fixture
 async def logging_app(migrated: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(make_settings(access_log=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -450,3 +452,55 @@ async def test_time_tracking_tools(factory: Factory, mcp_client: Connect) -> Non
         )
         assert refused.is_error
         assert not (await mcp.call_tool("time_summary", {})).is_error
+
+
+@pytest.mark.parametrize("protocol", ["2025-11-25", "2026-07-28"])
+async def test_a_client_gone_mid_request_is_not_an_error(
+    app: FastAPI, factory: Factory, caplog: pytest.LogCaptureFixture, protocol: str
+) -> None:
+    # A load tool stopping mid-request: the body is cut short. The transport's own read met the
+    # disconnect (with 2026-07-28 inside its task group, an "unhandled error"; before it, the
+    # SDK's own error line and a 500). Nobody is left to answer, and nothing of ours failed.
+    org = await factory.org()
+    token = await factory.key(org.id, org.owner)
+    call = {"name": "list_projects", "arguments": {}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
+    headers = {
+        "host": "testserver",
+        "authorization": f"Bearer {token}",
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+        "content-length": str(len(body)),
+        "mcp-protocol-version": protocol,
+        "mcp-method": "tools/call",
+        "mcp-name": "list_projects",
+    }
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/mcp",
+        "raw_path": b"/mcp",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
+    messages = [{"type": "http.request", "body": body[:10].encode(), "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    with caplog.at_level("DEBUG", logger="projekt"):
+        await app(scope, receive, send)
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text
+    assert not [m for m in sent if m["type"] == "http.response.start"], sent
+    assert "the client went away" in caplog.text

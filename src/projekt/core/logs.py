@@ -100,6 +100,11 @@ def format_exception(exc: BaseException) -> str:
         lines.append("Traceback (most recent call last):\n")
         lines.extend(traceback.format_tb(item.__traceback__))
         lines.append(_describe(item) + "\n")
+        if isinstance(item, BaseExceptionGroup):
+            # A task group's failure says only how many failed: the members are the cause.
+            for number, member in enumerate(item.exceptions, 1):
+                inner = format_exception(member).replace("\n", "\n  | ")
+                lines.append(f"  +---- {number} of {len(item.exceptions)} ----\n  | {inner}\n")
     return "".join(lines).rstrip("\n")
 
 

@@ -9,15 +9,19 @@ byte or its escape are parsed here; everything else passes after a substring sca
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projekt.core import scope as asgi
 from projekt.core.errors import AppError, BadContentType, NulCharacter, ValidationFailed
 from projekt.middleware.bodies import read_body, replaying
 from projekt.middleware.edge import send_refusal
+
+logger = logging.getLogger("projekt.errors")
 
 NUL = "\x00"
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -38,6 +42,10 @@ class BodyTextMiddleware:
             await send_refusal(scope, send, BadContentType("Send one Content-Type header."))
             return
         messages, body = await read_body(receive)
+        if messages[-1]["type"] == "http.disconnect":
+            # The client left before its body ended: nobody is left to answer.
+            logger.debug("request_id=%s the client went away", asgi.request_id(scope))
+            return
         refusal = None
         if b"\x00" in body or (b"\\u0000" if kind == "json" else b"%00") in body:
             refusal = _json_refusal(body) if kind == "json" else await _form_refusal(scope, body)
