@@ -23,6 +23,7 @@ from projekt.policy import POLICY
 from tests.conftest import make_settings
 from tests.factories import Factory
 from tests.mcp.conftest import Connect, oauth_token
+from tests.middleware.raw import http_scope
 
 BASE = "http://testserver"
 METADATA = f"{BASE}/.well-known/oauth-protected-resource/mcp"
@@ -475,20 +476,7 @@ async def test_a_client_gone_mid_request_is_not_an_error(
         "mcp-method": "tools/call",
         "mcp-name": "list_projects",
     }
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/mcp",
-        "raw_path": b"/mcp",
-        "query_string": b"",
-        "root_path": "",
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-    }
+    scope = http_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in headers.items()])
     messages = [{"type": "http.request", "body": body[:10].encode(), "more_body": True}]
 
     async def receive() -> dict[str, Any]:

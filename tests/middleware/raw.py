@@ -17,19 +17,25 @@ async def raw_request(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope: Scope = {
+    scope = http_scope("GET", path, headers)
+    await app(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(sent[0]["status"]), body
+
+
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> Scope:
+    """An HTTP request's scope as a server hands it on (no query string)."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
+        "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
-    await app(scope, receive, send)
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return int(sent[0]["status"]), body
