@@ -184,6 +184,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     cache = services.credentials
     assert cache is None or isinstance(cache, CredentialCache)  # what build_services made
     idempotency = idempotency_store(services.db, services.redis, settings.redis_prefix)
+    mcp = McpApp(services)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -194,6 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         delivering = asyncio.create_task(deliverer.run(stop)) if deliverer else None
         yield
         stop.set()
+        await mcp.close()
         if deliverer is not None and delivering is not None:
             await delivering
             await deliverer.close()
@@ -275,9 +277,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # MCP over Streamable HTTP (developers/pages/mcp.md): after the middleware like every
     # path, outside the REST route table and its spec (a JSON-RPC endpoint, not a REST
     # operation).
-    app.router.routes.append(
-        Route("/mcp", McpApp(services), methods=["GET", "POST", "DELETE"], name="mcp")
-    )
+    app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"], name="mcp"))
     # Requests are matched by a table of these routes instead of FastAPI's walk through all
     # of them (core/route_index.py): the last route to be added.
     install_route_index(app.router)

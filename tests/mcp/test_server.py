@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
+from starlette.routing import Route
 
 from projekt.authz import Audience
 from projekt.core.context import Role
@@ -492,3 +493,53 @@ async def test_a_client_gone_mid_request_is_not_an_error(
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text
     assert not [m for m in sent if m["type"] == "http.response.start"], sent
     assert "the client went away" in caplog.text
+
+
+async def test_one_session_manager_serves_the_calls_and_stops_with_the_app(
+    migrated: object,
+) -> None:
+    """The SDK's session manager is started by the first call and kept (not made per call); a
+    manager whose task ended is replaced by the next call; the app's shutdown stops it."""
+    app = create_app(make_settings())
+    (route,) = [r for r in app.router.routes if isinstance(r, Route) and r.name == "mcp"]
+    mcp = route.app
+    assert isinstance(mcp, McpApp)
+
+    async def calls(http: httpx.AsyncClient) -> None:
+        for number, protocol in enumerate(("2025-11-25", "2026-07-28")):
+            call: dict[str, Any] = {"name": "list_projects", "arguments": {}}
+            if protocol == "2026-07-28":  # each request carries what a handshake used to
+                call["_meta"] = {
+                    "io.modelcontextprotocol/protocolVersion": protocol,
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                }
+            body = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": call}
+            headers = {
+                "MCP-Protocol-Version": protocol,
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "list_projects",
+            }
+            answer = await http.post("/mcp", json=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["result"]["isError"] is False, answer.text
+
+    async with app.router.lifespan_context(app):
+        factory = Factory(app)
+        org = await factory.org()
+        token = await factory.key(org.id, org.owner)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=BASE,
+            headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"},
+        ) as http:
+            await calls(http)
+            first = mcp._running
+            assert first is not None and not first.task.done()
+            await calls(http)
+            assert mcp._running is first
+            first.stop.set()  # as if an error had ended its task
+            await first.task
+            await calls(http)
+            second = mcp._running
+            assert second is not None and second is not first and not second.task.done()
+    assert second.task.done() and mcp._running is None

@@ -14,6 +14,7 @@ REST route it names, with the role of the credential's person in its bound org, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from functools import cached_property
@@ -49,6 +50,7 @@ from projekt.time_tracking.tools import tools as time_tools
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel.server import Server
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 logger = logging.getLogger("projekt.mcp")
 
@@ -119,6 +121,7 @@ class McpApp:
             if route in {t.route for t in self.tools.values()}
         }
         self.listing = types.ListToolsResult(tools=[self._describe(t) for t in self.tools.values()])
+        self._running: _Running | None = None  # the SDK's session manager (``_manager``)
 
     @cached_property
     def server(self) -> Server[Any]:
@@ -156,18 +159,31 @@ class McpApp:
             # Only bearer credentials: a browser's cookie would let any page drive the tools.
             await send_error(send, unauthorized(self.services.settings, resource=self.resource))
             return
-        # A manager per request: stateless, it keeps nothing between requests, and its task
-        # group then lives exactly as long as the request (no app lifespan to depend on).
-        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+        manager = await self._manager()
+        await manager.handle_request(scope, receive, send)
 
-        manager = StreamableHTTPSessionManager(
-            app=self.server,
-            json_response=True,
-            stateless=True,
-            max_request_body_size=self.services.settings.max_body_bytes,
-        )
-        async with manager.run():
-            await manager.handle_request(scope, receive, send)
+    async def _manager(self) -> StreamableHTTPSessionManager:
+        """The SDK's session manager, started on the first request and kept until ``close``.
+
+        Stateless, it keeps nothing between requests; what it needs running is the task group
+        of its ``run()``, which the 2025 protocol's requests start their server task in (the
+        2026 one answers on the request's own task). Entering and leaving ``run()`` around
+        every request had cost a tenth of an MCP call's CPU (a task group made and cancelled,
+        its locks). A task started by a request still copies that request's context. Should
+        the manager's task end (an error escaped it) or the loop change (an app driven by
+        more than one loop, as tests do), the next request starts another."""
+        loop = asyncio.get_running_loop()
+        running = self._running
+        if running is None or running.loop is not loop or running.task.done():
+            running = self._running = _Running(self, loop)
+        return await asyncio.shield(running.manager)
+
+    async def close(self) -> None:
+        """Stop the session manager (the app's shutdown), and its requests' tasks with it."""
+        running, self._running = self._running, None
+        if running is not None and running.loop is asyncio.get_running_loop():
+            running.stop.set()
+            await running.task
 
     @property
     def resource(self) -> str:
@@ -331,6 +347,34 @@ class McpApp:
                 )
             ],
         )
+
+
+class _Running:
+    """The SDK's session manager inside its ``run()``, on a task of its own until ``stop``."""
+
+    def __init__(self, app: McpApp, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.manager: asyncio.Future[StreamableHTTPSessionManager] = loop.create_future()
+        self.stop = asyncio.Event()
+        self.task = loop.create_task(self._run(app), name="mcp-session-manager")
+
+    async def _run(self, app: McpApp) -> None:
+        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+        try:
+            manager = StreamableHTTPSessionManager(
+                app=app.server,
+                json_response=True,
+                stateless=True,
+                max_request_body_size=app.services.settings.max_body_bytes,
+            )
+            async with manager.run():
+                self.manager.set_result(manager)
+                await self.stop.wait()
+        except Exception as exc:
+            if not self.manager.done():
+                self.manager.set_exception(exc)
+            logger.exception("the MCP session manager stopped")
 
 
 def protocol_error(message: str) -> Exception:
