@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,21 @@ INITIALIZE = {
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@asynccontextmanager
+async def owner_at_mcp(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` (its lifespan running) for raw /mcp posts, with the PAT of a new
+    org's owner."""
+    factory = Factory(app)
+    org = await factory.org()
+    token = await factory.key(org.id, org.owner)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=BASE,
+        headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"},
+    ) as http:
+        yield http
 
 
 def text_of(result: Any) -> str:
@@ -365,24 +381,16 @@ async def test_tools_spend_the_rate_buckets_of_their_routes(migrated: object) ->
     """/mcp requests count against the global budget like /api ones, and a tool spends the
     extra bucket of the route it follows (search here), the very bucket REST spends."""
     app = create_app(make_settings(rate_limit_search="2/60s"))
-    async with app.router.lifespan_context(app):
-        factory = Factory(app)
-        org = await factory.org()
-        token = await factory.key(org.id, org.owner)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url=BASE,
-            headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"},
-        ) as http:
-            answers = []
-            for number in range(3):
-                call = {"name": "search_people", "arguments": {"q": "someone"}}
-                body = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": call}
-                headers = {"MCP-Protocol-Version": "2025-06-18"}
-                answer = await http.post("/mcp", json=body, headers=headers)
-                assert answer.status_code == 200 and "x-ratelimit-limit" in answer.headers
-                answers.append(answer.json()["result"])
-            rest = await http.get("/api/people/search", params={"q": "someone"})
+    async with app.router.lifespan_context(app), owner_at_mcp(app) as http:
+        answers = []
+        for number in range(3):
+            call = {"name": "search_people", "arguments": {"q": "someone"}}
+            body = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": call}
+            headers = {"MCP-Protocol-Version": "2025-06-18"}
+            answer = await http.post("/mcp", json=body, headers=headers)
+            assert answer.status_code == 200 and "x-ratelimit-limit" in answer.headers
+            answers.append(answer.json()["result"])
+        rest = await http.get("/api/people/search", params={"q": "someone"})
     assert [a.get("isError", False) for a in answers] == [False, False, True]
     assert "Rate limit exceeded" in answers[2]["content"][0]["text"]
     assert rest.status_code == 429
@@ -523,23 +531,15 @@ async def test_one_session_manager_serves_the_calls_and_stops_with_the_app(
             assert answer.status_code == 200, answer.text
             assert answer.json()["result"]["isError"] is False, answer.text
 
-    async with app.router.lifespan_context(app):
-        factory = Factory(app)
-        org = await factory.org()
-        token = await factory.key(org.id, org.owner)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url=BASE,
-            headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"},
-        ) as http:
-            await calls(http)
-            first = mcp._running
-            assert first is not None and not first.task.done()
-            await calls(http)
-            assert mcp._running is first
-            first.stop.set()  # as if an error had ended its task
-            await first.task
-            await calls(http)
-            second = mcp._running
-            assert second is not None and second is not first and not second.task.done()
+    async with app.router.lifespan_context(app), owner_at_mcp(app) as http:
+        await calls(http)
+        first = mcp._running
+        assert first is not None and not first.task.done()
+        await calls(http)
+        assert mcp._running is first
+        first.stop.set()  # as if an error had ended its task
+        await first.task
+        await calls(http)
+        second = mcp._running
+        assert second is not None and second is not first and not second.task.done()
     assert second.task.done() and mcp._running is None
