@@ -15,6 +15,7 @@ REST route it names, with the role of the credential's person in its bound org, 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Sequence
 from functools import cached_property
@@ -169,7 +170,7 @@ class McpApp:
         of its ``run()``, which the 2025 protocol's requests start their server task in (the
         2026 one answers on the request's own task). Entering and leaving ``run()`` around
         every request had cost a tenth of an MCP call's CPU (a task group made and cancelled,
-        its locks). A task started by a request still copies that request's context. Should
+        its locks). A task started by a request copies that request's context. Should
         the manager's task end (an error escaped it) or the loop change (an app driven by
         more than one loop, as tests do), the next request starts another."""
         loop = asyncio.get_running_loop()
@@ -356,7 +357,11 @@ class _Running:
         self.loop = loop
         self.manager: asyncio.Future[StreamableHTTPSessionManager] = loop.create_future()
         self.stop = asyncio.Event()
-        self.task = loop.create_task(self._run(app), name="mcp-session-manager")
+        # A context of its own: made by the first request, it must not carry that request's
+        # (its id, a dry run). Each request's own server task copies the request's context.
+        self.task = loop.create_task(
+            self._run(app), name="mcp-session-manager", context=contextvars.Context()
+        )
 
     async def _run(self, app: McpApp) -> None:
         from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
