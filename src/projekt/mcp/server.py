@@ -170,19 +170,22 @@ class McpApp:
         of its ``run()``, which the 2025 protocol's requests start their server task in (the
         2026 one answers on the request's own task). Entering and leaving ``run()`` around
         every request had cost a tenth of an MCP call's CPU (a task group made and cancelled,
-        its locks). A task started by a request copies that request's context. Should
-        the manager's task end (an error escaped it) or the loop change (an app driven by
-        more than one loop, as tests do), the next request starts another."""
+        its locks). A task started by a request copies that request's context. Should the
+        manager's task end (an error escaped it) or the loop change (an app served by one
+        event loop after another), the next request starts another. Only the requests that
+        find it still starting wait, shielded: one that is cancelled must not cancel it."""
         loop = asyncio.get_running_loop()
         running = self._running
-        if running is None or running.loop is not loop or running.task.done():
+        if running is None or running.task.get_loop() is not loop or running.task.done():
             running = self._running = _Running(self, loop)
+        if running.manager.done():
+            return running.manager.result()
         return await asyncio.shield(running.manager)
 
     async def close(self) -> None:
         """Stop the session manager (the app's shutdown), and its requests' tasks with it."""
         running, self._running = self._running, None
-        if running is not None and running.loop is asyncio.get_running_loop():
+        if running is not None and running.task.get_loop() is asyncio.get_running_loop():
             running.stop.set()
             await running.task
 
@@ -354,7 +357,6 @@ class _Running:
     """The SDK's session manager inside its ``run()``, on a task of its own until ``stop``."""
 
     def __init__(self, app: McpApp, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
         self.manager: asyncio.Future[StreamableHTTPSessionManager] = loop.create_future()
         self.stop = asyncio.Event()
         # A context of its own: made by the first request, it must not carry that request's
