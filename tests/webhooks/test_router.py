@@ -13,10 +13,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from projekt.core.addresses import refused_address
 from projekt.core.record import Event
 from projekt.webhooks.models import Webhook, WebhookDelivery
 from projekt.webhooks.signing import SecretBox
-from projekt.webhooks.targets import TargetRefused, refused_address, resolve
+from projekt.webhooks.targets import TargetRefused, resolve
 from tests.factories import Factory, Org
 from tests.webhooks.support import make_issue, make_webhook
 

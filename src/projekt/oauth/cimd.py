@@ -8,7 +8,9 @@ stranger chose, so it is guarded like any server-side request:
 
 - ``https`` only, a path besides ``/``, no user info, no fragment;
 - the host's addresses are resolved first and every one must be public (no loopback, private,
-  link-local — the cloud metadata address —, shared, reserved or multicast address), unless
+  site-local, link-local — the cloud metadata address —, shared, reserved or multicast
+  address, nor a 6to4, NAT64 or translated one carrying such an IPv4 address:
+  ``core/addresses.py``), unless
   ``oauth_cimd_allow_private`` is set (tests, local use); the request then goes to the address
   that was checked (TLS still verifies the certificate for the host name), so a second DNS
   answer cannot point it elsewhere;
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 
 from projekt.config import Settings
+from projekt.core.addresses import is_public
 from projekt.oauth.redirects import redirect_problem
 
 MAX_REDIRECT_URIS = 10
@@ -73,10 +76,9 @@ def check_url(url: str) -> None:
 
 
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    """Whether a resolved address may be fetched from: the webhook targets' rule, so a 6to4,
+    NAT64 or translated address carrying 127.0.0.1 is as refused here as 127.0.0.1."""
+    return is_public(ipaddress.ip_address(address.split("%", 1)[0]))
 
 
 class MetadataFetcher:

@@ -1,5 +1,6 @@
 """The SSRF guard: where an endpoint may point, checked when it is saved and again before each
 send (DNS can change in between), and the address a send connects to (the one just checked).
+Which addresses pass is ``core/addresses.py``'s rule, shared with the client metadata fetcher.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from projekt.core.addresses import IPAddress, refused_address
+
 RESOLVE_TIMEOUT_S = 5.0
 
 
@@ -60,25 +62,6 @@ def check_url(url: str, *, require_https: bool) -> tuple[str, str, int]:
     if parts.fragment:
         raise TargetRefused("The url must not carry a fragment")
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
-
-
-def refused_address(address: IPAddress) -> str | None:
-    """Why an address may not be reached, or None. Only globally routable unicast addresses
-    pass: loopback, private, link-local (cloud metadata at 169.254.169.254), shared (CGNAT),
-    multicast, reserved and unspecified ones do not."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_loopback:
-        return "a loopback address"
-    if address.is_link_local:
-        return "a link-local address (cloud metadata lives there)"
-    if address.is_multicast:
-        return "a multicast address"
-    if address.is_private:
-        return "a private address"
-    if not address.is_global or address.is_reserved or address.is_unspecified:
-        return "an address that is not publicly routable"
-    return None
 
 
 async def resolve(url: str, *, require_https: bool, allow_private: bool) -> Target:
