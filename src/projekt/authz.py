@@ -9,8 +9,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 from fastapi import Request
+from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope
 
 from projekt.core import scope as asgi
 from projekt.core.context import CredentialKind, OrgContext, Principal, Role
@@ -23,6 +26,7 @@ from projekt.core.errors import (
     OrgRequired,
     TokenForbidden,
 )
+from projekt.core.route_index import route_scope
 from projekt.core.security import csrf_token_for, same
 from projekt.orgs.errors import OrgNotFound
 from projekt.orgs.service import find_membership
@@ -94,6 +98,32 @@ async def authorize(request: Request) -> OrgContext | None:
         return None
     asgi.set_org_context(request.scope, context)
     return context
+
+
+async def readmit(scope: Scope, receive: Receive) -> None:
+    """Raise what ``authorize`` would raise for this request, run now: a stored answer to an
+    ``Idempotency-Key`` is replayed only to a caller the route admits at the time of the
+    replay (the middleware answers before routing). Without it a key kept by the user's session
+    replayed a minted key's plaintext to that user's PAT, which may not mint keys, and a member
+    removed from the org went on getting the org's answers."""
+    child_scope = route_scope(scope["app"].router, scope)
+    route = None if child_scope is None else child_scope.get("route")
+    if child_scope is not None and isinstance(route, APIRoute):
+        await authorize(Request({**scope, **child_scope}, receive))
+        return
+    endpoint = getattr(route, "app", None)
+    if isinstance(endpoint, Readmits):  # an endpoint outside the table that admits for itself
+        await endpoint.readmit(scope)
+        return
+    raise NoRule()
+
+
+@runtime_checkable
+class Readmits(Protocol):
+    """An ASGI endpoint outside FastAPI's routes (``/mcp``) that checks its callers itself."""
+
+    async def readmit(self, scope: Scope) -> None:
+        """Raise what the endpoint would answer this caller before running anything."""
 
 
 def admit_in_org(principal: Principal, rule: Rule, request_id: str | None = None) -> OrgContext:

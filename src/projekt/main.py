@@ -35,7 +35,7 @@ from projekt.auth.credentials import (
     TOUCH_SESSION,
     CredentialResolver,
 )
-from projekt.authz import Audience, authorize
+from projekt.authz import Audience, authorize, readmit
 from projekt.config import Settings
 from projekt.core import logs
 from projekt.core.clock import Clock
@@ -246,6 +246,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ttl=timedelta(hours=settings.idempotency_ttl_hours),
             lease=timedelta(seconds=settings.idempotency_lease_s),
             public=public_writes,
+            admit=readmit,
         ),
         Middleware(ETagMiddleware),
     ]
@@ -276,8 +277,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # MCP over Streamable HTTP (developers/pages/mcp.md): after the middleware like every
     # path, outside the REST route table and its spec (a JSON-RPC endpoint, not a REST
-    # operation).
-    app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"], name="mcp"))
+    # operation). POST only: the server is stateless and answers in JSON, so it has no stream
+    # to open on GET (the SDK's GET held the connection open with nothing to send) nor a
+    # session to end on DELETE; both answer 405 with `Allow: POST`, as the transport allows.
+    app.router.routes.append(Route("/mcp", mcp, methods=["POST"], name="mcp"))
     # Requests are matched by a table of these routes instead of FastAPI's walk through all
     # of them (core/route_index.py): the last route to be added.
     install_route_index(app.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
@@ -543,3 +544,37 @@ async def test_one_session_manager_serves_the_calls_and_stops_with_the_app(
         second = mcp._running
         assert second is not None and second is not first and not second.task.done()
     assert second.task.done() and mcp._running is None
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_only_post_is_served_and_other_methods_answer_at_once(
+    app: FastAPI, method: str
+) -> None:
+    """Stateless and answering JSON, the server has no stream to open on GET (the SDK's GET
+    held the connection open, sending nothing) and no session to end on DELETE."""
+    async with owner_at_mcp(app) as http:
+        answer = await asyncio.wait_for(http.request(method, "/mcp"), timeout=10)
+    assert answer.status_code == 405, answer.text
+    assert answer.headers["allow"] == "POST"
+    assert answer.json()["code"] == "method_not_allowed"
+
+
+async def test_a_keyed_call_is_replayed_to_the_token_and_not_to_a_session(
+    app: FastAPI, factory: Factory
+) -> None:
+    """``Idempotency-Key`` on /mcp: a retry with the token replays the first answer; the
+    owner's session, with the same key and body, gets what /mcp answers any cookie (401)."""
+    call = {"name": "list_projects", "arguments": {}}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}
+    headers = {"MCP-Protocol-Version": "2025-06-18", "Idempotency-Key": "mcp-retry-1"}
+    async with owner_at_mcp(app) as http:
+        first = await http.post("/mcp", json=body, headers=headers)
+        again = await http.post("/mcp", json=body, headers=headers)
+    assert first.status_code == 200 and "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+    org = await factory.org()
+    owner = org.owner
+    session = await owner.client.post(
+        "/mcp", json=body, headers={**headers, **MCP_HEADERS, **owner.headers(org.id)}
+    )
+    assert session.status_code == 401 and "idempotent-replayed" not in session.headers

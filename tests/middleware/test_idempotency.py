@@ -303,6 +303,45 @@ async def test_keys_of_different_users_and_orgs_are_independent(
     assert replayed.headers["idempotent-replayed"] == "true"
 
 
+async def test_a_replay_goes_only_to_a_caller_the_route_admits_now(factory: Factory) -> None:
+    """A key kept by the user's session does not hand a minted key's plaintext to the same
+    user's PAT or OAuth token (key minting refuses tokens), and a member removed from the org
+    gets the route's refusal, not the org's stored answer."""
+    org = await factory.org(roles=(Role.MANAGER, Role.MEMBER))
+    manager, member = org.members[Role.MANAGER], org.members[Role.MEMBER]
+    key, body = fresh_key(), {"name": "minted once"}
+    minted = await manager.client.post(
+        "/api/api-keys", json=body, headers={**manager.headers(org.id), KEY: key}
+    )
+    assert minted.status_code == 201, minted.text
+    token = minted.json()["token"]
+    replayed = await manager.client.post(
+        "/api/api-keys", json=body, headers={**manager.headers(org.id), KEY: key}
+    )
+    assert replayed.headers["idempotent-replayed"] == "true"
+    pat = await factory.key(org.id, manager)
+    async with factory.client(Authorization=f"Bearer {pat}") as as_pat:
+        refused = await as_pat.post("/api/api-keys", json=body, headers={KEY: key})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "token_forbidden"
+        assert token not in refused.text and "idempotent-replayed" not in refused.headers
+        # Another body under the same key: the route's refusal too, not the key's state.
+        other = await as_pat.post("/api/api-keys", json={"name": "x"}, headers={KEY: key})
+        assert other.json()["code"] == "token_forbidden"
+
+    project = await factory.project(org)
+    issue = {"project_id": str(project.id), "title": "Before leaving"}
+    headers = {**member.headers(org.id), KEY: key}
+    assert (await member.client.post("/api/issues", json=issue, headers=headers)).status_code == 201
+    removed = await org.owner.client.delete(
+        f"/api/team/{org.employee_ids[Role.MEMBER]}", headers=org.owner.headers(org.id)
+    )
+    assert removed.status_code == 204, removed.text
+    gone = await member.client.post("/api/issues", json=issue, headers=headers)
+    assert gone.status_code == 403 and gone.json()["code"] == "not_a_member"
+    assert "idempotent-replayed" not in gone.headers and "Before leaving" not in gone.text
+
+
 async def test_routes_anyone_may_call_are_not_replayed(client: httpx.AsyncClient) -> None:
     email = f"i{uuid.uuid4().hex[:10]}@example.test"
     body = {"email": email, "password": "x" * 12, "name": "I"}
@@ -410,7 +449,12 @@ def layer_over(inner: ASGIApp, store: IdempotencyStore, clock: MovableClock) -> 
         ttl=timedelta(hours=24),
         lease=timedelta(seconds=60),
         public=[],
+        admit=admitted,
     )
+
+
+async def admitted(scope: Scope, receive: Receive) -> None:
+    """Every caller admitted: these tests are about the store, not the route's rule."""
 
 
 async def test_a_5xx_and_an_early_refusal_release_the_key_a_decided_4xx_keeps_it(
@@ -630,6 +674,11 @@ async def test_every_write_replays_its_first_answer(
             again = await caller.request(method, path, body, **{KEY: key})
             if first.status_code >= 500:
                 failures.append(f"{name}: first answer {first.status_code}")
+            elif name == "delete_org":
+                # A replay goes to a caller the route admits now (``authz.readmit``): with the
+                # org gone, its retry answers what any request about the org does.
+                if (again.status_code, again.headers.get("idempotent-replayed")) != (404, None):
+                    failures.append(f"{name}: a retry after the org is gone got {again}")
             elif first.status_code in NOT_RUN:
                 # Refused before the endpoint ran: nothing kept, the retry runs again.
                 if again.headers.get("idempotent-replayed") is not None:

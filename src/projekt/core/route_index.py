@@ -183,6 +183,21 @@ class RouteIndex:
         await original.handle(scope, receive, send)
 
 
+def route_scope(router: APIRouter, scope: Scope) -> Scope | None:
+    """The keys routing adds to ``scope`` for the route that fully matches it (``route``,
+    ``path_params``, ``endpoint``), or None: for a caller that must know the route before
+    routing runs (the idempotency middleware, before it replays a stored answer)."""
+    stack = router.middleware_stack
+    index = stack if isinstance(stack, RouteIndex) and not stack.stale() else None
+    index = index or RouteIndex.build(router)
+    if index is None:
+        return None
+    match, child_scope, entry = index.select(scope)
+    if match is not Match.FULL or entry is None:
+        return None
+    return {"route": entry.top, **child_scope}  # Starlette's own routes leave ``route`` out
+
+
 def install(router: APIRouter) -> RouteIndex | None:
     """Route the app's requests through the index; None (FastAPI's matching stays) when the
     router's shape is one the index does not reproduce."""

@@ -34,6 +34,7 @@ from projekt.core.deps import AppServices, UnitOfWork, unauthorized
 from projekt.core.errors import (
     AppError,
     NoRule,
+    Unauthorized,
     as_app_error,
     report,
     send_error,
@@ -155,13 +156,20 @@ class McpApp:
     # -- HTTP -----------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal: Principal | None = asgi.principal(scope)
-        if principal is None or principal.kind is CredentialKind.SESSION:
-            # Only bearer credentials: a browser's cookie would let any page drive the tools.
-            await send_error(send, unauthorized(self.services.settings, resource=self.resource))
+        try:
+            await self.readmit(scope)
+        except Unauthorized as refused:
+            await send_error(send, refused)
             return
         manager = await self._manager()
         await manager.handle_request(scope, receive, send)
+
+    async def readmit(self, scope: Scope) -> None:
+        """Only bearer credentials: a browser's cookie would let any page drive the tools.
+        Also what a stored answer's replay must pass (``authz.readmit``)."""
+        principal: Principal | None = asgi.principal(scope)
+        if principal is None or principal.kind is CredentialKind.SESSION:
+            raise unauthorized(self.services.settings, resource=self.resource)
 
     async def _manager(self) -> StreamableHTTPSessionManager:
         """The SDK's session manager, started on the first request and kept until ``close``.

@@ -5,8 +5,11 @@ and its answer (status, ``Location``, ``ETag``, ``Content-Type``, body) is store
 of it is sent: a client that dropped the connection and retries gets that answer back with
 ``Idempotent-Replayed: true``, and nothing runs twice. The same key with another method, path,
 query or body is 422 ``idempotency_key_reused``; while the first still runs, 409
-``idempotency_key_in_use``. A 5xx, a refusal decided before the endpoint ran (``NOT_RUN``),
-or a request that never answered releases the key so the client may retry. Keys belong to
+``idempotency_key_in_use``. A stored answer, and the key's state, reach only a caller the
+route's rule admits at that moment (``authz.readmit``): the same user with a credential the
+route refuses (a PAT on a key-minting route), or after leaving the org, gets the route's
+refusal. A 5xx, a refusal decided before the endpoint ran (``NOT_RUN``), or a request that
+never answered releases the key so the client may retry. Keys belong to
 (the credential's user, the org in effect, the key); routes anyone may call (sign-up, sign-in,
 the OAuth endpoints) have no user to scope them by and are left alone, as are dry runs
 (``?dry_run=true``), which keep nothing. Without the header
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +31,7 @@ from projekt.core.clock import Clock
 from projekt.core.context import Principal
 from projekt.core.dry_run import dry_running
 from projekt.core.errors import (
+    AppError,
     BadIdempotencyKey,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -64,8 +68,10 @@ class IdempotencyMiddleware:
         ttl: timedelta,
         lease: timedelta,
         public: Sequence[tuple[frozenset[str], re.Pattern[str]]],
+        admit: Callable[[Scope, Receive], Awaitable[None]],
     ) -> None:
         self.app = app
+        self.admit = admit  # raises the route's refusal for a caller it would not admit now
         self.store = store
         self.clock = clock
         self.ttl = ttl
@@ -100,6 +106,12 @@ class IdempotencyMiddleware:
         now = self.clock.now()
         held = await self.store.claim(sealed, now, now + self.lease)
         if not isinstance(held, Claim):
+            # The key's state goes only to a caller the route admits now (``readmit``).
+            try:
+                await self.admit(scope, replaying(messages, receive))
+            except AppError as refused:
+                await send_error(send, refused)
+                return
             if held.fingerprint != sealed.fingerprint:
                 await send_error(send, IdempotencyKeyReused())
             elif held.status is None or held.sealed is None:
