@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     except AppError as exc:
         print(f"projekt: {exc.message} ({exc.code})", file=sys.stderr)
         return 1
+    except ValidationError as exc:  # an argument the API would refuse (a slug with spaces)
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"projekt: {problems}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -310,9 +314,9 @@ def _create_org(settings: Settings, args: argparse.Namespace) -> int:
         from projekt.orgs.service import OrgService
 
         user = await _user_by_email(session, args.owner)
-        org = await OrgService(session, services).create_org(
-            user.id, OrgCreate(name=args.name, slug=args.slug)
-        )
+        # Without --slug the service makes one from the name, as the API does.
+        chosen = {"name": args.name} | ({"slug": args.slug} if args.slug is not None else {})
+        org = await OrgService(session, services).create_org(user.id, OrgCreate(**chosen))
         return org.id
 
     print(_run(settings, job))

@@ -329,6 +329,13 @@ def test_cli_mints_a_key(
         assert main(["keys", "mint", "--org", slug, "--email", email, "--name", "ci"]) == 0
     token = out.getvalue().strip().splitlines()[-1]
     assert TOKEN.match(token)
+    # Without --slug the name makes one (it had crashed on slug=None); a bad one is a message.
+    named = f"CLI named {datetime.now(UTC).timestamp():.0f}"
+    with redirect_stdout(io.StringIO()):
+        assert main(["orgs", "create", "--name", named, "--owner", email]) == 0
+        assert (
+            main(["orgs", "create", "--name", "x", "--slug", "Not A Slug", "--owner", email]) == 2
+        )
 
 
 async def test_rejoining_does_not_revive_a_key(factory: Factory) -> None:

@@ -1,12 +1,15 @@
-"""Integer query parameters are bounded: past what a database integer holds is a 400, not 500."""
+"""Integer query parameters are bounded: past what a database integer holds is a 400, not 500;
+likewise instants and ISO weeks past the calendar."""
 
 from __future__ import annotations
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import QueryParams
 
 from projekt.core.errors import BadRequest
 from projekt.core.pagination import MAX_OFFSET, parse_paging
+from projekt.core.schemas import Instant
 from tests.factories import Factory
 
 HUGE = [
@@ -54,3 +57,24 @@ async def test_every_paged_list_answers_400_for_huge_numbers(factory: Factory) -
         deepest = await org.owner.client.get(f"{url}offset={MAX_OFFSET}", headers=headers)
         assert deepest.status_code == 200, (url, deepest.text)
         assert deepest.json()["data"] == []
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_an_instant_outside_the_utc_range_is_refused(moment: str) -> None:
+    """It parses, but turning it to UTC overflows (a 500 where it reached the database)."""
+    with pytest.raises(ValidationError):
+        TypeAdapter(Instant).validate_python(moment)
+    assert TypeAdapter(Instant).validate_python("0001-01-02T00:00:00+14:00").year == 1
+
+
+@pytest.mark.parametrize("week", ["9999-W52", "9999-W53", "0000-W01"])
+async def test_a_week_past_the_calendar_is_400(factory: Factory, week: str) -> None:
+    org = await factory.org()
+    answer = await org.owner.client.get(
+        f"/api/timesheets?week={week}", headers=org.owner.headers(org.id)
+    )
+    assert answer.status_code in (400, 422), answer.text
+    ok = await org.owner.client.get(
+        "/api/timesheets?week=9999-W51", headers=org.owner.headers(org.id)
+    )
+    assert ok.status_code == 200, ok.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -43,18 +44,24 @@ def cursors(org_id: uuid.UUID) -> Callable[[int], str]:
     return cursor
 
 
+_SEQ = re.compile(r"[0-9]{1,19}")
+MAX_SEQ = 2**63 - 1
+
+
 def decode_cursor(cursor: str, org_id: uuid.UUID) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         org_hex, seq_text = base64.urlsafe_b64decode(padded.encode("ascii")).decode().split(".")
-        owner, seq = uuid.UUID(hex=org_hex), int(seq_text)
+        owner = uuid.UUID(hex=org_hex)
     except (ValueError, UnicodeError, binascii.Error):
         raise BadCursor("The cursor is malformed.") from None
+    # Only what ``encode_cursor`` writes: ASCII digits (``int`` also takes "1_0", " 1" and
+    # other scripts' digits), and a number a BIGINT holds (a larger one failed in the driver).
+    if not _SEQ.fullmatch(seq_text) or int(seq_text) > MAX_SEQ:
+        raise BadCursor("The cursor is malformed.")
     if owner != org_id:
         raise BadCursor("The cursor belongs to another organization.")
-    if seq < 0:
-        raise BadCursor("The cursor is malformed.")
-    return seq
+    return int(seq_text)
 
 
 class AuditLog:

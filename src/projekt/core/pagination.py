@@ -69,6 +69,17 @@ def paging_of(sent: Mapping[str, str | None]) -> Paging:
     return Paging(size, offset, enveloped=True)
 
 
+def cursor_limit(value: str | None, default: int) -> int:
+    """``limit`` of a list paged by cursor (the audit log, the changes feed): 1 to
+    ``MAX_LIMIT``, else 400 as on every other list (§9)."""
+    if value is None:
+        return default
+    size = _int("limit", value)
+    if not 1 <= size <= MAX_LIMIT:
+        raise BadPaging(f"limit must be between 1 and {MAX_LIMIT}.")
+    return size
+
+
 def _int(name: str, value: str | None) -> int:
     # Plain ASCII digits only: int() would also take "1_000", " 5" or other scripts' digits.
     # Twelve digits are more than any bound here, so a longer number is out of range anyway.

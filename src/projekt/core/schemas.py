@@ -23,7 +23,14 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
 
 
 def iso_utc(value: datetime) -> str:
@@ -53,6 +60,17 @@ def _instant_text(value: Any) -> Any:
     raise ValueError("must be an ISO 8601 date and time, such as 2026-05-28T09:14:02Z")
 
 
+def in_utc_range(value: datetime | None) -> datetime | None:
+    """An instant whose offset takes it past year 1 or 9999 in UTC (0001-01-01T00:00+14:00)
+    parses, but cannot be stored or compared: refused as input, not failed on in the driver."""
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must fall between the years 1 and 9999 in UTC") from None
+    return value
+
+
 def whole_number(value: Any) -> Any:
     # JSON does not tell 5 from 5.0 (RFC 8259 §6), and neither does the spec's "integer";
     # anything else (true, "5", 5.5) is refused.
@@ -68,7 +86,9 @@ def whole_number(value: Any) -> Any:
 # one: lax dates would take a Unix timestamp.
 Uuid = Annotated[uuid.UUID, Field(strict=False)]
 Day = Annotated[date, Field(strict=False), BeforeValidator(_day_text)]
-Instant = Annotated[datetime, Field(strict=False), BeforeValidator(_instant_text)]
+Instant = Annotated[
+    datetime, Field(strict=False), BeforeValidator(_instant_text), AfterValidator(in_utc_range)
+]
 Whole = Annotated[int, BeforeValidator(whole_number)]
 # With bounds: they go before the validator, or the spec would show pydantic's ge/le keywords
 # instead of minimum/maximum.

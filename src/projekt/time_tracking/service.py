@@ -131,7 +131,8 @@ def parse_week(text: str) -> tuple[str, date]:
         raise BadWeek(errors={"week": [BadWeek.message]})
     try:
         monday = date.fromisocalendar(int(year), int(week), 1)
-    except ValueError:
+        monday + timedelta(days=6)  # the week's Sunday exists too (not past 9999-12-31)
+    except (ValueError, OverflowError):
         raise BadWeek(errors={"week": [BadWeek.message]}) from None
     return text, monday
 
