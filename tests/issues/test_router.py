@@ -666,6 +666,33 @@ async def test_parallel_creates_get_distinct_gapless_keys(factory: Factory, crea
     assert numbers == list(range(1, creators + 1))
 
 
+async def test_bulk_takes_the_plugins_action_names(factory: Factory) -> None:
+    """API.md §10: ``status``, ``assignee`` (and the other ``set_*``) as the plugins name them."""
+    org, member, headers, project_id = await _setup(factory)
+    ids = [(await _issue(member, headers, project_id))["id"] for _ in range(2)]
+    for action, value in (
+        ("status", "In Progress"),
+        ("assignee", str(member.user_id)),
+        ("priority", "high"),
+        ("add_label", "plugin"),
+    ):
+        answer = await member.client.post(
+            "/api/issues/bulk",
+            json={"issue_ids": ids, "action": action, "value": value},
+            headers=headers,
+        )
+        assert answer.status_code == 200, (action, answer.text)
+        assert answer.json()["updated"] == 2, (action, answer.json())
+    read = (await member.client.get(f"/api/issues/{ids[0]}", headers=headers)).json()
+    assert (read["status"], read["assignee_id"], read["priority"], read["labels"]) == (
+        "In Progress", str(member.user_id), "high", ["plugin"]
+    )  # fmt: skip
+    unknown = await member.client.post(
+        "/api/issues/bulk", json={"issue_ids": ids, "action": "set", "value": 1}, headers=headers
+    )
+    assert unknown.status_code == 422
+
+
 async def test_counted_totals_follow_archive_delete_and_bulk(factory: Factory) -> None:
     """A project's whole list takes its total from counters; they must match a real count."""
     org, member, headers, project_id = await _setup(factory)

@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from projekt.core.schemas import (
     NOT_BLANK,
@@ -69,12 +69,26 @@ BulkAction = Literal[
     "archive",
     "unarchive",
     "delete",
+    # The Kiket/Projekt plugins' names (API.md §10), taken as the actions they name.
+    "status",
+    "priority",
+    "type",
+    "assignee",
+    "sprint",
+    "milestone",
 ]
+PLUGIN_ACTIONS = {
+    name: f"set_{name}" for name in ("status", "priority", "type", "assignee", "sprint", "milestone")
+}
+
+
+def _canonical_action(action: str) -> str:
+    return PLUGIN_ACTIONS.get(action, action)
 
 
 class BulkRequest(InputModel):
     issue_ids: list[Uuid] = Field(min_length=1, max_length=200)
-    action: BulkAction
+    action: Annotated[BulkAction, AfterValidator(_canonical_action)]
     value: Any = None
 
 
