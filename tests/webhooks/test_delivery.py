@@ -204,9 +204,10 @@ async def test_a_failing_receiver_gets_every_event_at_the_backoff_times_in_order
     assert again.json()["failing_since"] is None
 
 
-async def test_retry_after_is_honoured_and_other_4xx_are_final(
+async def test_retry_after_is_honoured_and_4xx_are_retried(
     app: FastAPI, factory: Factory, org: Org, inbox: Inbox, deliverer: Deliverer
 ) -> None:
+    """API.md §10: anything but a 2xx is retried on the schedule, a 4xx too."""
     project = await factory.project(org)
     url, port = inbox.url()
     answers = iter([httpx.Response(429, headers={"Retry-After": "3600"}), httpx.Response(410)])
@@ -224,12 +225,14 @@ async def test_retry_after_is_honoured_and_other_4xx_are_final(
     await make_issue(org, project.id, "gone")
     await make_issue(org, project.id, "next")
     await drain(deliverer)
-    rows = await deliveries(app, gone["id"])
-    # 410 is final: failed after one attempt, and the next delivery went out.
-    assert [(r.status, r.attempts, r.response_status) for r in rows] == [
-        ("failed", 1, 410), ("failed", 1, 410)
-    ]  # fmt: skip
-    assert rows[0].last_error == "HTTP 410"
+    first, second = await deliveries(app, gone["id"])
+    # 410 waits for its retry at the schedule's first step; the next delivery waits behind it.
+    assert (first.status, first.attempts, first.response_status) == ("pending", 1, 410)
+    assert first.last_error == "HTTP 410"
+    assert first.next_attempt_at and first.last_attempt_at
+    wait = first.next_attempt_at - first.last_attempt_at
+    assert RETRY_DELAYS[0] * 0.9 <= wait <= RETRY_DELAYS[0] * 1.1
+    assert (second.status, second.attempts) == ("pending", 0)
 
 
 async def test_redirects_are_not_followed_and_timeouts_are_retried(
@@ -249,7 +252,7 @@ async def test_redirects_are_not_followed_and_timeouts_are_retried(
     await make_issue(org, project.id, "x")
     await drain(deliverer)
     [redirected] = await deliveries(app, moved["id"])
-    assert (redirected.status, redirected.response_status) == ("failed", 302)
+    assert (redirected.status, redirected.response_status) == ("pending", 302)  # retried
     assert "redirects are not followed" in (redirected.last_error or "")
     assert len(inbox.at(port)) == 1  # 10.0.0.1 was never asked
     [timed_out] = await deliveries(app, slow["id"])
@@ -475,19 +478,28 @@ async def test_finished_deliveries_are_pruned_after_the_retention_in_bounded_bat
     url, port = inbox.url()
     inbox.answers[port] = lambda r: httpx.Response(410 if b"refused" in r.content else 200)
     done = await make_webhook(org, url, events=["issue.created"])
+    await make_issue(org, project.id, "delivered")
+    await make_issue(org, project.id, "refused")
+    await drain(deliverer)
+    for _ in range(MAX_ATTEMPTS):  # "refused" retried at each step until it fails (~41 h)
+        pending = [r for r in await deliveries(app, done["id"]) if r.status == "pending"]
+        if not pending:
+            break
+        assert pending[0].next_attempt_at is not None
+        time_travel.advance(pending[0].next_attempt_at - time_travel.now() + timedelta(seconds=1))
+        await drain(deliverer)
     url2, port2 = inbox.url()
     inbox.answers[port2] = lambda r: httpx.Response(503)
     waiting = await make_webhook(org, url2, events=["issue.created"])
-    await make_issue(org, project.id, "delivered")
-    await make_issue(org, project.id, "refused")
+    await make_issue(org, project.id, "held")
     await drain(deliverer)
     time_travel.advance(timedelta(days=20))
     await make_issue(org, project.id, "recent")
     await drain(deliverer)
     before = [(r.status, r.payload) for r in await deliveries(app, done["id"])]
-    assert [s for s, _ in before] == ["succeeded", "failed", "succeeded"]
+    assert [s for s, _ in before] == ["succeeded", "failed", "succeeded", "succeeded"]
     assert {r.status for r in await deliveries(app, waiting["id"])} == {"pending"}
-    # 31 days after the first two finished (11 after the third): one row per batch, one
+    # 31 days after the first three finished (11 after the last): one row per batch, one
     # batch per pass; a pass that is cut short leaves the next one due at once.
     time_travel.advance(timedelta(days=11))
     monkeypatch.setattr(delivery, "PRUNE_BATCH", 1)
@@ -498,9 +510,9 @@ async def test_finished_deliveries_are_pruned_after_the_retention_in_bounded_bat
         if await deliverer.prune_when_due() == 0:
             break
     kept = await deliveries(app, done["id"])
-    assert [(r.status, r.payload) for r in kept] == [before[2]]
+    assert [(r.status, r.payload) for r in kept] == [before[3]]
     # (the failing endpoint was paused at its retry 20 days on: "recent" was never queued)
-    assert [r.status for r in await deliveries(app, waiting["id"])] == ["pending"] * 2
+    assert [r.status for r in await deliveries(app, waiting["id"])] == ["pending"]
     # After a pass that caught up, the next one waits PRUNE_EVERY.
     assert deliverer.next_prune_at is not None
     assert deliverer.next_prune_at - time_travel.now() > delivery.PRUNE_EVERY - timedelta(minutes=1)

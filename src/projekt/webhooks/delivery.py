@@ -14,9 +14,9 @@ How it runs (docs/webhooks.md, "Delivery"):
    transaction; its result is written (and the lease renewed) in the transaction that also
    picks the next one. A worker killed in between leaves the delivery pending: after the lease
    runs out another worker sends it again, with the same ``webhook-id`` (at least once).
-4. **Retry.** Timeouts, connection errors, 5xx and 429 are retried after about 30 s, 2 m,
-   10 m, 1 h, 4 h, 12 h and 24 h (±10 % jitter; ``Retry-After`` is honoured as a minimum);
-   other answers are final. Later deliveries wait behind a retrying one (order is kept).
+4. **Retry.** Every answer but a 2xx (timeouts and connection errors too) is retried after
+   about 30 s, 2 m, 10 m, 1 h, 4 h, 12 h and 24 h (±10 % jitter; ``Retry-After`` is honoured
+   as a minimum). Later deliveries wait behind a retrying one (order is kept).
    Three days of nothing but failures disable the endpoint, with the reason.
 
 Time comes from the app's clock (tests move it). Requests never wait for any of this: it runs
@@ -424,14 +424,13 @@ class Deliverer:
         status = reply.status
         if 200 <= status < 300:
             return Outcome(True, False, status, elapsed)
-        if status == 429 or status >= 500:
-            wait = parse_retry_after(reply.retry_after, now)
-            return Outcome(False, True, status, elapsed, f"HTTP {status}", wait)
+        # Anything else is retried on the schedule (API.md §10, as Standard Webhooks senders
+        # do): a receiver's 404 or 401 is as often a deploy in progress as a final word.
+        error = f"HTTP {status}"
         if 300 <= status < 400:
-            return Outcome(
-                False, False, status, elapsed, f"HTTP {status}: redirects are not followed"
-            )
-        return Outcome(False, False, status, elapsed, f"HTTP {status}")
+            error += ": redirects are not followed"
+        wait = parse_retry_after(reply.retry_after, now)
+        return Outcome(False, True, status, elapsed, error, wait)
 
     async def _write_outcomes(
         self,
