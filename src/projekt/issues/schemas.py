@@ -78,7 +78,8 @@ BulkAction = Literal[
     "milestone",
 ]
 PLUGIN_ACTIONS = {
-    name: f"set_{name}" for name in ("status", "priority", "type", "assignee", "sprint", "milestone")
+    name: f"set_{name}"
+    for name in ("status", "priority", "type", "assignee", "sprint", "milestone")
 }
 
 
