@@ -16,6 +16,7 @@ from projekt.core.pagination import ListQuery, list_params
 from projekt.core.responses import dumps
 from projekt.issues.dependencies import IssueRef
 from projekt.issues.errors import IssueNotFound
+from projekt.orgs.errors import MemberNotFound
 from projekt.projects.errors import ProjectNotFound
 from projekt.time_tracking.errors import (
     BadWeek,
@@ -250,7 +251,7 @@ async def time_summary(
     "/api/timesheets",
     response_model=Timesheet,
     responses={
-        **errors(*IN_ORG, ValidationFailed, BadWeek, NotYourEntry),
+        **errors(*IN_ORG, ValidationFailed, BadWeek, MemberNotFound),
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
     },
 )

@@ -31,6 +31,8 @@ from projekt.issues.service import (
     time_changed,
     time_entries_counted,
 )
+from projekt.orgs.errors import MemberNotFound
+from projekt.orgs.service import find_membership
 from projekt.projects.service import ProjectService
 from projekt.time_tracking.errors import (
     BadWeek,
@@ -291,8 +293,14 @@ class TimeService(TimeFastPath):
 
     async def timesheet(self, user_id: uuid.UUID | None, week: str | None) -> Timesheet:
         person = user_id or self.ctx.user_id
-        if person != self.ctx.user_id and not self.ctx.role.at_least(Role.MANAGER):
-            raise NotYourEntry("Members see their own timesheet; managers see everyone's.")
+        # Anyone reads the time logged on the projects they see (decisions.md, "Who"), as the
+        # entry list and the summaries show it: a week of it is no different. Someone who is
+        # not in the org has no timesheet here (not an empty one).
+        if (
+            person != self.ctx.user_id
+            and await find_membership(self.session, self.ctx.org_id, person) is None
+        ):
+            raise MemberNotFound()
         label, monday = parse_week(week) if week else (week_label(self._today()), None)
         monday = monday or date.fromisocalendar(*self._today().isocalendar()[:2], 1)
         days = [monday + timedelta(days=n) for n in range(7)]
