@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import uuid
 
 import pytest
 from fastapi import FastAPI
+from markdown_it import MarkdownIt
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
 
+from projekt.docs.content import from_markdown
 from projekt.docs.models import Doc
 from projekt.docs.repository import DocRepository, search_words
-from projekt.docs.service import _descendants
+from projekt.docs.service import _descendants, _document
 
 
 def test_descendants_walk_the_whole_subtree_and_nothing_else() -> None:
@@ -20,6 +23,15 @@ def test_descendants_walk_the_whole_subtree_and_nothing_else() -> None:
     assert sorted(map(str, _descendants(tree, a))) == sorted(map(str, (b, c, d)))
     assert _descendants(tree, c) == []
     assert _descendants(tree, e) == []
+
+
+def test_the_diffs_heading_is_the_title_as_plain_text() -> None:
+    title = "<img src=x onerror=alert(1)> [a](javascript:x) *b*\n- c ##"
+    document = _document(title, [])
+    rendered = MarkdownIt("commonmark").render(document)
+    assert rendered.startswith("<h1>") and rendered.count("<") == 2, rendered  # <h1></h1>
+    text = html.escape(" ".join(title.split()), quote=False)
+    assert from_markdown(document) == [{"type": "header", "data": {"text": text, "level": 1}}]
 
 
 def test_search_words_are_letters_and_digits_only() -> None:

@@ -22,8 +22,10 @@ warning      title, message                              ``> [!WARNING] title`` 
 Inline text is EditorJS's HTML subset, kept to ``<b>``, ``<i>``, ``<code>``, ``<a href>`` and
 ``<br>`` (``<strong>``/``<em>`` are read as ``<b>``/``<i>``); any other tag, an attribute other
 than a link's ``href``, or a link to another scheme than http(s)/mailto/a relative path is
-refused: the text reaches browsers as HTML. ``raw`` blocks are refused for the same reason.
-Normalized content (what is stored) survives ``from_markdown(to_markdown(blocks))`` unchanged.
+refused (``//host`` and ``/\\host`` too: another site): the text reaches browsers as HTML.
+``raw`` blocks are refused for the same reason. Links and image urls are stored percent-encoded
+as markdown-it reads them, so normalized content (what is stored) survives
+``from_markdown(to_markdown(blocks))`` unchanged.
 """
 
 from __future__ import annotations
@@ -65,7 +67,24 @@ class ContentError(ValueError):
 # -- inline text --------------------------------------------------------------------------------
 
 _TAGS = {"b": "b", "strong": "b", "i": "i", "em": "i", "code": "code", "a": "a"}
-_SAFE_HREF = re.compile(r"(?i)(https?://|mailto:|/|#|\./|\.\./)")
+# A path, but not "//host" or "/\host": browsers read a backslash as a slash, and both are
+# another site (a protocol-relative link).
+_SAFE_HREF = re.compile(r"(?i)(https?://|mailto:|/(?![/\\])|#|\./|\.\./)")
+
+
+def _safe_href(href: str) -> str | None:
+    """The href as stored, or None for one a reader must not follow.
+
+    Tabs and line breaks go first, as browsers drop them anywhere in a URL ("/\t/evil.example"
+    is "//evil.example"). What is kept is normalized as markdown-it's importer normalizes a
+    link (spaces, ``<``, ``>``, backslashes, control and non-ASCII characters percent-encoded),
+    so a link survives the markdown round trip unchanged.
+    """
+    href = re.sub(r"[\t\n\r]", "", href)
+    if not _SAFE_HREF.match(href):
+        return None
+    normalized = _PARSER.normalizeLink(href)
+    return normalized if _SAFE_HREF.match(normalized) else None
 
 
 class _Inline(HTMLParser):
@@ -87,8 +106,8 @@ class _Inline(HTMLParser):
         if "code" in self.open:
             raise ContentError(f"{self.where}: no tags inside <code>")
         if name == "a":
-            href = dict(attrs).get("href")
-            if not href or not _SAFE_HREF.match(href) or set(dict(attrs)) - {"href"}:
+            href = _safe_href(dict(attrs).get("href") or "")
+            if href is None or set(dict(attrs)) - {"href"}:
                 raise ContentError(
                     f"{self.where}: a link needs an http(s), mailto or relative href"
                 )
@@ -302,10 +321,19 @@ def _table(data: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _image(data: dict[str, Any], where: str) -> dict[str, Any]:
     file = data.get("file")
-    url = file.get("url") if isinstance(file, dict) else data.get("url")
-    if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s<>()]{1,2000}", url):
+    url = _image_url(file.get("url") if isinstance(file, dict) else data.get("url"))
+    if url is None:
         raise ContentError(f"{where}: an image is an http(s) url (file.url); uploads are not kept")
     return {"file": {"url": url}, "caption": _text(data, "caption", where, required=False)}
+
+
+def _image_url(url: Any) -> str | None:
+    """An image's url as stored (normalized as the importer reads it), or None if it is not an
+    http(s) url."""
+    if not isinstance(url, str):
+        return None
+    normalized = _PARSER.normalizeLink(url)
+    return normalized if re.fullmatch(r"https?://[^\s<>()]{1,2000}", normalized) else None
 
 
 def _warning(data: dict[str, Any], where: str) -> dict[str, Any]:
@@ -364,7 +392,7 @@ class _ToMarkdown(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
-        self.href: list[str] = []
+        self.href: list[str | None] = []
         self.code: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -377,8 +405,11 @@ class _ToMarkdown(HTMLParser):
         elif tag == "code":
             self.code = []
         elif tag == "a":
-            self.href.append(dict(attrs).get("href") or "")
-            self.out.append("[")
+            # Checked again: what was stored before a rule was added is exported by today's.
+            href = _safe_href(dict(attrs).get("href") or "")
+            self.href.append(href)
+            if href is not None:
+                self.out.append("[")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "b":
@@ -390,8 +421,8 @@ class _ToMarkdown(HTMLParser):
             self.code = None
         elif tag == "a":
             href = self.href.pop()
-            target = f"<{href}>" if re.search(r"[\s()]", href) else href
-            self.out.append(f"]({target})")
+            if href is not None:
+                self.out.append(f"]({_destination(href)})")
 
     def handle_data(self, data: str) -> None:
         if self.code is not None:
@@ -405,6 +436,25 @@ def _code_span(text: str) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# In a bare link destination a parenthesis could close it and ``&…;`` reads as a character.
+_DESTINATION = re.compile(r"([()]|&(?=#?[0-9A-Za-z]+;))")
+
+
+def _destination(url: str) -> str:
+    """A link destination that CommonMark reads back as ``url`` (normalized) and nothing else.
+
+    Normalizing percent-encodes what could end it or open a tag (spaces, ``<``, ``>``, line
+    breaks, backslashes); the ``<…>`` form is no help: it ends at the first ``>``.
+    """
+    return _DESTINATION.sub(r"\\\1", _PARSER.normalizeLink(url))
+
+
+def plain_markdown(text: str) -> str:
+    """Plain text (a title) as one line of markdown that reads as that text: no tag, no link,
+    no emphasis, and no line break to start another block."""
+    return inline_markdown(html.escape(" ".join(text.split()), quote=False))
 
 
 def inline_markdown(text: str) -> str:
@@ -460,7 +510,8 @@ def _block_markdown(block: dict[str, Any], previous: str | None) -> tuple[str, s
     if kind == "table":
         return _table_markdown(data), None
     if kind == "image":
-        return f"![{inline_markdown(data['caption'])}]({data['file']['url']})", None
+        caption, url = inline_markdown(data["caption"]), _destination(data["file"]["url"])
+        return f"![{caption}]({url})", None
     # warning
     lines = ["[!WARNING] " + inline_markdown(data["title"])]
     if data["message"]:
@@ -521,8 +572,8 @@ def _node_blocks(node: SyntaxTreeNode) -> list[dict[str, Any]]:
         inline = node.children[0] if node.children else None
         if inline is not None and len(inline.children) == 1 and inline.children[0].type == "image":
             image = inline.children[0]
-            url = str(image.attrs.get("src", ""))
-            if re.fullmatch(r"https?://[^\s<>()]{1,2000}", url):
+            url = _image_url(str(image.attrs.get("src", "")))
+            if url is not None:
                 caption = _inline_children(image.children)
                 return [{"type": "image", "data": {"file": {"url": url}, "caption": caption}}]
         return [{"type": "paragraph", "data": {"text": _inline(node)}}]
@@ -617,17 +668,18 @@ def _inline_children(nodes: list[SyntaxTreeNode]) -> str:
         elif kind == "code_inline":
             out.append(f"<code>{html.escape(node.content, quote=False)}</code>")
         elif kind == "link":
-            href = str(node.attrs.get("href", ""))
+            href = _safe_href(str(node.attrs.get("href", "")))
             inner = _inline_children(node.children)
-            if _SAFE_HREF.match(href):
+            if href is not None:
                 out.append(f'<a href="{html.escape(href, quote=True)}">{inner}</a>')
             else:
                 out.append(inner)
         elif kind == "image":
             src = str(node.attrs.get("src", ""))
+            href = _safe_href(src)
             alt = _inline_children(node.children) or html.escape(src, quote=False)
-            out.append(f'<a href="{html.escape(src, quote=True)}">{alt}</a>' if
-                       _SAFE_HREF.match(src) else alt)  # fmt: skip
+            out.append(f'<a href="{html.escape(href, quote=True)}">{alt}</a>' if
+                       href is not None else alt)  # fmt: skip
         elif kind in ("softbreak",):
             out.append(" ")
         elif kind == "hardbreak":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import uuid
 from typing import Any
 
@@ -16,7 +15,15 @@ from projekt.core.errors import ValidationFailed
 from projekt.core.pagination import ListQuery
 from projekt.core.record import changes, record, snapshot
 from projekt.core.responses import dumps
-from projekt.docs.content import ContentError, check_size, from_markdown, search_text, to_markdown
+from projekt.docs.content import (
+    ContentError,
+    check_size,
+    from_markdown,
+    plain_markdown,
+    search_text,
+    to_markdown,
+)
+from projekt.docs.diff import unified_diff
 from projekt.docs.errors import DocHasChildren, DocNotFound, DocVersionNotFound
 from projekt.docs.models import Doc, DocVersion
 from projekt.docs.repository import (
@@ -134,13 +141,13 @@ class DocService(DocFastPath):
         old, new = await self.version(project_id, doc_id, a), await self.docs.version(doc_id, b)
         if new is None:
             raise DocVersionNotFound()
-        lines = difflib.unified_diff(
-            _document(old.title, old.blocks).splitlines(keepends=True),
-            _document(new.title, new.blocks).splitlines(keepends=True),
+        diff = unified_diff(
+            _document(old.title, old.blocks),
+            _document(new.title, new.blocks),
             fromfile=f"version {a}",
             tofile=f"version {b}",
         )
-        return DocDiff(doc_id=doc_id, from_version=a, to_version=b, diff="".join(lines))
+        return DocDiff(doc_id=doc_id, from_version=a, to_version=b, diff=diff)
 
     async def search(self, q: str, limit: int) -> list[Any]:
         """Docs whose words start with the query's, in every project the caller sees."""
@@ -342,7 +349,7 @@ def doc_markdown(found: DocBody) -> str:
 
 def _document(title: str, blocks: list[dict[str, Any]]) -> str:
     """What a diff compares: the title as a heading, then the content as markdown."""
-    return f"# {title}\n\n{to_markdown(blocks)}"
+    return f"# {plain_markdown(title)}\n\n{to_markdown(blocks)}"
 
 
 def _content(data: DocContent) -> list[dict[str, Any]] | None:
