@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import html
+import random
+import string
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
 
+from projekt.docs import content
 from projekt.docs.content import (
     BLOCK_TYPES,
     MAX_CONTENT_BYTES,
     ContentError,
+    _ToMarkdown,
     from_markdown,
+    inline_markdown,
     parse_blocks,
     search_text,
     to_markdown,
@@ -288,3 +293,18 @@ def test_an_image_url_is_stored_as_markdown_reads_it() -> None:
         {"type": "image", "data": {"file": {"url": "https://img.example/a\\"}, "caption": ""}}
     ]
     assert _rendered(to_markdown(stored)) == [("p", []), ("img", ["src", "alt"])]
+
+
+def test_text_without_tags_or_entities_skips_the_parser_with_the_same_markdown() -> None:
+    """``inline_markdown``'s shortcut (no ``<``, no ``&``) writes what the parser would."""
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + " \\`*_[]|~!#-+=.)(\n\t>"
+    for _ in range(5_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))).replace(">", "")
+        parser = _ToMarkdown()
+        parser.feed(text)
+        parser.close()
+        expected = content._LINE_START.sub(
+            r"\\\1", content._NUMBERED.sub(r"\1\\\2", "".join(parser.out))
+        )
+        assert inline_markdown(text) == expected, repr(text)

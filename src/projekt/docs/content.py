@@ -458,11 +458,15 @@ def plain_markdown(text: str) -> str:
 
 
 def inline_markdown(text: str) -> str:
-    parser = _ToMarkdown()
-    parser.feed(text)
-    parser.close()
+    if "<" in text or "&" in text:
+        parser = _ToMarkdown()
+        parser.feed(text)
+        parser.close()
+        out = "".join(parser.out)
+    else:  # no tag, no entity: the parser would hand the whole text to ``handle_data``
+        out = _ESCAPED.sub(r"\\\1", text)
     # What would open a list, a quote or a heading underline at the start of a line.
-    out = _NUMBERED.sub(r"\1\\\2", "".join(parser.out))
+    out = _NUMBERED.sub(r"\1\\\2", out)
     return _LINE_START.sub(r"\\\1", out)
 
 
