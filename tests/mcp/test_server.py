@@ -465,6 +465,46 @@ async def test_time_tracking_tools(factory: Factory, mcp_client: Connect) -> Non
         assert not (await mcp.call_tool("time_summary", {})).is_error
 
 
+async def test_docs_tools(factory: Factory, mcp_client: Connect) -> None:
+    """API.md §10 names docs among the MCP tools: list, read (markdown), write and edit, by the
+    docs routes' rules; a private project's docs stay with the people who see it."""
+    org = await factory.org(roles=(Role.MEMBER, Role.VIEWER))
+    project = await factory.project(org)
+    hidden = await factory.project(org, visibility="private")
+    member = await factory.key(org.id, org.members[Role.MEMBER])
+    async with mcp_client(member) as mcp:
+        written = await mcp.call_tool(
+            "create_doc",
+            {
+                "project_id": str(project.id),
+                "title": "Runbook",
+                "markdown": "## Deploy\n\n- build\n- ship [it](https://example.com/a)",
+            },
+        )
+        assert not written.is_error, text_of(written)
+        doc = written.structured_content
+        assert doc["title"] == "Runbook" and doc["version"] == 1
+        read = await mcp.call_tool("get_doc", {"project_id": str(project.id), "doc_id": doc["id"]})
+        assert "## Deploy" in read.structured_content["markdown"], text_of(read)
+        assert "[it](https://example.com/a)" in text_of(read)
+        edited = await mcp.call_tool(
+            "update_doc",
+            {"project_id": str(project.id), "doc_id": doc["id"], "markdown": "Shipped."},
+        )
+        assert not edited.is_error and edited.structured_content["version"] == 2
+        listed = await mcp.call_tool("list_docs", {"project_id": str(project.id), "q": "shipped"})
+        assert [d["id"] for d in listed.structured_content["docs"]] == [doc["id"]]
+        private = await mcp.call_tool("list_docs", {"project_id": str(hidden.id)})
+        assert private.is_error
+    viewer = await factory.key(org.id, org.members[Role.VIEWER])
+    async with mcp_client(viewer) as mcp:
+        refused = await mcp.call_tool(
+            "create_doc", {"project_id": str(project.id), "title": "No", "markdown": "x"}
+        )
+        assert refused.is_error and "member role" in text_of(refused)
+        assert not (await mcp.call_tool("list_docs", {"project_id": str(project.id)})).is_error
+
+
 @pytest.mark.parametrize("protocol", ["2025-11-25", "2026-07-28"])
 async def test_a_client_gone_mid_request_is_not_an_error(
     app: FastAPI, factory: Factory, caplog: pytest.LogCaptureFixture, protocol: str

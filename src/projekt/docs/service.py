@@ -12,7 +12,7 @@ from projekt.core.conditional import IfMatch, version_etag
 from projekt.core.context import OrgContext
 from projekt.core.deps import AppServices
 from projekt.core.errors import ValidationFailed
-from projekt.core.pagination import ListQuery
+from projekt.core.pagination import ListQuery, SortKeys
 from projekt.core.record import changes, record, snapshot
 from projekt.core.responses import dumps
 from projekt.docs.content import (
@@ -69,6 +69,26 @@ class DocFastPath:
     async def listing(
         self, project_id: uuid.UUID, listed: ListQuery, *, include_archived: bool, q: str | None
     ) -> tuple[list[DocSummaryRow], int]:
+        return await self.page_of(
+            project_id,
+            include_archived=include_archived,
+            q=q,
+            sort=listed.sort,
+            limit=listed.limit,
+            offset=listed.offset,
+        )
+
+    async def page_of(
+        self,
+        project_id: uuid.UUID,
+        *,
+        include_archived: bool,
+        q: str | None,
+        sort: SortKeys,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[DocSummaryRow], int]:
+        """A page of the project's docs (the list route's and the MCP tool's)."""
         words = search_words(q) if q else []
         if q is not None and not words:
             # Nothing to look for: no doc matches (a project the caller cannot see is still 404).
@@ -79,9 +99,9 @@ class DocFastPath:
             project_id,
             include_archived=include_archived,
             words=words,
-            sort=listed.sort,
-            limit=listed.limit,
-            offset=listed.offset,
+            sort=sort,
+            limit=limit,
+            offset=offset,
         )
         if page is None:
             raise ProjectNotFound()

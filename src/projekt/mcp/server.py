@@ -41,6 +41,7 @@ from projekt.core.errors import (
     translate_validation,
 )
 from projekt.core.ratelimit import Bucket, Key, Rate
+from projekt.docs.tools import tools as doc_tools
 from projekt.issues.tools import tools as issue_tools
 from projekt.mcp.registry import Call, ResourceTemplate, Tool, Tools
 from projekt.milestones.tools import tools as milestone_tools
@@ -64,6 +65,7 @@ TOOLSETS: list[Tools] = [
     sprint_tools,
     milestone_tools,
     time_tools,
+    doc_tools,
 ]
 
 INSTRUCTIONS = (
