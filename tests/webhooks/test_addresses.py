@@ -4,10 +4,8 @@ unicast only, and an IPv6 address that carries an IPv4 address is as good as tha
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
 
 from projekt.core.addresses import is_public, refused_address
 from tests.factories import Factory, Org
@@ -72,16 +70,6 @@ def test_an_address_and_any_ipv4_address_it_carries_must_be_public(
     address = ipaddress.ip_address(text)
     assert refused_address(address) == why
     assert is_public(address) is (why is None)
-
-
-@pytest.fixture
-def strict_targets(app: FastAPI) -> Iterator[None]:
-    """The production setting: no private targets (the suite allows loopback receivers)."""
-    services = app.state.services
-    relaxed = services.settings
-    services.settings = relaxed.model_copy(update={"webhook_allow_private_targets": False})
-    yield
-    services.settings = relaxed
 
 
 @pytest.mark.usefixtures("strict_targets")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,16 +56,6 @@ async def test_the_secret_is_shown_once_and_sealed_at_rest(app: FastAPI, org: Or
     assert box.open(row.secret_sealed, row.id) == secret
     with pytest.raises(Exception):  # noqa: B017 - bound to its row: another id does not open it
         box.open(row.secret_sealed, uuid.uuid4())
-
-
-@pytest.fixture
-def strict_targets(app: FastAPI) -> Iterator[None]:
-    """The production setting: no private targets (the suite allows loopback receivers)."""
-    services = app.state.services
-    relaxed = services.settings
-    services.settings = relaxed.model_copy(update={"webhook_allow_private_targets": False})
-    yield
-    services.settings = relaxed
 
 
 REFUSED_URLS = [
