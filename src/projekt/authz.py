@@ -107,8 +107,10 @@ async def readmit(scope: Scope, receive: Receive) -> None:
     replayed a minted key's plaintext to that user's PAT, which may not mint keys, and a member
     removed from the org went on getting the org's answers."""
     child_scope = route_scope(scope["app"].router, scope)
-    route = None if child_scope is None else child_scope.get("route")
-    if child_scope is not None and isinstance(route, APIRoute):
+    if child_scope is None:
+        raise NoRule()
+    route = child_scope["route"]
+    if isinstance(route, APIRoute):
         await authorize(Request({**scope, **child_scope}, receive))
         return
     endpoint = getattr(route, "app", None)

@@ -458,16 +458,21 @@ def plain_markdown(text: str) -> str:
 
 
 def inline_markdown(text: str) -> str:
-    if "<" in text or "&" in text:
-        parser = _ToMarkdown()
-        parser.feed(text)
-        parser.close()
-        out = "".join(parser.out)
-    else:  # no tag, no entity: the parser would hand the whole text to ``handle_data``
-        out = _ESCAPED.sub(r"\\\1", text)
+    out = _marked(text)
     # What would open a list, a quote or a heading underline at the start of a line.
     out = _NUMBERED.sub(r"\1\\\2", out)
     return _LINE_START.sub(r"\\\1", out)
+
+
+def _marked(text: str) -> str:
+    """Inline HTML as markdown inline text."""
+    if "<" not in text and "&" not in text:
+        # No tag, no entity: the parser would hand the whole text to ``handle_data``.
+        return _ESCAPED.sub(r"\\\1", text)
+    parser = _ToMarkdown()
+    parser.feed(text)
+    parser.close()
+    return "".join(parser.out)
 
 
 def to_markdown(blocks: list[dict[str, Any]]) -> str:

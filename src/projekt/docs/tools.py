@@ -34,6 +34,8 @@ class DocRef(InputModel):
     doc_id: Uuid
 
 
+# The REST request models with the ids the path carries: what they validated (the blocks or the
+# markdown) goes to the service as it is, not validated again.
 class NewDoc(DocCreate):
     project_id: Uuid
 
@@ -84,8 +86,7 @@ async def get_doc(call: Call, args: DocRef) -> Result:
 async def create_doc(call: Call, args: NewDoc) -> Result:
     """Write a new doc in a project from markdown (headings, lists, checklists, quotes, code,
     tables, links), optionally under a parent doc. Returns it with its id."""
-    data = DocCreate.model_validate(args.model_dump(exclude={"project_id"}, exclude_unset=True))
-    created = doc_read(await _service(call).create(args.project_id, data))
+    created = doc_read(await _service(call).create(args.project_id, args))  # a DocCreate
     doc = created.model_dump(mode="json", exclude={"blocks"})
     return Result(doc, f"Wrote {_line(doc)}")
 
@@ -95,8 +96,6 @@ async def update_doc(call: Call, args: DocEdit) -> Result:
     """Change a doc: its title, its content (markdown replaces the whole content; read it with
     get_doc first), its parent or archive it. A changed title or content saves a new
     version."""
-    sent = args.model_dump(exclude={"project_id", "doc_id"}, exclude_unset=True)
-    data = DocUpdate.model_validate(sent)
-    updated = await _service(call).update(args.project_id, args.doc_id, data, IfMatch())
+    updated = await _service(call).update(args.project_id, args.doc_id, args, IfMatch())
     doc = doc_read(updated).model_dump(mode="json", exclude={"blocks"})
     return Result(doc, f"Updated {_line(doc)}")
