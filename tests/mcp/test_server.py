@@ -496,6 +496,23 @@ async def test_docs_tools(factory: Factory, mcp_client: Connect) -> None:
         assert [d["id"] for d in listed.structured_content["docs"]] == [doc["id"]]
         private = await mcp.call_tool("list_docs", {"project_id": str(hidden.id)})
         assert private.is_error
+        # Bad input is the tool's error, the REST model's message; nothing is written.
+        untitled = await mcp.call_tool(
+            "create_doc", {"project_id": str(project.id), "markdown": "No title"}
+        )
+        assert untitled.is_error and "title" in text_of(untitled)
+        both = await mcp.call_tool(
+            "create_doc",
+            {
+                "project_id": str(project.id),
+                "title": "T",
+                "markdown": "x",
+                "blocks": {"blocks": []},
+            },
+        )
+        assert both.is_error and "not both" in text_of(both)
+        listed = await mcp.call_tool("list_docs", {"project_id": str(project.id)})
+        assert listed.structured_content["total"] == 1
     viewer = await factory.key(org.id, org.members[Role.VIEWER])
     async with mcp_client(viewer) as mcp:
         refused = await mcp.call_tool(
@@ -503,6 +520,27 @@ async def test_docs_tools(factory: Factory, mcp_client: Connect) -> None:
         )
         assert refused.is_error and "member role" in text_of(refused)
         assert not (await mcp.call_tool("list_docs", {"project_id": str(project.id)})).is_error
+    # Another org's project and doc: not found, whatever the tool, and left as it was.
+    other = await factory.org()
+    stranger = await factory.key(other.id, other.owner)
+    async with mcp_client(stranger) as mcp:
+        ids = {"project_id": str(project.id), "doc_id": doc["id"]}
+        for name, args in (
+            ("list_docs", {"project_id": str(project.id)}),
+            ("get_doc", ids),
+            ("update_doc", {**ids, "title": "Mine now"}),
+            ("create_doc", {"project_id": str(project.id), "title": "Planted", "markdown": "x"}),
+        ):
+            answer = await mcp.call_tool(name, args)
+            assert answer.is_error, (name, text_of(answer))
+            assert "Shipped" not in text_of(answer) and "Runbook" not in text_of(answer)
+    async with mcp_client(member) as mcp:
+        kept = await mcp.call_tool("get_doc", ids)
+        assert kept.structured_content["title"] == "Runbook"
+        assert kept.structured_content["version"] == 2
+        assert (
+            await mcp.call_tool("list_docs", {"project_id": str(project.id)})
+        ).structured_content["total"] == 1
 
 
 @pytest.mark.parametrize("protocol", ["2025-11-25", "2026-07-28"])
