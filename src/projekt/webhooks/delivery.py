@@ -78,10 +78,9 @@ MAX_QUEUE_ROUNDS = 50
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One attempt's result."""
+    """One attempt's result; a failed one is retried while attempts remain."""
 
     ok: bool
-    retry: bool
     status: int | None = None
     elapsed_ms: int | None = None
     error: str | None = None
@@ -395,7 +394,7 @@ class Deliverer:
                 allow_private=settings.webhook_allow_private_targets,
             )
         except TargetRefused as exc:  # DNS may point elsewhere later: retried
-            return Outcome(False, True, error=str(exc))
+            return Outcome(False, error=str(exc))
         now = self.services.clock.now()
         timestamp = int(now.timestamp())
         body = head.payload.encode()
@@ -416,21 +415,21 @@ class Deliverer:
         except TimeoutError:
             elapsed = int((time.monotonic() - started) * 1000)
             limit = settings.webhook_timeout_s
-            return Outcome(False, True, elapsed_ms=elapsed, error=f"No answer within {limit:g} s")
+            return Outcome(False, elapsed_ms=elapsed, error=f"No answer within {limit:g} s")
         except SendFailed as exc:
             elapsed = int((time.monotonic() - started) * 1000)
-            return Outcome(False, True, elapsed_ms=elapsed, error=str(exc))
+            return Outcome(False, elapsed_ms=elapsed, error=str(exc))
         elapsed = int((time.monotonic() - started) * 1000)
         status = reply.status
         if 200 <= status < 300:
-            return Outcome(True, False, status, elapsed)
+            return Outcome(True, status, elapsed)
         # Anything else is retried on the schedule (API.md §10, as Standard Webhooks senders
         # do): a receiver's 404 or 401 is as often a deploy in progress as a final word.
         error = f"HTTP {status}"
         if 300 <= status < 400:
             error += ": redirects are not followed"
         wait = parse_retry_after(reply.retry_after, now)
-        return Outcome(False, True, status, elapsed, error, wait)
+        return Outcome(False, status, elapsed, error, wait)
 
     async def _write_outcomes(
         self,
@@ -465,7 +464,7 @@ class Deliverer:
             else:
                 last_error = row["last_error"]
                 since = since or at
-                if outcome.retry and attempts < MAX_ATTEMPTS:
+                if attempts < MAX_ATTEMPTS:
                     wait = retry_delay(attempts, self.rng)
                     if outcome.retry_after is not None:
                         wait = max(wait, outcome.retry_after)
